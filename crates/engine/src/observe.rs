@@ -1,0 +1,193 @@
+//! What a run gives back: typed rows for each output file and the per-replication KPIs.
+//!
+//! API Boundary: [`RunReport`] is the engine's whole output. Rows name firms, customers,
+//! chips and regimes by their position in the report's catalogues ([`RunReport::firm_ids`]
+//! and friends), so the hot path never allocates strings; the runner turns them into CSV.
+
+use crate::calendar::{Date, Quarter};
+
+/// Options of one replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Record quarterly rows and contracts (off in sweeps, which need only the summary).
+    pub record_rows: bool,
+    /// Record every handled event (`events.csv`).
+    pub trace: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions { record_rows: true, trace: false }
+    }
+}
+
+/// One row of `firms_quarterly.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirmQuarter {
+    /// Calendar quarter.
+    pub quarter: Quarter,
+    /// Firm position in [`RunReport::firm_ids`].
+    pub firm: usize,
+    /// Accelerators delivered in the quarter.
+    pub units_shipped: u64,
+    /// Compute delivered [PFLOPS].
+    pub compute_shipped_pflops: f64,
+    /// Revenue recognised at delivery, before export fees [USD].
+    pub revenue_usd: f64,
+    /// Share of all compute delivered in the quarter (0 when nothing was delivered).
+    pub compute_share: f64,
+    /// Share of all revenue in the quarter.
+    pub revenue_share: f64,
+    /// Units awarded and not yet delivered at quarter end.
+    pub backlog_units: u64,
+    /// Production capacity in the quarter [units].
+    pub capacity_units: f64,
+    /// Chip position in [`RunReport::chip_ids`] of the best chip on sale, if any.
+    pub best_chip: Option<usize>,
+    /// Its dense BF16 TFLOPS (0 if none).
+    pub best_chip_tflops: f64,
+    /// Ecosystem maturity at quarter end, in [0, 1].
+    pub ecosystem: f64,
+    /// R&D spent in the quarter [USD].
+    pub rd_spend_usd: f64,
+    /// Cash at quarter end [USD].
+    pub cash_usd: f64,
+}
+
+/// One row of `market_quarterly.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketQuarter {
+    /// Calendar quarter.
+    pub quarter: Quarter,
+    /// Regime position in [`RunReport::regime_names`] in force at quarter end.
+    pub regime: usize,
+    /// National demand for new compute in the quarter (S-curve plus replacement) [PFLOPS].
+    pub demand_pflops: f64,
+    /// Compute delivered [PFLOPS].
+    pub delivered_pflops: f64,
+    /// Domestic firms' share of delivered compute.
+    pub domestic_compute_share: f64,
+    /// Foreign firms' share of delivered compute.
+    pub foreign_compute_share: f64,
+    /// Best foreign chip launched anywhere over best domestic chip launched (TFLOPS ratio).
+    pub perf_gap_frontier: Option<f64>,
+    /// Best foreign chip sellable in China over best domestic chip on sale (0: none sellable).
+    pub perf_gap_sellable: Option<f64>,
+    /// Tenders opened in the quarter (re-tenders included).
+    pub tenders_opened: u64,
+    /// Tenders that awarded at least one contract.
+    pub tenders_awarded: u64,
+    /// Tendered compute nobody could supply [PFLOPS].
+    pub unfilled_pflops: f64,
+    /// Export fees paid to the US government [USD].
+    pub export_fees_usd: f64,
+    /// Value of foreign backlog cancelled by regime changes [USD].
+    pub cancelled_backlog_usd: f64,
+}
+
+/// Final state of a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContractStatus {
+    /// Waiting for an export licence.
+    PendingLicence,
+    /// In the backlog, being delivered.
+    Active,
+    /// Fully delivered.
+    Delivered,
+    /// Cut to what was delivered at deadline plus grace; the rest was re-tendered.
+    Cut,
+    /// Cancelled by a regime change; the rest was re-tendered.
+    Cancelled,
+    /// The export licence was refused; re-tendered.
+    LicenceDenied,
+}
+
+impl ContractStatus {
+    /// The word written to `contracts.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractStatus::PendingLicence => "pending_licence",
+            ContractStatus::Active => "active",
+            ContractStatus::Delivered => "delivered",
+            ContractStatus::Cut => "cut",
+            ContractStatus::Cancelled => "cancelled",
+            ContractStatus::LicenceDenied => "licence_denied",
+        }
+    }
+}
+
+/// One row of `contracts.csv`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractRow {
+    /// Contract number within the replication.
+    pub contract: u64,
+    /// Tender number within the replication.
+    pub tender: u64,
+    /// Customer position in [`RunReport::customer_ids`].
+    pub customer: usize,
+    /// Firm position.
+    pub firm: usize,
+    /// Chip position.
+    pub chip: usize,
+    /// Award date.
+    pub awarded_on: Date,
+    /// Units awarded.
+    pub units: u64,
+    /// Compute awarded [PFLOPS].
+    pub compute_pflops: f64,
+    /// Value of the units awarded at the contract price [USD].
+    pub value_usd: f64,
+    /// Units delivered.
+    pub delivered_units: u64,
+    /// Final status.
+    pub status: ContractStatus,
+    /// When the contract closed, if it did.
+    pub closed_on: Option<Date>,
+}
+
+/// One row of `events.csv` (with `--trace`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    /// Date of the event.
+    pub time: Date,
+    /// Event kind (`tender_opened`, `award`, ...).
+    pub kind: &'static str,
+    /// Ids involved, space-separated.
+    pub ids: String,
+}
+
+/// The per-replication KPIs of `summary.csv`, in a fixed column order.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Summary {
+    /// `(column name, value)`; `None` is written as an empty cell.
+    pub kpis: Vec<(String, Option<f64>)>,
+}
+
+/// Everything one replication produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunReport {
+    /// Replication number.
+    pub replication: u32,
+    /// Master seed of the run.
+    pub seed: u64,
+    /// Firm ids, in scenario order.
+    pub firm_ids: Vec<String>,
+    /// Customer ids, in scenario order.
+    pub customer_ids: Vec<String>,
+    /// Chip ids: the roadmap chips in scenario order, then generated generations.
+    pub chip_ids: Vec<String>,
+    /// Regime names.
+    pub regime_names: Vec<String>,
+    /// `firms_quarterly.csv` rows (quarter-major, firms in scenario order).
+    pub firms: Vec<FirmQuarter>,
+    /// `market_quarterly.csv` rows.
+    pub market: Vec<MarketQuarter>,
+    /// `contracts.csv` rows, by contract number.
+    pub contracts: Vec<ContractRow>,
+    /// `events.csv` rows.
+    pub events: Vec<EventRow>,
+    /// KPIs.
+    pub summary: Summary,
+    /// Kernel events processed.
+    pub events_processed: u64,
+}

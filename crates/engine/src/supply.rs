@@ -1,0 +1,330 @@
+//! The supply network: a petgraph graph of supplier nodes (foundry process nodes, HBM
+//! makers, packaging lines) linked to firms, with allocation weights and policy tags.
+//!
+//! Each production tick every supplier divides its capacity among the firms whose links
+//! are switched on, by weight, and hands what a firm cannot use to the others
+//! (water-filling). A firm's output is the minimum over its input kinds of what it was
+//! allocated, converted to accelerators (wafers x yield x dies per wafer, HBM stacks per
+//! chip, one package per chip). Firms without links use their fixed
+//! `capacity_units_per_quarter` instead. Regimes switch links off by tag.
+
+use std::fmt::Write;
+
+use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::visit::EdgeRef;
+
+use crate::calendar::Calendar;
+use crate::scenario::{Scenario, SupplierKind};
+
+/// A node of the graph.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    /// A supplier, by index in the scenario.
+    Supplier(usize),
+    /// A firm, by index in the scenario.
+    Firm(usize),
+}
+
+/// A link from a supplier to a firm.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edge {
+    /// Allocation weight.
+    pub weight: f64,
+    /// Policy tags.
+    pub tags: Vec<String>,
+    /// Switched on under the regime in force.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SupplierCurve {
+    kind: SupplierKind,
+    base: f64,
+    growth: f64,
+    yield_start: f64,
+    yield_end: f64,
+    yield_rate: f64,
+    /// (years from start, capacity added per quarter).
+    expansions: Vec<(f64, f64)>,
+    max_chip_tflops: Option<f64>,
+}
+
+impl SupplierCurve {
+    fn capacity(&self, t: f64) -> f64 {
+        let added: f64 = self.expansions.iter().filter(|(at, _)| *at <= t).map(|(_, c)| c).sum();
+        (self.base + added) * (1.0 + self.growth).powf(t.max(0.0))
+    }
+
+    fn yield_at(&self, t: f64) -> f64 {
+        self.yield_end - (self.yield_end - self.yield_start) * (-self.yield_rate * t.max(0.0)).exp()
+    }
+}
+
+/// What one firm gets from the network this tick [units of input per quarter], by kind.
+#[derive(Debug, Clone, Copy, Default)]
+struct Inputs {
+    /// Good dies' worth of wafers: wafers x yield (multiply by dies per wafer).
+    good_wafers: f64,
+    hbm_stacks: f64,
+    packages: f64,
+    has: [bool; 3],
+}
+
+/// The supply network of one run.
+#[derive(Debug, Clone)]
+pub struct SupplyNetwork {
+    graph: DiGraph<Node, Edge>,
+    supplier_nodes: Vec<NodeIndex>,
+    firm_nodes: Vec<NodeIndex>,
+    curves: Vec<SupplierCurve>,
+    /// Per firm: allocation if it could use any amount (for bidding).
+    potential: Vec<Inputs>,
+    /// Per firm: whether it has any link at all.
+    linked: Vec<bool>,
+}
+
+fn kind_slot(kind: SupplierKind) -> usize {
+    match kind {
+        SupplierKind::Foundry => 0,
+        SupplierKind::Hbm => 1,
+        SupplierKind::Packaging => 2,
+    }
+}
+
+impl SupplyNetwork {
+    /// Build the graph of a validated scenario.
+    pub fn new(s: &Scenario, cal: &Calendar) -> SupplyNetwork {
+        let mut graph = DiGraph::new();
+        let supplier_nodes: Vec<NodeIndex> =
+            (0..s.suppliers.len()).map(|i| graph.add_node(Node::Supplier(i))).collect();
+        let firm_nodes: Vec<NodeIndex> = (0..s.firms.len()).map(|i| graph.add_node(Node::Firm(i))).collect();
+        let mut linked = vec![false; s.firms.len()];
+        for link in &s.links {
+            let (Some(si), Some(fi)) = (
+                s.suppliers.iter().position(|x| x.id == link.supplier),
+                s.firms.iter().position(|f| f.id == link.firm),
+            ) else {
+                continue;
+            };
+            linked[fi] = true;
+            graph.add_edge(
+                supplier_nodes[si],
+                firm_nodes[fi],
+                Edge { weight: link.weight, tags: link.tags.clone(), enabled: true },
+            );
+        }
+        let curves = s
+            .suppliers
+            .iter()
+            .map(|x| SupplierCurve {
+                kind: x.kind,
+                base: x.capacity_per_quarter,
+                growth: x.capacity_growth_per_year,
+                yield_start: x.yield_start,
+                yield_end: x.yield_end.unwrap_or(x.yield_start),
+                yield_rate: x.yield_learning_per_year,
+                expansions: x.expansions.iter().map(|e| (cal.years_to(e.date), e.capacity_per_quarter)).collect(),
+                max_chip_tflops: x.max_chip_tflops,
+            })
+            .collect();
+        let mut net = SupplyNetwork {
+            graph,
+            supplier_nodes,
+            potential: vec![Inputs::default(); firm_nodes.len()],
+            firm_nodes,
+            curves,
+            linked,
+        };
+        net.allocate(0.0);
+        net
+    }
+
+    /// Switch off every link carrying one of `cut_tags`, and on every other.
+    pub fn set_regime(&mut self, cut_tags: &[String]) {
+        for edge in self.graph.edge_weights_mut() {
+            edge.enabled = !edge.tags.iter().any(|t| cut_tags.contains(t));
+        }
+    }
+
+    /// Whether the firm draws on the network (else it has fixed capacity).
+    pub fn is_linked(&self, firm: usize) -> bool {
+        self.linked[firm]
+    }
+
+    /// Divide every supplier's capacity at `t` years among its enabled links by weight.
+    /// The split is by weight alone: each firm's share is what it could use if it had
+    /// the orders. What a firm's backlog cannot absorb is then handed on by
+    /// [`SupplyNetwork::water_fill`] when production needs it.
+    pub fn allocate(&mut self, t: f64) {
+        for p in &mut self.potential {
+            *p = Inputs::default();
+        }
+        for (si, &node) in self.supplier_nodes.iter().enumerate() {
+            let curve = &self.curves[si];
+            let capacity = curve.capacity(t);
+            let factor = if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
+            let slot = kind_slot(curve.kind);
+            let edges: Vec<(EdgeIndex, f64, usize)> = self
+                .graph
+                .edges(node)
+                .filter(|e| e.weight().enabled)
+                .filter_map(|e| match self.graph[e.target()] {
+                    Node::Firm(fi) => Some((e.id(), e.weight().weight, fi)),
+                    Node::Supplier(_) => None,
+                })
+                .collect();
+            let total: f64 = edges.iter().map(|(_, w, _)| w).sum();
+            // A firm linked to a supplier has that input kind even if the link is cut.
+            for e in self.graph.edges(node) {
+                if let Node::Firm(fi) = self.graph[e.target()] {
+                    self.potential[fi].has[slot] = true;
+                }
+            }
+            if total <= 0.0 {
+                continue;
+            }
+            for (_, w, fi) in edges {
+                let amount = capacity * factor * w / total;
+                let p = &mut self.potential[fi];
+                match curve.kind {
+                    SupplierKind::Foundry => p.good_wafers += amount,
+                    SupplierKind::Hbm => p.hbm_stacks += amount,
+                    SupplierKind::Packaging => p.packages += amount,
+                }
+            }
+        }
+    }
+
+    /// Units per quarter firm `firm` could make from its allocation, for a chip needing
+    /// `dies_per_wafer` and `hbm_stacks`: the minimum over the input kinds it is linked to.
+    pub fn units_per_quarter(&self, firm: usize, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {
+        if !self.linked[firm] {
+            return 0.0;
+        }
+        let p = &self.potential[firm];
+        let mut units = f64::INFINITY;
+        if p.has[0] {
+            units = units.min(p.good_wafers * dies_per_wafer);
+        }
+        if p.has[1] && hbm_stacks > 0.0 {
+            units = units.min(p.hbm_stacks / hbm_stacks);
+        }
+        if p.has[2] {
+            units = units.min(p.packages);
+        }
+        if units.is_finite() {
+            units
+        } else {
+            0.0
+        }
+    }
+
+    /// Highest chip performance the firm's reachable foundry nodes allow [TFLOPS]
+    /// (infinite if it has no capped foundry link switched on).
+    pub fn node_cap(&self, firm: usize) -> f64 {
+        let mut cap: Option<f64> = None;
+        for e in self.graph.edges_directed(self.firm_nodes[firm], petgraph::Direction::Incoming) {
+            if !e.weight().enabled {
+                continue;
+            }
+            if let Node::Supplier(si) = self.graph[e.source()] {
+                let c = &self.curves[si];
+                if c.kind == SupplierKind::Foundry {
+                    let node_cap = c.max_chip_tflops.unwrap_or(f64::INFINITY);
+                    cap = Some(cap.map_or(node_cap, |x: f64| x.max(node_cap)));
+                }
+            }
+        }
+        cap.unwrap_or(f64::INFINITY)
+    }
+
+    /// Water-fill `capacity` among claimants with `weights` and `caps`: each gets its
+    /// weighted share, capped, and what the capped ones leave is shared again among the
+    /// rest. Returns each claimant's allocation; the sum never exceeds `capacity`.
+    pub fn water_fill(capacity: f64, weights: &[f64], caps: &[f64]) -> Vec<f64> {
+        let mut alloc = vec![0.0; weights.len()];
+        let mut open: Vec<usize> = (0..weights.len()).filter(|&i| weights[i] > 0.0 && caps[i] > 0.0).collect();
+        let mut left = capacity.max(0.0);
+        while left > 1e-12 && !open.is_empty() {
+            let total: f64 = open.iter().map(|&i| weights[i]).sum();
+            let mut next = Vec::with_capacity(open.len());
+            let mut used = 0.0;
+            for &i in &open {
+                let share = left * weights[i] / total;
+                let room = caps[i] - alloc[i];
+                if share >= room {
+                    alloc[i] = caps[i];
+                    used += room;
+                } else {
+                    alloc[i] += share;
+                    used += share;
+                    next.push(i);
+                }
+            }
+            left -= used;
+            if next.len() == open.len() {
+                break;
+            }
+            open = next;
+        }
+        alloc
+    }
+
+    /// The graph in Graphviz DOT; links switched off are drawn dashed and red.
+    pub fn to_dot(&self, s: &Scenario) -> String {
+        let mut out = String::from("digraph supply {\n  rankdir=LR;\n");
+        for (si, sup) in s.suppliers.iter().enumerate() {
+            let kind = match sup.kind {
+                SupplierKind::Foundry => "foundry",
+                SupplierKind::Hbm => "hbm",
+                SupplierKind::Packaging => "packaging",
+            };
+            let _ = writeln!(
+                out,
+                "  \"{}\" [shape=box, label=\"{}\\n{} {}/quarter\"];",
+                sup.id, sup.id, kind, self.curves[si].base
+            );
+        }
+        for f in &s.firms {
+            let _ = writeln!(out, "  \"{}\" [shape=ellipse];", f.id);
+        }
+        for e in self.graph.edge_references() {
+            let (Node::Supplier(si), Node::Firm(fi)) = (&self.graph[e.source()], &self.graph[e.target()]) else {
+                continue;
+            };
+            let w = e.weight();
+            let tags = if w.tags.is_empty() { String::new() } else { format!(" [{}]", w.tags.join(",")) };
+            let style = if w.enabled { String::new() } else { ", style=dashed, color=red, fontcolor=red".to_string() };
+            let cut = if w.enabled { "" } else { " cut" };
+            let _ = writeln!(
+                out,
+                "  \"{}\" -> \"{}\" [label=\"w={}{}{}\"{}];",
+                s.suppliers[*si].id, s.firms[*fi].id, w.weight, tags, cut, style
+            );
+        }
+        out.push_str("}\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn water_fill_hands_unused_capacity_on() {
+        let alloc = SupplyNetwork::water_fill(100.0, &[1.0, 1.0, 2.0], &[10.0, 1000.0, 1000.0]);
+        assert!((alloc[0] - 10.0).abs() < 1e-9);
+        assert!((alloc[1] - 30.0).abs() < 1e-9);
+        assert!((alloc[2] - 60.0).abs() < 1e-9);
+        let total: f64 = alloc.iter().sum();
+        assert!(total <= 100.0 + 1e-9);
+    }
+
+    #[test]
+    fn water_fill_never_exceeds_caps_or_capacity() {
+        let alloc = SupplyNetwork::water_fill(100.0, &[1.0, 3.0], &[5.0, 7.0]);
+        assert_eq!(alloc, vec![5.0, 7.0]);
+        assert_eq!(SupplyNetwork::water_fill(0.0, &[1.0], &[5.0]), vec![0.0]);
+    }
+}

@@ -1,0 +1,21 @@
+//! One module per subcommand; [`dispatch`] picks one.
+
+mod graph;
+mod params;
+pub mod run;
+mod validate;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, RunArgs};
+
+/// Run the command the user asked for (`run` on the baseline when none).
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        None => run::run(&RunArgs::default()),
+        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Validate(args)) => validate::validate(&args),
+        Some(Command::Params(args)) => params::params(&args),
+        Some(Command::Graph(args)) => graph::graph(&args),
+    }
+}

@@ -1,0 +1,91 @@
+//! `chipmarket run`: files, columns, reproducibility.
+
+use std::fs;
+
+use crate::common::{data, ok};
+
+const FILES: [&str; 6] = [
+    "scenario.resolved.toml",
+    "firms_quarterly.csv",
+    "market_quarterly.csv",
+    "contracts.csv",
+    "summary.csv",
+    "shares_wide.csv",
+];
+
+fn read(dir: &std::path::Path, name: &str) -> Vec<u8> {
+    fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn run_writes_every_file_with_the_contract_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = data("tiny.toml");
+    ok(tmp.path(), &["run", tiny.to_str().unwrap(), "--out", "out", "--quiet"]);
+    let out = tmp.path().join("out");
+    for f in FILES {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    let header = |name: &str| String::from_utf8(read(&out, name)).unwrap().lines().next().unwrap().to_string();
+    assert_eq!(
+        header("firms_quarterly.csv"),
+        "replication,quarter,firm,units_shipped,compute_shipped_pflops,revenue_usd,compute_share,revenue_share,\
+         backlog_units,capacity_units,best_chip,best_chip_tflops,ecosystem,rd_spend_usd,cash_usd"
+    );
+    assert_eq!(
+        header("market_quarterly.csv"),
+        "replication,quarter,regime,demand_pflops,delivered_pflops,domestic_compute_share,foreign_compute_share,\
+         perf_gap_frontier,perf_gap_sellable,tenders_opened,tenders_awarded,unfilled_pflops,export_fees_usd,\
+         cancelled_backlog_usd"
+    );
+    assert_eq!(
+        header("contracts.csv"),
+        "replication,contract,tender,customer,firm,chip,awarded_on,units,compute_pflops,value_usd,delivered_units,\
+         status,closed_on"
+    );
+    assert_eq!(header("shares_wide.csv"), "quarter,dom,usa,perf_gap_frontier");
+    assert!(header("summary.csv").starts_with("replication,seed,dom_final_year_compute_share,"));
+    assert!(!out.join("events.csv").exists(), "events.csv only with --trace");
+}
+
+#[test]
+fn same_seed_gives_byte_identical_files_and_the_resolved_scenario_reproduces_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = data("tiny.toml");
+    let tiny = tiny.to_str().unwrap();
+    ok(tmp.path(), &["run", tiny, "--out", "a", "--quiet", "--seed", "11"]);
+    ok(tmp.path(), &["run", tiny, "--out", "b", "--quiet", "--seed", "11"]);
+    ok(tmp.path(), &["run", "a/scenario.resolved.toml", "--out", "c", "--quiet"]);
+    ok(tmp.path(), &["run", tiny, "--out", "d", "--quiet", "--seed", "12"]);
+    for f in FILES {
+        let a = read(&tmp.path().join("a"), f);
+        assert_eq!(a, read(&tmp.path().join("b"), f), "{f} differs between identical runs");
+        assert_eq!(a, read(&tmp.path().join("c"), f), "{f} differs when re-running the resolved scenario");
+    }
+    assert_ne!(
+        read(&tmp.path().join("a"), "contracts.csv"),
+        read(&tmp.path().join("d"), "contracts.csv"),
+        "another seed must give other draws"
+    );
+}
+
+#[test]
+fn no_scenario_runs_the_embedded_baseline_into_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ok(tmp.path(), &["run", "--replications", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("outputs/baseline"), "{stdout}");
+    let market = fs::read_to_string(tmp.path().join("outputs/baseline/market_quarterly.csv")).unwrap();
+    assert_eq!(market.lines().count(), 1 + 40, "ten years of quarters");
+}
+
+#[test]
+fn trace_writes_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = data("tiny.toml");
+    ok(tmp.path(), &["run", tiny.to_str().unwrap(), "--out", "t", "--quiet", "--trace"]);
+    let events = fs::read_to_string(tmp.path().join("t/events.csv")).unwrap();
+    assert!(events.starts_with("replication,time,kind,ids\n"));
+    assert!(events.contains(",regime_change,ban"), "the scheduled ban is traced");
+    assert!(events.contains(",award,"));
+}

@@ -1,0 +1,31 @@
+# chipmarket recipes: thin wrappers over cargo.
+
+# Run a scenario (default: the embedded baseline).
+run *args:
+    cargo run --release -- run {{args}}
+
+# Run a sweep file.
+sweep file *args:
+    cargo run --release -- sweep {{file}} {{args}}
+
+# All tests.
+test:
+    cargo test --workspace
+
+# Benchmarks: the kernel hold model and one baseline replication.
+bench:
+    cargo run --release -p chipmarket-engine --example hold -- --pending 1000 --events 5000000
+    cargo run --release -p chipmarket-engine --example hold -- --pending 100000 --events 5000000
+    cargo bench -p chipmarket-engine --bench baseline
+
+# Lints as CI runs them.
+lint:
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# What CI runs.
+ci:
+    bash .ci/run

@@ -22,7 +22,7 @@ use crate::policy::PolicyBook;
 use crate::rng::{stream, Stream};
 use crate::scenario::{CustomerKind, Origin, Scenario};
 use crate::sim::{EventQueue, Model, SimTime};
-use crate::supply::SupplyNetwork;
+use crate::supply::{Need, SupplyNetwork};
 
 pub use demand::DemandCurve;
 
@@ -126,6 +126,10 @@ struct FirmFlows {
     units: u64,
     pflops: f64,
     revenue: f64,
+    cogs: f64,
+    fees: f64,
+    fixed: f64,
+    funding: f64,
     rd: f64,
     bids: u32,
     wins: u32,
@@ -519,7 +523,9 @@ impl<'s> Market<'s> {
             .copied()
             .filter(|&ci| {
                 let c = &self.chips[ci];
-                c.on_sale(now) && c.tflops >= min_tflops && (!foreign || self.policy.allows_foreign(self.regime, c.tpp))
+                c.on_sale(now)
+                    && c.tflops >= min_tflops
+                    && (!foreign || self.policy.allows_foreign(self.regime, &c.id, c.tpp))
             })
             .max_by(|&a, &b| self.chips[a].tflops.total_cmp(&self.chips[b].tflops))
     }
@@ -552,7 +558,7 @@ impl<'s> Market<'s> {
         let chip = &self.chips[ci];
         // Units the firm can make before the deadline beyond what it already owes.
         let ticks_left = tender.deadline.ticks().saturating_sub(now.ticks());
-        let per_tick = firm.capacity_per_quarter.max(self.supply_capacity(fi)) / (TICKS_PER_YEAR / 4.0);
+        let per_tick = self.capacity_units_per_quarter(fi, false) / (TICKS_PER_YEAR / 4.0);
         let can_make = (per_tick * ticks_left as f64 + firm.carry_units).floor() as u64;
         let deliverable = can_make.saturating_sub(firm.backlog_units);
         if deliverable == 0 {
@@ -695,7 +701,7 @@ impl<'s> Market<'s> {
         let (fi, ci) = (self.contracts[contract].firm, self.contracts[contract].chip);
         // Decided under the rules in force now, not those at award.
         let regime = &self.policy.regimes[self.regime];
-        let allowed = self.policy.allows_foreign(self.regime, self.chips[ci].tpp);
+        let allowed = self.policy.allows_foreign(self.regime, &self.chips[ci].id, self.chips[ci].tpp);
         let draw: f64 = self.firms[fi].licence_stream.random();
         let approved = allowed && (!regime.license_required || draw < regime.license_approval_prob);
         self.trace(now, "licence_decision", |_: &Market| {
@@ -720,20 +726,43 @@ impl<'s> Market<'s> {
 
     // ---------------------------------------------------------- production and delivery ----
 
-    /// Units per quarter the supply network lets firm `fi` make with its best chip on sale.
-    fn supply_capacity(&self, fi: usize) -> f64 {
-        let chip = self.firms[fi].chips.last().map(|&c| &self.chips[c]);
-        chip.map_or(0.0, |c| self.supply.units_per_quarter(fi, c.dies_per_wafer, c.hbm_stacks))
+    /// The one place capacity comes from: units per quarter firm `fi` can make with its
+    /// best chip on sale. Firms linked to the supply network get what it allocates them
+    /// (`actual`: the water-filled share their orders can use; otherwise the share they
+    /// could get by weight, which is what they promise when bidding). Firms without links
+    /// have their fixed `capacity_units_per_quarter`.
+    fn capacity_units_per_quarter(&self, fi: usize, actual: bool) -> f64 {
+        if !self.supply.is_linked(fi) {
+            return self.firms[fi].capacity_per_quarter;
+        }
+        let Some(&chip) = self.firms[fi].chips.iter().rev().find(|&&c| self.chips[c].launched) else { return 0.0 };
+        let c = &self.chips[chip];
+        if actual {
+            self.supply.actual_units(fi, c.dies_per_wafer, c.hbm_stacks)
+        } else {
+            self.supply.potential_units(fi, c.dies_per_wafer, c.hbm_stacks)
+        }
     }
 
     fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
-        self.supply.allocate(years(now.ticks()));
         let tick_quarters = self.tick_len as f64 / (TICKS_PER_YEAR / 4.0);
+        // What each firm's backlog can use this tick, as a rate per quarter.
+        let needs: Vec<Need> = (0..self.firms.len())
+            .map(|fi| {
+                let chip = self.firms[fi].chips.iter().rev().find(|&&c| self.chips[c].launched);
+                chip.map_or(Need::default(), |&c| {
+                    let units = self.firms[fi].backlog_units as f64 / tick_quarters;
+                    Need::for_units(units, self.chips[c].dies_per_wafer, self.chips[c].hbm_stacks)
+                })
+            })
+            .collect();
+        self.supply.allocate(years(now.ticks()), &needs);
         let fee = self.policy.regimes[self.regime].export_fee;
         for fi in 0..self.firms.len() {
-            let capacity = self.firms[fi].capacity_per_quarter.max(self.supply_capacity(fi)) * tick_quarters;
+            let capacity = self.capacity_units_per_quarter(fi, true) * tick_quarters;
+            let could = self.capacity_units_per_quarter(fi, false) * tick_quarters;
             let f = &mut self.firms[fi];
-            f.q.capacity_units += capacity;
+            f.q.capacity_units += capacity.max(could);
             let available = capacity + f.carry_units;
             let whole = available.floor();
             f.carry_units = (available - whole).min(1.0);
@@ -765,6 +794,8 @@ impl<'s> Market<'s> {
                 f.cumulative_revenue += revenue;
                 let fees = if f.domestic { 0.0 } else { revenue * fee };
                 f.cash += revenue - fees - cogs;
+                f.q.cogs += cogs;
+                f.q.fees += fees;
                 self.flows.export_fees += fees;
                 if done {
                     self.firms[fi].backlog.pop_front();
@@ -872,6 +903,7 @@ impl<'s> Market<'s> {
             _ => ev.amount_usd,
         };
         f.cash += raised;
+        f.q.funding += raised;
         self.trace(now, "funding", |m: &Market| format!("{} {}", m.s.firms[fi].id, ev.id));
     }
 
@@ -886,7 +918,7 @@ impl<'s> Market<'s> {
             let c = &self.contracts[contract];
             if c.status != ContractStatus::Active
                 || self.firms[c.firm].domestic
-                || self.policy.allows_foreign(r, self.chips[c.chip].tpp)
+                || self.policy.allows_foreign(r, &self.chips[c.chip].id, self.chips[c.chip].tpp)
             {
                 continue;
             }
@@ -910,6 +942,11 @@ impl<'s> Market<'s> {
 
     // ------------------------------------------------------------------------ accounts ----
 
+    /// Per-chip performance gaps, measured in TPP (the export-control measure: the best
+    /// dense rate over all formats times its bit length, so FP8 and FP4 count): best
+    /// foreign chip launched anywhere, and best foreign chip sellable in China under the
+    /// regime in force, each over the best domestic chip on sale. `None` before any
+    /// domestic chip is on sale; the sellable gap is 0 when no foreign chip may be sold.
     fn perf_gaps(&self, now: SimTime) -> (Option<f64>, Option<f64>) {
         let mut frontier_foreign: f64 = 0.0;
         let mut sellable_foreign: f64 = 0.0;
@@ -920,12 +957,12 @@ impl<'s> Market<'s> {
             }
             if self.firms[c.firm].domestic {
                 if c.on_sale(now) {
-                    best_domestic = best_domestic.max(c.tflops);
+                    best_domestic = best_domestic.max(c.tpp);
                 }
             } else {
-                frontier_foreign = frontier_foreign.max(c.tflops);
-                if c.on_sale(now) && self.policy.allows_foreign(self.regime, c.tpp) {
-                    sellable_foreign = sellable_foreign.max(c.tflops);
+                frontier_foreign = frontier_foreign.max(c.tpp);
+                if c.on_sale(now) && self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+                    sellable_foreign = sellable_foreign.max(c.tpp);
                 }
             }
         }
@@ -964,7 +1001,8 @@ impl<'s> Market<'s> {
             let rd =
                 if f.cash > 0.0 { by_revenue.max(sf.rd_floor_usd_per_year * span_years) } else { 0.25 * by_revenue };
             f.q.rd = rd;
-            f.cash -= rd + sf.fixed_costs_usd_per_year * span_years;
+            f.q.fixed = sf.fixed_costs_usd_per_year * span_years;
+            f.cash -= rd + f.q.fixed;
             if f.cash > 0.0 {
                 f.capacity_per_quarter *= (1.0 + sf.capacity_growth_per_year).powf(span_years);
             }
@@ -1032,6 +1070,10 @@ impl<'s> Market<'s> {
                     ecosystem: f.ecosystem,
                     rd_spend_usd: f.q.rd,
                     cash_usd: f.cash,
+                    cogs_usd: f.q.cogs,
+                    export_fees_usd: f.q.fees,
+                    fixed_costs_usd: f.q.fixed,
+                    funding_usd: f.q.funding,
                 });
             }
             self.report.market.push(rows.to_row());

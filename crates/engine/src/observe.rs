@@ -52,6 +52,14 @@ pub struct FirmQuarter {
     pub rd_spend_usd: f64,
     /// Cash at quarter end [USD].
     pub cash_usd: f64,
+    /// Cost of goods delivered [USD] (not written to CSV; for accounting checks).
+    pub cogs_usd: f64,
+    /// Export fees paid on deliveries [USD] (not written to CSV).
+    pub export_fees_usd: f64,
+    /// Fixed costs [USD] (not written to CSV).
+    pub fixed_costs_usd: f64,
+    /// Cash raised by funding events [USD] (not written to CSV).
+    pub funding_usd: f64,
 }
 
 /// One row of `market_quarterly.csv`.
@@ -69,9 +77,9 @@ pub struct MarketQuarter {
     pub domestic_compute_share: f64,
     /// Foreign firms' share of delivered compute.
     pub foreign_compute_share: f64,
-    /// Best foreign chip launched anywhere over best domestic chip launched (TFLOPS ratio).
+    /// Best foreign chip launched anywhere over best domestic chip on sale (TPP ratio).
     pub perf_gap_frontier: Option<f64>,
-    /// Best foreign chip sellable in China over best domestic chip on sale (0: none sellable).
+    /// Best foreign chip sellable in China over best domestic chip on sale (TPP ratio; 0: none sellable).
     pub perf_gap_sellable: Option<f64>,
     /// Tenders opened in the quarter (re-tenders included).
     pub tenders_opened: u64,

@@ -80,12 +80,11 @@ impl PolicyBook {
         PolicyBook { names, regimes, initial, scheduled, switching }
     }
 
-    /// Whether a foreign chip of this TPP may be sold into China under regime `r`.
-    pub fn allows_foreign(&self, r: usize, tpp: f64) -> bool {
-        match self.regimes[r].foreign_max_tpp {
-            None => true,
-            Some(cap) => tpp <= cap,
-        }
+    /// Whether foreign chip `chip_id` with this TPP may be sold into China under regime `r`:
+    /// at or below the TPP cap and not excluded by name.
+    pub fn allows_foreign(&self, r: usize, chip_id: &str, tpp: f64) -> bool {
+        let regime = &self.regimes[r];
+        regime.foreign_max_tpp.is_none_or(|cap| tpp <= cap) && !regime.excluded_chips.iter().any(|c| c == chip_id)
     }
 
     /// Draw the next Markov switch out of regime `r` at `now`: (when, to which regime).

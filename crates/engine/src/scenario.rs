@@ -268,7 +268,8 @@ pub struct Chip {
     /// Process node as text (`SMIC N+2`). Default: empty.
     #[serde(default)]
     pub process_node: String,
-    /// Good-die candidates per wafer before yield. Default: 60.
+    /// Chip candidates per wafer before yield (a two-die package counts as half a die's
+    /// candidates). Default: 60.
     #[serde(default = "default_dies_per_wafer")]
     pub dies_per_wafer: f64,
     /// HBM stacks per chip. Default: 4.
@@ -470,13 +471,15 @@ pub struct Supplier {
     pub expansions: Vec<Expansion>,
 }
 
-/// `[[suppliers.expansions]]`: capacity added on a date.
+/// `[[suppliers.expansions]]`: capacity added (or, if negative, removed) on a date. Each
+/// expansion grows at the supplier's `capacity_growth_per_year` from its own date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expansion {
     /// When the capacity comes online.
     pub date: Date,
-    /// Capacity added [per quarter, in the supplier's unit].
+    /// Capacity added [per quarter, in the supplier's unit]; negative removes capacity
+    /// (a stockpile running out). Total capacity never goes below zero.
     pub capacity_per_quarter: f64,
 }
 
@@ -522,6 +525,11 @@ pub struct Regime {
     /// Highest TPP a foreign chip may have to be sold into China; absent = no cap, 0 = full ban.
     #[serde(default)]
     pub foreign_max_tpp: Option<f64>,
+    /// Foreign chips controlled whatever their TPP, by chip id (for rules a TPP cap cannot
+    /// express: the 2022 interconnect test that stopped the A100/H100 but not the
+    /// A800/H800, or "no Blackwell for China"). Default: none.
+    #[serde(default)]
+    pub excluded_chips: Vec<String>,
     /// Foreign sales need a licence. Default: false.
     #[serde(default)]
     pub license_required: bool,

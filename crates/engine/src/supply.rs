@@ -10,7 +10,7 @@
 
 use std::fmt::Write;
 
-use petgraph::graph::{DiGraph, EdgeIndex, NodeIndex};
+use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
 use crate::calendar::Calendar;
@@ -50,9 +50,12 @@ struct SupplierCurve {
 }
 
 impl SupplierCurve {
+    /// Capacity at `t` years: the base grows from the start, each expansion (or removal,
+    /// if negative) from its own date; never below zero.
     fn capacity(&self, t: f64) -> f64 {
-        let added: f64 = self.expansions.iter().filter(|(at, _)| *at <= t).map(|(_, c)| c).sum();
-        (self.base + added) * (1.0 + self.growth).powf(t.max(0.0))
+        let grow = |years: f64| (1.0 + self.growth).powf(years.max(0.0));
+        let added: f64 = self.expansions.iter().filter(|(at, _)| *at <= t).map(|(at, c)| c * grow(t - at)).sum();
+        (self.base * grow(t) + added).max(0.0)
     }
 
     fn yield_at(&self, t: f64) -> f64 {
@@ -63,11 +66,67 @@ impl SupplierCurve {
 /// What one firm gets from the network this tick [units of input per quarter], by kind.
 #[derive(Debug, Clone, Copy, Default)]
 struct Inputs {
-    /// Good dies' worth of wafers: wafers x yield (multiply by dies per wafer).
+    /// Good wafers: wafers x yield (multiply by dies per wafer for good dies).
     good_wafers: f64,
     hbm_stacks: f64,
     packages: f64,
     has: [bool; 3],
+}
+
+impl Inputs {
+    fn add(&mut self, kind: SupplierKind, amount: f64) {
+        match kind {
+            SupplierKind::Foundry => self.good_wafers += amount,
+            SupplierKind::Hbm => self.hbm_stacks += amount,
+            SupplierKind::Packaging => self.packages += amount,
+        }
+    }
+
+    /// Accelerators these inputs make: the minimum over the kinds the firm is linked to.
+    fn units(&self, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {
+        let mut units = f64::INFINITY;
+        if self.has[0] {
+            units = units.min(self.good_wafers * dies_per_wafer);
+        }
+        if self.has[1] && hbm_stacks > 0.0 {
+            units = units.min(self.hbm_stacks / hbm_stacks);
+        }
+        if self.has[2] {
+            units = units.min(self.packages);
+        }
+        if units.is_finite() {
+            units
+        } else {
+            0.0
+        }
+    }
+}
+
+/// What a firm's orders can use this tick [per quarter], by input kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Need {
+    /// Good wafers.
+    pub good_wafers: f64,
+    /// HBM stacks.
+    pub hbm_stacks: f64,
+    /// Packages.
+    pub packages: f64,
+}
+
+impl Need {
+    /// The need of `units` accelerators per quarter of a chip with `dies_per_wafer` and
+    /// `hbm_stacks`.
+    pub fn for_units(units: f64, dies_per_wafer: f64, hbm_stacks: f64) -> Need {
+        Need { good_wafers: units / dies_per_wafer, hbm_stacks: units * hbm_stacks, packages: units }
+    }
+
+    fn of(&self, kind: SupplierKind) -> f64 {
+        match kind {
+            SupplierKind::Foundry => self.good_wafers,
+            SupplierKind::Hbm => self.hbm_stacks,
+            SupplierKind::Packaging => self.packages,
+        }
+    }
 }
 
 /// The supply network of one run.
@@ -77,8 +136,10 @@ pub struct SupplyNetwork {
     supplier_nodes: Vec<NodeIndex>,
     firm_nodes: Vec<NodeIndex>,
     curves: Vec<SupplierCurve>,
-    /// Per firm: allocation if it could use any amount (for bidding).
+    /// Per firm: allocation by weight alone, as if it could use any amount (for bidding).
     potential: Vec<Inputs>,
+    /// Per firm: water-filled allocation given what its orders can use (for production).
+    actual: Vec<Inputs>,
     /// Per firm: whether it has any link at all.
     linked: Vec<bool>,
 }
@@ -131,11 +192,13 @@ impl SupplyNetwork {
             graph,
             supplier_nodes,
             potential: vec![Inputs::default(); firm_nodes.len()],
+            actual: vec![Inputs::default(); firm_nodes.len()],
             firm_nodes,
             curves,
             linked,
         };
-        net.allocate(0.0);
+        let n = net.firm_nodes.len();
+        net.allocate(0.0, &vec![Need::default(); n]);
         net
     }
 
@@ -151,72 +214,60 @@ impl SupplyNetwork {
         self.linked[firm]
     }
 
-    /// Divide every supplier's capacity at `t` years among its enabled links by weight.
-    /// The split is by weight alone: each firm's share is what it could use if it had
-    /// the orders. What a firm's backlog cannot absorb is then handed on by
-    /// [`SupplyNetwork::water_fill`] when production needs it.
-    pub fn allocate(&mut self, t: f64) {
-        for p in &mut self.potential {
+    /// Divide every supplier's capacity at `t` years among its enabled links.
+    ///
+    /// Two allocations are kept: the *potential* split by weight alone (what a firm could
+    /// get if it had the orders, used when it bids), and the *actual* water-filled split in
+    /// which no firm gets more of an input than its `needs` can use and the rest is handed
+    /// to the others (used for production).
+    pub fn allocate(&mut self, t: f64, needs: &[Need]) {
+        for (p, a) in self.potential.iter_mut().zip(self.actual.iter_mut()) {
             *p = Inputs::default();
+            *a = Inputs::default();
         }
+        let mut firms: Vec<usize> = Vec::new();
+        let mut weights: Vec<f64> = Vec::new();
+        let mut caps: Vec<f64> = Vec::new();
         for (si, &node) in self.supplier_nodes.iter().enumerate() {
             let curve = &self.curves[si];
-            let capacity = curve.capacity(t);
-            let factor = if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
             let slot = kind_slot(curve.kind);
-            let edges: Vec<(EdgeIndex, f64, usize)> = self
-                .graph
-                .edges(node)
-                .filter(|e| e.weight().enabled)
-                .filter_map(|e| match self.graph[e.target()] {
-                    Node::Firm(fi) => Some((e.id(), e.weight().weight, fi)),
-                    Node::Supplier(_) => None,
-                })
-                .collect();
-            let total: f64 = edges.iter().map(|(_, w, _)| w).sum();
-            // A firm linked to a supplier has that input kind even if the link is cut.
+            let capacity =
+                curve.capacity(t) * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
+            firms.clear();
+            weights.clear();
+            caps.clear();
             for e in self.graph.edges(node) {
-                if let Node::Firm(fi) = self.graph[e.target()] {
-                    self.potential[fi].has[slot] = true;
+                let Node::Firm(fi) = self.graph[e.target()] else { continue };
+                // A firm linked to a supplier needs that input kind even while the link is cut.
+                self.potential[fi].has[slot] = true;
+                self.actual[fi].has[slot] = true;
+                if e.weight().enabled {
+                    firms.push(fi);
+                    weights.push(e.weight().weight);
+                    caps.push(needs.get(fi).map_or(0.0, |n| n.of(curve.kind)));
                 }
             }
+            let total: f64 = weights.iter().sum();
             if total <= 0.0 {
                 continue;
             }
-            for (_, w, fi) in edges {
-                let amount = capacity * factor * w / total;
-                let p = &mut self.potential[fi];
-                match curve.kind {
-                    SupplierKind::Foundry => p.good_wafers += amount,
-                    SupplierKind::Hbm => p.hbm_stacks += amount,
-                    SupplierKind::Packaging => p.packages += amount,
-                }
+            let filled = Self::water_fill(capacity, &weights, &caps);
+            for (k, &fi) in firms.iter().enumerate() {
+                self.potential[fi].add(curve.kind, capacity * weights[k] / total);
+                self.actual[fi].add(curve.kind, filled[k]);
             }
         }
     }
 
-    /// Units per quarter firm `firm` could make from its allocation, for a chip needing
+    /// Units per quarter the firm could make from its weight share, with a chip needing
     /// `dies_per_wafer` and `hbm_stacks`: the minimum over the input kinds it is linked to.
-    pub fn units_per_quarter(&self, firm: usize, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {
-        if !self.linked[firm] {
-            return 0.0;
-        }
-        let p = &self.potential[firm];
-        let mut units = f64::INFINITY;
-        if p.has[0] {
-            units = units.min(p.good_wafers * dies_per_wafer);
-        }
-        if p.has[1] && hbm_stacks > 0.0 {
-            units = units.min(p.hbm_stacks / hbm_stacks);
-        }
-        if p.has[2] {
-            units = units.min(p.packages);
-        }
-        if units.is_finite() {
-            units
-        } else {
-            0.0
-        }
+    pub fn potential_units(&self, firm: usize, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {
+        self.potential[firm].units(dies_per_wafer, hbm_stacks)
+    }
+
+    /// Units per quarter the firm makes from its water-filled allocation.
+    pub fn actual_units(&self, firm: usize, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {
+        self.actual[firm].units(dies_per_wafer, hbm_stacks)
     }
 
     /// Highest chip performance the firm's reachable foundry nodes allow [TFLOPS]

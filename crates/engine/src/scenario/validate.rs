@@ -98,15 +98,25 @@ impl std::error::Error for ScenarioError {}
 /// Parse the text into a TOML tree, refusing empty text and syntax errors.
 pub(crate) fn parse_tree(text: &str) -> Result<toml::Table, ScenarioError> {
     if text.trim().is_empty() {
-        return Err(ScenarioError::new(KeyPath::root(), "the scenario is empty").with_hint(
+        let mut e = ScenarioError::new(KeyPath::root(), "the scenario is empty").with_hint(
             "a scenario needs at least [scenario], [demand], [[firms]] and [[customers]]; see scenarios/baseline.toml",
-        ));
+        );
+        e.span = Some(0..0);
+        e.line_col = Some((1, 1));
+        return Err(e);
     }
     text.parse::<toml::Table>().map_err(|err| {
-        let mut e = ScenarioError::new(KeyPath::root(), format!("invalid TOML: {}", err.message().trim()));
+        // toml puts what it expected on a second line; keep the message on one.
+        let message = err.message().trim().replace('\n', "; ");
+        let hint = if message.contains("duplicate key") {
+            "a key or table may appear only once; remove or rename one of them"
+        } else {
+            "check quotes, brackets and `key = value` pairs on this line"
+        };
+        let mut e = ScenarioError::new(KeyPath::root(), format!("invalid TOML: {message}"));
         e.span = err.span();
         e.line_col = err.span().map(|s| line_col(text, s.start));
-        e.with_hint("check quotes, brackets and `key = value` pairs on this line")
+        e.with_hint(hint)
     })
 }
 
@@ -140,9 +150,10 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
             path = path.key(field);
         }
         let mut e = ScenarioError::new(path, format!("unknown key \"{field}\"; expected one of: {}", valid.join(", ")));
-        if let Some(near) = nearest(field, valid.iter().copied()) {
-            e = e.with_hint(format!("did you mean \"{near}\"?"));
-        }
+        e = match nearest(field, valid.iter().copied()) {
+            Some(near) => e.with_hint(format!("did you mean \"{near}\"?")),
+            None => e.with_hint("remove it, or use one of the keys above"),
+        };
         return e;
     }
     if let Some(rest) = raw.strip_prefix("missing field `") {
@@ -160,7 +171,7 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
         }
         return e;
     }
-    let message = raw
+    let mut message = raw
         .replace("expected f64", "expected a number")
         .replace("expected u32", "expected a whole number >= 0")
         .replace("expected u64", "expected a whole number >= 0")
@@ -170,8 +181,26 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
         .replace("expected a map", "expected a table")
         .replace("invalid value: integer", "invalid value")
         .replace("invalid type: integer", "found a whole number")
-        .replace("invalid type: ", "found ");
-    ScenarioError::new(path, message)
+        .replace("invalid type: ", "found ")
+        .replace("found map", "found a table")
+        .replace("found sequence", "found an array")
+        .replace("found floating point", "found a decimal number");
+    // Serde names the Rust struct (`expected struct Meta`); the user knows no such thing.
+    if let Some(at) = message.find("expected a table ") {
+        message.truncate(at + "expected a table".len());
+    }
+    let hint = if message.contains("invalid date") {
+        "write dates as YYYY-MM-DD, such as \"2026-01-15\" (a real day of a real month)"
+    } else if message.ends_with("expected a number") {
+        "give a number such as 2.5, without quotes"
+    } else if message.contains("expected a whole number") {
+        "give a whole number such as 3, without a sign, quotes or a decimal point"
+    } else if message.ends_with("expected a string") {
+        "put text in double quotes, such as \"text\""
+    } else {
+        "`chipmarket params` prints every key of the baseline scenario with a value of the right type"
+    };
+    ScenarioError::new(path, message).with_hint(hint)
 }
 
 /// The byte range of the value (or key, or table) at `path` in `text`: the deepest
@@ -308,6 +337,10 @@ fn unique<'a>(path: &KeyPath, key: &str, ids: impl Iterator<Item = &'a str>, wha
 }
 
 fn missing_ref(path: KeyPath, what: &str, name: &str, valid: &[&str]) -> ScenarioError {
+    if valid.is_empty() {
+        return ScenarioError::new(path, format!("no {what} \"{name}\"; the scenario defines no {what} at all"))
+            .with_hint(format!("define the {what} first, or remove this reference"));
+    }
     let e = ScenarioError::new(path, format!("no {what} \"{name}\"; expected one of: {}", valid.join(", ")));
     match nearest(name, valid.iter().copied()) {
         Some(near) => e.with_hint(format!("did you mean \"{near}\"?")),
@@ -456,7 +489,8 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
                     return Err(ScenarioError::new(
                         cp.key("end_of_sale"),
                         format!("expected a date after launch ({}), found {end}", chip.launch),
-                    ));
+                    )
+                    .with_hint("end_of_sale is the last day the chip may bid; move it after launch or remove it"));
                 }
             }
         }
@@ -554,7 +588,7 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
             sc.positive("max_chip_tflops", cap)?;
         }
         for (ei, ex) in sup.expansions.iter().enumerate() {
-            Check::at(sp.key("expansions").index(ei)).non_neg("capacity_per_quarter", ex.capacity_per_quarter)?;
+            Check::at(sp.key("expansions").index(ei)).finite("capacity_per_quarter", ex.capacity_per_quarter)?;
         }
     }
     let supplier_ids: Vec<&str> = s.suppliers.iter().map(|x| x.id.as_str()).collect();
@@ -605,10 +639,22 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         mc.share("hyperscaler", r.domestic_mandate.hyperscaler)?;
         mc.share("other", r.domestic_mandate.other)?;
         rc.num("domestic_subsidy", r.domestic_subsidy, 0.0, 0.99, false, "a share from 0 to 0.99")?;
+        for (ci, chip) in r.excluded_chips.iter().enumerate() {
+            if !chip_ids.contains(chip.as_str()) {
+                let mut valid: Vec<&str> = chip_ids.iter().copied().collect();
+                valid.sort_unstable();
+                return Err(missing_ref(rp.key("excluded_chips").index(ci), "chip", chip, &valid));
+            }
+        }
         for (ti, tag) in r.cut_links.iter().enumerate() {
             if !tags.contains(tag.as_str()) {
                 let valid: Vec<&str> = tags.iter().copied().collect();
-                return Err(missing_ref(rp.key("cut_links").index(ti), "link tag", tag, &valid));
+                let err = missing_ref(rp.key("cut_links").index(ti), "link tag", tag, &valid);
+                return Err(if valid.is_empty() {
+                    err.with_hint("add the tag to the `tags` of a [[links]] entry, or remove it from cut_links")
+                } else {
+                    err
+                });
             }
         }
     }

@@ -9,6 +9,8 @@
 
 mod demand;
 mod kpi;
+#[cfg(test)]
+mod tests;
 
 use std::collections::VecDeque;
 

@@ -503,8 +503,9 @@ pub struct Link {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
-    /// Regime in force at `start` when the schedule does not say otherwise.
-    /// Default: the first regime by name, or the built-in `open` regime.
+    /// Regime in force at `start` when the schedule does not say otherwise. Required when
+    /// more than one regime is defined and no schedule entry is dated on or before `start`.
+    /// With no regimes at all, the built-in `open` regime (no restrictions) is in force.
     #[serde(default)]
     pub initial: Option<String>,
     /// `[policy.regimes.<name>]`: the named regimes.

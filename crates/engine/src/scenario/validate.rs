@@ -116,8 +116,57 @@ pub(crate) fn parse_tree(text: &str) -> Result<toml::Table, ScenarioError> {
         let mut e = ScenarioError::new(KeyPath::root(), format!("invalid TOML: {message}"));
         e.span = err.span();
         e.line_col = err.span().map(|s| line_col(text, s.start));
+        if let Some((line, _)) = e.line_col {
+            e.dotted = syntax_path(text, line);
+        }
         e.with_hint(hint)
     })
+}
+
+/// The key path of a line the TOML parser refused, read from the valid text before it:
+/// the table in force (list items named by id) and the key the line sets. Empty when the
+/// line is a table header or the text before it does not parse either.
+fn syntax_path(text: &str, line: usize) -> String {
+    let start: usize = text.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let (before, rest) = text.split_at(start);
+    let this = rest.lines().next().unwrap_or("").trim();
+    let (Ok(doc), Ok(tree)) = (toml_edit::ImDocument::parse(before), before.parse::<toml::Table>()) else {
+        return String::new();
+    };
+    if this.starts_with('[') {
+        return String::new();
+    }
+    let mut latest = (0, KeyPath::root());
+    latest_table(doc.as_table(), KeyPath::root(), &mut latest);
+    let mut path = latest.1.dotted(&tree);
+    let key = this.split_once('=').map_or("", |(k, _)| k.trim());
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(key);
+    }
+    path
+}
+
+/// The table whose header comes last in the document.
+fn latest_table(table: &toml_edit::Table, path: KeyPath, latest: &mut (usize, KeyPath)) {
+    if let Some(span) = table.span() {
+        if span.start >= latest.0 {
+            *latest = (span.start, path.clone());
+        }
+    }
+    for (key, item) in table.iter() {
+        match item {
+            toml_edit::Item::Table(t) => latest_table(t, path.key(key), latest),
+            toml_edit::Item::ArrayOfTables(items) => {
+                for (i, t) in items.iter().enumerate() {
+                    latest_table(t, path.key(key).index(i), latest);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Deserialize the (possibly overridden) tree into a scenario, with a precise error.
@@ -158,8 +207,15 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
     }
     if let Some(rest) = raw.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        return ScenarioError::new(path, format!("missing key \"{field}\""))
-            .with_hint(format!("add `{field} = ...`; docs/scenario-format.md lists every key"));
+        // The path names the missing key; its place in the text is the table that lacks it.
+        let add = match field {
+            "scenario" | "demand" => format!("add a [{field}] table"),
+            "firms" | "customers" => format!("add a [[{field}]] entry"),
+            "chips" => "add a [[firms.chips]] entry after the firm's keys".to_string(),
+            _ => format!("add `{field} = ...`"),
+        };
+        return ScenarioError::new(path.key(field), format!("missing key \"{field}\""))
+            .with_hint(format!("{add}; scenarios/baseline.toml shows one"));
     }
     if let Some(rest) = raw.strip_prefix("unknown variant `") {
         let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -195,7 +251,7 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
         "give a number such as 2.5, without quotes"
     } else if message.contains("expected a whole number") {
         "give a whole number such as 3, without a sign, quotes or a decimal point"
-    } else if message.ends_with("expected a string") {
+    } else if message.ends_with("expected a string") && !message.starts_with("found a table") {
         "put text in double quotes, such as \"text\""
     } else {
         "`chipmarket params` prints every key of the baseline scenario with a value of the right type"
@@ -657,6 +713,17 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
                 });
             }
         }
+    }
+    let starts_scheduled = p.schedule.first().is_some_and(|e| e.date <= s.scenario.start);
+    if p.initial.is_none() && p.regimes.len() > 1 && !starts_scheduled {
+        return Err(ScenarioError::new(
+            pp.key("initial"),
+            format!("expected the regime in force at start, with {} regimes defined", p.regimes.len()),
+        )
+        .with_hint(format!(
+            "add `initial = \"{}\"` under [policy], or a [[policy.schedule]] entry dated on or before {}",
+            regime_names[0], s.scenario.start
+        )));
     }
     if let Some(initial) = &p.initial {
         if !regime_names.contains(&initial.as_str()) {

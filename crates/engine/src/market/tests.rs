@@ -1,0 +1,303 @@
+//! Model tests: each policy lever moves outcomes the way a reader expects, on a small
+//! two-firm market, and the accounts add up. Comparisons use common random numbers
+//! (the same seeds on both sides) and several replications.
+
+use crate::observe::{ContractStatus, RunReport};
+use crate::{run, RunOptions, Scenario};
+
+/// A domestic and a foreign firm, a state and a hyperscaler customer, three years from
+/// 2024. `extra` is appended (regimes, schedule, overrides of the tables above).
+fn market(regimes: &str) -> Scenario {
+    let text = format!(
+        r#"
+[scenario]
+name = "levers"
+start = "2024-01-01"
+horizon_years = 3
+seed = 5
+
+[demand]
+installed_start_pflops = 2000.0
+saturation_pflops = 100000.0
+tenders_per_year = 24.0
+delivery_days = 120
+
+[[firms]]
+id = "dom"
+origin = "domestic"
+ecosystem = 0.3
+capacity_units_per_quarter = 3000.0
+[[firms.chips]]
+id = "dom_1"
+launch = "2023-01-01"
+bf16_tflops = 300.0
+unit_cost_usd = 5000.0
+
+[[firms]]
+id = "usa"
+origin = "foreign"
+ecosystem = 0.9
+capacity_units_per_quarter = 6000.0
+funding = [{{ id = "ipo", kind = "ipo", date = "2026-01-01", ev_sales_multiple = 10.0, float_share = 0.2 }}]
+[[firms.chips]]
+id = "usa_1"
+launch = "2023-01-01"
+bf16_tflops = 900.0
+unit_cost_usd = 6000.0
+
+[[suppliers]]
+id = "fab"
+kind = "foundry"
+capacity_per_quarter = 100.0
+[[links]]
+supplier = "fab"
+firm = "dom"
+tags = ["fab_link"]
+
+[[customers]]
+id = "telco"
+kind = "state"
+demand_share = 0.4
+[[customers]]
+id = "cloud"
+kind = "hyperscaler"
+demand_share = 0.6
+max_vendor_share = 0.8
+
+{regimes}
+"#
+    );
+    Scenario::from_toml_str(&text).unwrap_or_else(|e| panic!("test scenario invalid: {e}"))
+}
+
+fn runs(s: &Scenario, n: u32) -> Vec<RunReport> {
+    (0..n).map(|r| run(s, r, RunOptions::default()).expect("runs")).collect()
+}
+
+/// Compute delivered by firm `firm` (index) in quarters from `from` ("2025Q1") on, summed
+/// over replications.
+fn delivered(reports: &[RunReport], firm: usize, from: &str) -> f64 {
+    reports
+        .iter()
+        .flat_map(|r| r.firms.iter())
+        .filter(|f| f.firm == firm && f.quarter.to_string().as_str() >= from)
+        .map(|f| f.compute_shipped_pflops)
+        .sum()
+}
+
+const DOM: usize = 0;
+const USA: usize = 1;
+
+const FAB: &str = r#"
+[policy]
+initial = "open"
+[policy.regimes.open]
+"#;
+
+#[test]
+fn a_full_ban_leaves_foreign_firms_no_share_after_it_starts() {
+    let s = market(
+        r#"
+[policy]
+initial = "open"
+[policy.regimes.open]
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+[[policy.schedule]]
+date = "2025-01-01"
+regime = "ban"
+"#,
+    );
+    let reports = runs(&s, 4);
+    assert!(delivered(&reports, USA, "2024Q1") > 0.0, "foreign firm sells before the ban");
+    assert_eq!(delivered(&reports, USA, "2025Q1"), 0.0, "nothing foreign is delivered under a full ban");
+    let cancelled: f64 = reports.iter().flat_map(|r| &r.market).map(|m| m.cancelled_backlog_usd).sum();
+    assert!(cancelled > 0.0, "the foreign backlog at the ban is cancelled and reported");
+    let statuses: Vec<ContractStatus> = reports.iter().flat_map(|r| &r.contracts).map(|c| c.status).collect();
+    assert!(statuses.contains(&ContractStatus::Cancelled));
+    for r in &reports {
+        for m in r.market.iter().filter(|m| m.quarter.to_string().as_str() >= "2025Q1") {
+            assert_eq!(r.regime_names[m.regime], "ban");
+            if m.delivered_pflops > 0.0 {
+                assert_eq!(m.domestic_compute_share, 1.0);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_higher_licence_approval_probability_never_lowers_foreign_deliveries() {
+    let with = |p: f64| {
+        market(&format!(
+            r#"
+[policy.regimes.licensed]
+license_required = true
+license_approval_prob = {p}
+license_delay_days = 30
+"#
+        ))
+    };
+    let mut previous = -1.0;
+    for p in [0.0, 0.3, 0.7, 1.0] {
+        let foreign = delivered(&runs(&with(p), 6), USA, "2024Q1");
+        assert!(foreign >= previous, "approval {p}: foreign deliveries {foreign} fell below {previous}");
+        previous = foreign;
+    }
+    assert_eq!(delivered(&runs(&with(0.0), 3), USA, "2024Q1"), 0.0, "no licence, no sale");
+}
+
+#[test]
+fn an_export_fee_shows_up_in_export_fees_and_raises_foreign_prices() {
+    let with = |fee: f64| market(&format!("[policy.regimes.fee]\nexport_fee = {fee}\n"));
+    let fees = |reports: &[RunReport]| reports.iter().flat_map(|r| &r.market).map(|m| m.export_fees_usd).sum::<f64>();
+    let none = runs(&with(0.0), 3);
+    let taxed = runs(&with(0.25), 3);
+    assert_eq!(fees(&none), 0.0);
+    assert!(fees(&taxed) > 0.0);
+    let revenue: f64 = taxed.iter().flat_map(|r| &r.firms).filter(|f| f.firm == USA).map(|f| f.revenue_usd).sum();
+    assert!((fees(&taxed) - 0.25 * revenue).abs() <= 1e-6 * revenue, "the fee is 25% of foreign revenue");
+    let price = |reports: &[RunReport]| {
+        let c = reports[0].contracts.iter().find(|c| c.firm == USA).expect("a foreign contract");
+        c.value_usd / c.units as f64
+    };
+    assert!(price(&taxed) > price(&none), "the fee is passed on in the price");
+}
+
+#[test]
+fn discouraged_purchases_and_mandates_lower_the_foreign_share() {
+    let base = delivered(&runs(&market("[policy.regimes.open]\n"), 4), USA, "2024Q1");
+    let half = delivered(&runs(&market("[policy.regimes.g]\nforeign_purchase_discouraged = 0.5\n"), 4), USA, "2024Q1");
+    let all = delivered(&runs(&market("[policy.regimes.g]\nforeign_purchase_discouraged = 1.0\n"), 4), USA, "2024Q1");
+    assert!(base > half && half > all, "{base} > {half} > {all}");
+    assert_eq!(all, 0.0);
+    let mandated = runs(&market("[policy.regimes.m]\ndomestic_mandate = { state = 1.0, hyperscaler = 1.0 }\n"), 4);
+    assert_eq!(delivered(&mandated, USA, "2024Q1"), 0.0, "a 100% domestic mandate for every kind");
+    let partial = runs(&market("[policy.regimes.m]\ndomestic_mandate = { hyperscaler = 0.5 }\n"), 4);
+    let partial = delivered(&partial, USA, "2024Q1");
+    assert!(partial < base && partial > 0.0, "{partial} vs {base}");
+}
+
+#[test]
+fn a_domestic_subsidy_raises_the_domestic_share() {
+    let share = |subsidy: f64| {
+        let reports = runs(&market(&format!("[policy.regimes.s]\ndomestic_subsidy = {subsidy}\n")), 6);
+        let dom = delivered(&reports, DOM, "2024Q1");
+        dom / (dom + delivered(&reports, USA, "2024Q1"))
+    };
+    let (none, some) = (share(0.0), share(0.5));
+    assert!(some > none, "subsidy 0.5 gives {some}, none {none}");
+}
+
+#[test]
+fn cut_links_stop_what_they_feed() {
+    let linked = market(&format!("{FAB}\n[policy.regimes.cut]\ncut_links = [\"fab_link\"]\n[[policy.schedule]]\ndate = \"2025-01-01\"\nregime = \"cut\"\n"));
+    let reports = runs(&linked, 3);
+    assert!(delivered(&reports, DOM, "2024Q1") > 0.0);
+    // A week of production already allocated may land in the first days of the cut.
+    assert_eq!(delivered(&reports, DOM, "2025Q2"), 0.0, "no wafers, no chips");
+}
+
+#[test]
+fn excluded_chips_cannot_bid_whatever_their_tpp() {
+    let s = market("[policy.regimes.x]\nexcluded_chips = [\"usa_1\"]\n");
+    assert_eq!(delivered(&runs(&s, 3), USA, "2024Q1"), 0.0);
+}
+
+#[test]
+fn licences_pending_at_a_regime_change_are_decided_under_the_new_rules() {
+    // Licences take 100 days; a ban arrives on 2024-06-01, so licences still pending
+    // then are refused.
+    let s = market(
+        r#"
+[policy]
+initial = "licensed"
+[policy.regimes.licensed]
+license_required = true
+license_approval_prob = 1.0
+license_delay_days = 100
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+[[policy.schedule]]
+date = "2024-06-01"
+regime = "ban"
+"#,
+    );
+    let reports = runs(&s, 3);
+    assert_eq!(delivered(&reports, USA, "2024Q3"), 0.0, "nothing foreign after the ban");
+    let denied =
+        reports.iter().flat_map(|r| &r.contracts).filter(|c| c.status == ContractStatus::LicenceDenied).count();
+    assert!(denied > 0, "licences pending at the ban are denied");
+}
+
+#[test]
+fn markov_switching_visits_regimes_and_is_reproducible() {
+    let s = market(
+        r#"
+[policy]
+initial = "open"
+[policy.regimes.open]
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+[policy.switching]
+[policy.switching.regimes.open]
+mean_dwell_years = 0.3
+to = { ban = 1.0 }
+[policy.switching.regimes.ban]
+mean_dwell_years = 0.3
+to = { open = 1.0 }
+"#,
+    );
+    let a = runs(&s, 3);
+    let seen: std::collections::BTreeSet<usize> = a.iter().flat_map(|r| &r.market).map(|m| m.regime).collect();
+    assert_eq!(seen.len(), 2, "both regimes are in force at some quarter end");
+    assert_eq!(a, runs(&s, 3), "same seed, same path of regimes");
+}
+
+#[test]
+fn cash_accounting_balances_every_quarter() {
+    let reports = runs(&market("[policy.regimes.fee]\nexport_fee = 0.15\n"), 3);
+    for r in &reports {
+        for firm in 0..r.firm_ids.len() {
+            let s = &market("").firms[firm];
+            let mut cash = s.cash_usd;
+            for q in r.firms.iter().filter(|f| f.firm == firm) {
+                cash +=
+                    q.revenue_usd - q.export_fees_usd - q.cogs_usd - q.rd_spend_usd - q.fixed_costs_usd + q.funding_usd;
+                assert!(
+                    (cash - q.cash_usd).abs() <= 1e-6 * cash.abs().max(1.0),
+                    "{} {}: {cash} vs {}",
+                    r.firm_ids[firm],
+                    q.quarter,
+                    q.cash_usd
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn production_never_exceeds_capacity_and_no_contract_is_over_delivered() {
+    for r in runs(&market("[policy.regimes.open]\n"), 3) {
+        for q in &r.firms {
+            // Fractions of a unit carry over between ticks: at most one unit of slack.
+            assert!(q.units_shipped as f64 <= q.capacity_units + 1.0, "{:?}", q);
+        }
+        for c in &r.contracts {
+            assert!(c.delivered_units <= c.units);
+            if c.status == ContractStatus::Delivered {
+                assert_eq!(c.delivered_units, c.units);
+            }
+        }
+    }
+}
+
+#[test]
+fn an_ipo_reports_its_valuation_from_trailing_revenue() {
+    let r = run(&market("[policy.regimes.open]\n"), 0, RunOptions::default()).expect("runs");
+    let trailing: f64 = r.firms.iter().filter(|f| f.firm == USA && f.quarter.year == 2025).map(|f| f.revenue_usd).sum();
+    let (_, valuation) = r.summary.kpis.iter().find(|(k, _)| k == "usa_ipo_valuation_usd").expect("column");
+    let valuation = valuation.expect("the IPO happened");
+    assert!((valuation - 10.0 * trailing).abs() <= 1e-6 * valuation, "{valuation} vs 10 x {trailing}");
+    let raised: f64 = r.firms.iter().filter(|f| f.firm == USA).map(|f| f.funding_usd).sum();
+    assert!((raised - 0.2 * valuation).abs() <= 1e-6 * raised);
+}

@@ -45,7 +45,9 @@ fn main() {
     let per_rep = events as f64 / f64::from(reps);
     let hwm = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM")).map(|l| l.split_whitespace().nth(1).unwrap_or("0").to_string())
+        })
         .unwrap_or_else(|| "0".into());
     println!("scenario={} replications={reps}", scenario.scenario.name);
     println!("events_per_replication={per_rep:.0}");

@@ -141,6 +141,8 @@ struct FirmFlows {
 #[derive(Debug, Clone)]
 struct FirmState {
     domestic: bool,
+    /// R&D floor in force [USD/year] (a funding event may raise it).
+    rd_floor: f64,
     cash: f64,
     ecosystem: f64,
     margin: f64,
@@ -298,6 +300,7 @@ impl<'s> Market<'s> {
             }
             firms.push(FirmState {
                 domestic: f.origin == Origin::Domestic,
+                rd_floor: f.rd_floor_usd_per_year,
                 cash: f.cash_usd,
                 ecosystem: f.ecosystem,
                 margin: f.gross_margin_target,
@@ -452,6 +455,7 @@ impl<'s> Market<'s> {
                 cash: f.cash,
                 best_tflops: self.best_on_sale(fi, self.end).map_or(0.0, |c| self.chips[c].tflops),
                 ipo_valuation: f.ipo_valuation,
+                trailing_revenue: f.revenue_history.iter().rev().take(4).sum(),
             })
             .collect()
     }
@@ -826,7 +830,7 @@ impl<'s> Market<'s> {
     fn rd_annual(&self, fi: usize) -> f64 {
         let h = &self.firms[fi].rd_history;
         if h.is_empty() {
-            self.s.firms[fi].rd_floor_usd_per_year
+            self.firms[fi].rd_floor
         } else {
             h.iter().sum::<f64>() * 4.0 / h.len() as f64
         }
@@ -906,6 +910,13 @@ impl<'s> Market<'s> {
         };
         f.cash += raised;
         f.q.funding += raised;
+        if let Some(floor) = ev.rd_floor_usd_per_year {
+            f.rd_floor = floor;
+        }
+        if let Some(k) = ev.capacity_multiplier {
+            f.capacity_per_quarter *= k;
+            self.supply.scale_firm_weights(fi, k);
+        }
         self.trace(now, "funding", |m: &Market| format!("{} {}", m.s.firms[fi].id, ev.id));
     }
 
@@ -1000,8 +1011,7 @@ impl<'s> Market<'s> {
             // R&D: a share of revenue with a floor while cash lasts; a quarter of that, no
             // floor, once cash runs out.
             let by_revenue = sf.rd_intensity * f.q.revenue;
-            let rd =
-                if f.cash > 0.0 { by_revenue.max(sf.rd_floor_usd_per_year * span_years) } else { 0.25 * by_revenue };
+            let rd = if f.cash > 0.0 { by_revenue.max(f.rd_floor * span_years) } else { 0.25 * by_revenue };
             f.q.rd = rd;
             f.q.fixed = sf.fixed_costs_usd_per_year * span_years;
             f.cash -= rd + f.q.fixed;

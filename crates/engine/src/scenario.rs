@@ -8,6 +8,7 @@
 //! dotted override paths (`firms.thead.rd_intensity`) into edits of the TOML tree and
 //! lists every sweepable path.
 
+mod layers;
 mod paths;
 mod validate;
 
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::calendar::Date;
+pub use layers::{extends_of, merge, EXTENDS};
 pub use paths::{apply_override, list_params, parse_override, KeyPath, Override, PathSeg};
 pub use validate::ScenarioError;
 
@@ -169,6 +171,10 @@ pub struct Market {
     /// Quarters an endogenous chip stays on sale after its successor launches. Default: 4.
     #[serde(default = "default_supersede_quarters")]
     pub supersede_quarters: u32,
+    /// Peer EV/sales multiple used to report every firm's implied valuation
+    /// (`<firm>_implied_valuation_usd` = multiple x trailing-four-quarter revenue). Default: 20.
+    #[serde(default = "default_ev_sales")]
+    pub ev_sales_multiple: f64,
 }
 
 /// Whether a firm counts as domestic (Chinese) or foreign (US).
@@ -346,6 +352,13 @@ pub struct Funding {
     /// IPO: share of the company sold, in [0, 1]. Default: 0.1.
     #[serde(default = "default_float_share")]
     pub float_share: f64,
+    /// New R&D floor from this date on [USD/year] (what the money is raised for). Default: unchanged.
+    #[serde(default)]
+    pub rd_floor_usd_per_year: Option<f64>,
+    /// Multiplies the firm's supply-link weights and fixed capacity from this date on
+    /// (capacity bought with the money; 1.5 = +50%). Default: unchanged.
+    #[serde(default)]
+    pub capacity_multiplier: Option<f64>,
 }
 
 /// Kind of customer, used by domestic mandates.
@@ -633,6 +646,7 @@ impl Default for Market {
             ecosystem_rd_half_usd_per_year: default_eco_rd_half(),
             ecosystem_decay_per_year: default_eco_decay(),
             supersede_quarters: default_supersede_quarters(),
+            ev_sales_multiple: default_ev_sales(),
         }
     }
 }
@@ -656,12 +670,33 @@ impl Scenario {
 
     /// Parse, apply `overrides` (`--set` or a sweep point), then validate.
     pub fn from_toml_str_with(text: &str, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
-        let mut tree = validate::parse_tree(text)?;
+        Self::from_layers(&[text], overrides)
+    }
+
+    /// Merge scenario texts (the base-most first; see `extends`), apply `overrides`, then
+    /// validate. Errors name the layer whose text they point into ([`ScenarioError::layer`]).
+    pub fn from_layers(texts: &[&str], overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+        let mut tree = toml::Table::new();
+        for (i, text) in texts.iter().enumerate() {
+            let mut layer = validate::parse_tree(text).map_err(|mut e| {
+                e.layer = Some(i);
+                e
+            })?;
+            if i == 0 && layer.contains_key(EXTENDS) {
+                let mut e = ScenarioError::new(KeyPath::root().key(EXTENDS), "the base scenario was not loaded");
+                e.layer = Some(0);
+                return Err(
+                    e.with_hint("`chipmarket` loads the file named by `extends`; pass all layers to from_layers")
+                );
+            }
+            layer.remove(EXTENDS);
+            merge(&mut tree, layer);
+        }
         for ov in overrides {
             apply_override(&mut tree, ov)?;
         }
-        let scenario = validate::deserialize_tree(text, &tree, overrides)?;
-        scenario.validate().map_err(|e| e.located(text, &tree, overrides))?;
+        let scenario = validate::deserialize_tree(texts, &tree, overrides)?;
+        scenario.validate().map_err(|e| e.located_in(texts, &tree, overrides))?;
         Ok(scenario)
     }
 

@@ -209,6 +209,15 @@ impl SupplyNetwork {
         }
     }
 
+    /// Multiply every link weight of `firm` by `factor` (capacity bought with new money).
+    pub fn scale_firm_weights(&mut self, firm: usize, factor: f64) {
+        let node = self.firm_nodes[firm];
+        let edges: Vec<_> = self.graph.edges_directed(node, petgraph::Direction::Incoming).map(|e| e.id()).collect();
+        for e in edges {
+            self.graph[e].weight *= factor;
+        }
+    }
+
     /// Whether the firm draws on the network (else it has fixed capacity).
     pub fn is_linked(&self, firm: usize) -> bool {
         self.linked[firm]

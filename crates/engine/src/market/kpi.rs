@@ -59,6 +59,8 @@ pub(super) struct FirmFinal {
     pub cash: f64,
     pub best_tflops: f64,
     pub ipo_valuation: Option<f64>,
+    /// Revenue of the last four closed quarters [USD].
+    pub trailing_revenue: f64,
 }
 
 /// Running sums for the KPIs.
@@ -120,6 +122,8 @@ impl Tracker {
             kpis.push((format!("{id}_final_ecosystem"), Some(firms[fi].ecosystem)));
             kpis.push((format!("{id}_final_cash_usd"), Some(firms[fi].cash)));
             kpis.push((format!("{id}_final_best_chip_tflops"), Some(firms[fi].best_tflops)));
+            let implied = s.market.ev_sales_multiple * firms[fi].trailing_revenue;
+            kpis.push((format!("{id}_implied_valuation_usd"), Some(implied)));
             if f.funding.iter().any(|e| e.kind == FundingKind::Ipo) {
                 kpis.push((format!("{id}_ipo_valuation_usd"), firms[fi].ipo_valuation));
             }

@@ -26,6 +26,8 @@ pub struct ScenarioError {
     pub line_col: Option<(usize, usize)>,
     /// The `PATH=VALUE` override the error comes from, if any.
     pub from_override: Option<String>,
+    /// Which layer's text `span` points into (0 = the base-most file of an `extends` chain).
+    pub layer: Option<usize>,
 }
 
 impl ScenarioError {
@@ -40,6 +42,7 @@ impl ScenarioError {
             span: None,
             line_col: None,
             from_override: None,
+            layer: None,
         }
     }
 
@@ -55,8 +58,20 @@ impl ScenarioError {
         self
     }
 
+    /// A schema error (serde's `raw` message at `path`) in the wording of scenario errors,
+    /// for the other TOML files the crate reads (sweep files).
+    pub(crate) fn from_schema(path: KeyPath, raw: &str) -> ScenarioError {
+        schema_error(path, raw)
+    }
+
     /// Fill in the dotted path, the override it comes from, or its place in `text`.
-    pub(crate) fn located(mut self, text: &str, tree: &toml::Table, overrides: &[Override]) -> ScenarioError {
+    pub(crate) fn located(self, text: &str, tree: &toml::Table, overrides: &[Override]) -> ScenarioError {
+        self.located_in(&[text], tree, overrides)
+    }
+
+    /// Like [`ScenarioError::located`] for a scenario merged from layers (base first): the
+    /// place is looked up in the last layer that defines the path.
+    pub(crate) fn located_in(mut self, texts: &[&str], tree: &toml::Table, overrides: &[Override]) -> ScenarioError {
         self.dotted = self.path.dotted(tree);
         if self.from_override.is_none() {
             if let Some(ov) = overrides.iter().rev().find(|ov| {
@@ -68,13 +83,78 @@ impl ScenarioError {
             }
         }
         if self.from_override.is_none() && self.span.is_none() {
-            self.span = locate(text, &self.path, self.message.starts_with("unknown key"));
+            // Point at the key itself when it is what is wrong (an unknown key, a map key
+            // naming a missing firm or regime), else at its value.
+            let at_key =
+                matches!(self.path.0.last(), Some(PathSeg::Key(k)) if self.message.contains(&format!("\"{k}\"")));
+            let mut fallback = None;
+            for (i, text) in texts.iter().enumerate().rev() {
+                let own = text.parse::<toml::Table>().ok();
+                let path = own.as_ref().map_or_else(|| self.path.clone(), |own| translate(&self.path, tree, own));
+                let (span, complete) = locate(text, &path, at_key);
+                if complete {
+                    self.span = span;
+                    self.layer = Some(i);
+                    break;
+                }
+                if fallback.is_none() && span.is_some() {
+                    fallback = Some((i, span));
+                }
+            }
+            if self.span.is_none() {
+                if let Some((i, span)) = fallback {
+                    self.span = span;
+                    self.layer = Some(i);
+                }
+            }
         }
-        if let Some(span) = &self.span {
+        if let (Some(span), Some(text)) = (&self.span, texts.get(self.layer.unwrap_or(0))) {
             self.line_col = Some(line_col(text, span.start));
         }
         self
     }
+}
+
+/// The positional path in one layer's own tree of a path in the merged tree: list items
+/// are matched by `id` (merging reorders nothing, but a layer may hold only some items).
+fn translate(path: &KeyPath, merged: &toml::Table, own: &toml::Table) -> KeyPath {
+    let mut out = KeyPath::root();
+    let mut m: Option<&toml::Value> = None;
+    let mut o: Option<&toml::Value> = None;
+    for (n, seg) in path.0.iter().enumerate() {
+        match seg {
+            PathSeg::Key(k) => {
+                if n == 0 {
+                    m = merged.get(k);
+                    o = own.get(k);
+                } else {
+                    m = m.and_then(|v| v.get(k));
+                    o = o.and_then(|v| v.get(k));
+                }
+                out = out.key(k);
+            }
+            PathSeg::Index(i) => {
+                let item = m.and_then(|v| v.get(*i));
+                let id_of = |v: &toml::Value| v.get("id").and_then(|v| v.as_str()).map(str::to_string);
+                let id = item.and_then(id_of);
+                // The k-th item with this id in the merged list is the k-th in the layer
+                // (k > 0 only with duplicate ids, which validation then refuses).
+                let k = m
+                    .and_then(|v| v.as_array())
+                    .map_or(0, |all| all.iter().take(*i).filter(|v| id.is_some() && id_of(v) == id).count());
+                let pos = match (&id, o.and_then(|v| v.as_array())) {
+                    (Some(_), Some(items)) => {
+                        items.iter().enumerate().filter(|(_, v)| id_of(v) == id).nth(k).map_or(usize::MAX, |(p, _)| p)
+                    }
+                    _ => *i,
+                };
+                m = item;
+                o = o.and_then(|v| v.get(pos));
+                out = out.index(pos);
+            }
+        }
+    }
+    out
 }
 
 impl fmt::Display for ScenarioError {
@@ -171,7 +251,7 @@ fn latest_table(table: &toml_edit::Table, path: KeyPath, latest: &mut (usize, Ke
 
 /// Deserialize the (possibly overridden) tree into a scenario, with a precise error.
 pub(crate) fn deserialize_tree(
-    text: &str,
+    texts: &[&str],
     tree: &toml::Table,
     overrides: &[Override],
 ) -> Result<Scenario, ScenarioError> {
@@ -186,7 +266,7 @@ pub(crate) fn deserialize_tree(
             }
         }
         let raw = err.inner().message().trim().to_string();
-        schema_error(path, &raw).located(text, tree, overrides)
+        schema_error(path, &raw).located_in(texts, tree, overrides)
     })
 }
 
@@ -262,14 +342,22 @@ fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
 /// The byte range of the value (or key, or table) at `path` in `text`: the deepest
 /// part of the path the text has.
 /// With `at_key`, the span of the last key itself rather than its value.
-fn locate(text: &str, path: &KeyPath, at_key: bool) -> Option<Range<usize>> {
-    let doc = toml_edit::ImDocument::parse(text).ok()?;
+/// Also says whether the whole path was found (else the span is of its deepest part).
+fn locate(text: &str, path: &KeyPath, at_key: bool) -> (Option<Range<usize>>, bool) {
+    let Ok(doc) = toml_edit::ImDocument::parse(text) else { return (None, false) };
     let mut best = None;
-    walk_item(doc.as_item(), &path.0, &mut best, at_key);
-    best
+    let mut depth = 0;
+    walk_item(doc.as_item(), &path.0, &mut best, at_key, &mut depth);
+    (best, depth == path.0.len())
 }
 
-fn walk_item(item: &toml_edit::Item, rest: &[PathSeg], best: &mut Option<Range<usize>>, at_key: bool) {
+fn walk_item(
+    item: &toml_edit::Item,
+    rest: &[PathSeg],
+    best: &mut Option<Range<usize>>,
+    at_key: bool,
+    depth: &mut usize,
+) {
     let span = match item {
         toml_edit::Item::Value(v) => v.span(),
         toml_edit::Item::Table(t) => t.span(),
@@ -282,33 +370,37 @@ fn walk_item(item: &toml_edit::Item, rest: &[PathSeg], best: &mut Option<Range<u
     match (seg, item) {
         (PathSeg::Key(key), _) => {
             if let Some((k, v)) = item.as_table_like().and_then(|t| t.get_key_value(key)) {
+                *depth += 1;
                 if k.span().is_some() {
                     *best = k.span();
                 }
                 if !(at_key && rest.is_empty()) {
-                    walk_item(v, rest, best, at_key);
+                    walk_item(v, rest, best, at_key, depth);
                 }
             }
         }
         (PathSeg::Index(i), toml_edit::Item::ArrayOfTables(aot)) => {
             if let Some(table) = aot.get(*i) {
+                *depth += 1;
                 if table.span().is_some() {
                     *best = table.span();
                 }
                 let Some((PathSeg::Key(key), rest)) = rest.split_first() else { return };
                 if let Some((k, v)) = table.get_key_value(key) {
+                    *depth += 1;
                     if k.span().is_some() {
                         *best = k.span();
                     }
                     if !(at_key && rest.is_empty()) {
-                        walk_item(v, rest, best, at_key);
+                        walk_item(v, rest, best, at_key, depth);
                     }
                 }
             }
         }
         (PathSeg::Index(i), toml_edit::Item::Value(toml_edit::Value::Array(arr))) => {
             if let Some(v) = arr.get(*i) {
-                walk_item(&toml_edit::Item::Value(v.clone()), rest, best, at_key);
+                *depth += 1;
+                walk_item(&toml_edit::Item::Value(v.clone()), rest, best, at_key, depth);
             }
         }
         _ => {}
@@ -471,6 +563,7 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
     mc.num("ecosystem_rd_rate", m.ecosystem_rd_rate, 0.0, 1.0, false, "a rate from 0 to 1 per quarter")?;
     mc.positive("ecosystem_rd_half_usd_per_year", m.ecosystem_rd_half_usd_per_year)?;
     mc.share("ecosystem_decay_per_year", m.ecosystem_decay_per_year)?;
+    mc.non_neg("ev_sales_multiple", m.ev_sales_multiple)?;
     mc.num(
         "supersede_quarters",
         f64::from(m.supersede_quarters),
@@ -571,6 +664,12 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
             ec.non_neg("ev_sales_multiple", ev.ev_sales_multiple)?;
             ec.finite("ev_sales_growth_premium", ev.ev_sales_growth_premium)?;
             ec.share("float_share", ev.float_share)?;
+            if let Some(floor) = ev.rd_floor_usd_per_year {
+                ec.non_neg("rd_floor_usd_per_year", floor)?;
+            }
+            if let Some(k) = ev.capacity_multiplier {
+                ec.num("capacity_multiplier", k, 0.0, 100.0, true, "a multiplier above 0 and at most 100")?;
+            }
         }
     }
     let firm_ids: Vec<&str> = s.firms.iter().map(|f| f.id.as_str()).collect();

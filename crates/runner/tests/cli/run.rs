@@ -89,3 +89,77 @@ fn trace_writes_events() {
     assert!(events.contains(",regime_change,ban"), "the scheduled ban is traced");
     assert!(events.contains(",award,"));
 }
+
+#[test]
+fn graph_draws_links_cut_at_a_date_as_cut() {
+    let tmp = tempfile::tempdir().unwrap();
+    let before = ok(tmp.path(), &["graph", "--at", "2024-01-01"]);
+    let after = ok(tmp.path(), &["graph", "--at", "2025-01-01"]);
+    let before = String::from_utf8(before.stdout).unwrap();
+    let after = String::from_utf8(after.stdout).unwrap();
+    assert!(
+        before.starts_with("// regime in force on 2024-01-01 by the schedule: oct2023\ndigraph supply {"),
+        "{before}"
+    );
+    let line = |dot: &str, from: &str, to: &str| {
+        dot.lines().find(|l| l.contains(&format!("\"{from}\" -> \"{to}\""))).unwrap_or_default().to_string()
+    };
+    // TSMC 7nm for MetaX is cut from 2024-11-11 (tag tsmc_advanced), foreign HBM from 2024-12.
+    assert!(!line(&before, "tsmc_n7", "metax").contains("cut"));
+    assert!(line(&after, "tsmc_n7", "metax").contains("style=dashed"), "{after}");
+    assert!(line(&after, "foreign_hbm", "huawei").contains(" cut"));
+    assert!(!line(&after, "smic_n7", "huawei").contains("cut"), "domestic links stay");
+    let bad = crate::common::fails_with(tmp.path(), &["graph", "--at", "2024-13-01"], 2);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("YYYY-MM-DD"));
+}
+
+#[test]
+fn params_lists_every_path_with_its_value_and_set_uses_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = String::from_utf8(ok(tmp.path(), &["params"]).stdout).unwrap();
+    assert!(out.contains("firms.thead.rd_intensity = 0.3\n"), "{out}");
+    assert!(out.contains("policy.regimes.h200_case_by_case.export_fee = 0.25\n"));
+    assert!(out.contains("customers.alibaba_cloud.relationships.thead = 1.0\n"));
+    let tiny = data("tiny.toml");
+    let tiny = tiny.to_str().unwrap();
+    ok(tmp.path(), &["run", tiny, "--out", "a", "--quiet", "--set", "firms.dom.rd_intensity=0.45"]);
+    let resolved = fs::read_to_string(tmp.path().join("a/scenario.resolved.toml")).unwrap();
+    assert!(resolved.contains("rd_intensity = 0.45"), "{resolved}");
+}
+
+#[test]
+fn a_scenario_that_extends_another_runs_like_the_merged_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::copy(data("tiny.toml"), tmp.path().join("tiny.toml")).unwrap();
+    fs::write(
+        tmp.path().join("child.toml"),
+        "extends = \"tiny.toml\"\n[scenario]\nname = \"child\"\n[[firms]]\nid = \"dom\"\nrd_intensity = 0.45\n",
+    )
+    .unwrap();
+    ok(tmp.path(), &["run", "child.toml", "--out", "c", "--quiet"]);
+    ok(tmp.path(), &["run", "c/scenario.resolved.toml", "--out", "r", "--quiet"]);
+    ok(
+        tmp.path(),
+        &[
+            "run",
+            "tiny.toml",
+            "--out",
+            "t",
+            "--quiet",
+            "--set",
+            "firms.dom.rd_intensity=0.45",
+            "--set",
+            "scenario.name=child",
+        ],
+    );
+    for f in FILES {
+        assert_eq!(read(&tmp.path().join("c"), f), read(&tmp.path().join("r"), f), "{f}");
+        assert_eq!(read(&tmp.path().join("c"), f), read(&tmp.path().join("t"), f), "{f}");
+    }
+    // An error in the child points into the child file.
+    fs::write(tmp.path().join("bad.toml"), "extends = \"tiny.toml\"\n[[firms]]\nid = \"dom\"\nrd_intensity = 2.0\n")
+        .unwrap();
+    let out = crate::common::fails_with(tmp.path(), &["run", "bad.toml", "--out", "x"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml:4:16: firms.dom.rd_intensity"), "{err}");
+}

@@ -126,6 +126,7 @@ impl ChipState {
 #[derive(Debug, Clone, Default)]
 struct FirmFlows {
     units: u64,
+    produced: u64,
     pflops: f64,
     revenue: f64,
     cogs: f64,
@@ -420,6 +421,7 @@ impl<'s> Market<'s> {
         self.report.events_processed = events_processed;
         self.report.chip_ids = self.chips.iter().map(|c| c.id.clone()).collect();
         if self.options.record_rows {
+            self.report.tender_pflops = self.tenders.iter().map(|t| t.pflops).collect();
             self.report.contracts = self
                 .contracts
                 .iter()
@@ -773,6 +775,7 @@ impl<'s> Market<'s> {
             let whole = available.floor();
             f.carry_units = (available - whole).min(1.0);
             let mut to_make = (whole as u64).min(f.backlog_units);
+            f.q.produced += to_make;
             // First in, first out over the backlog.
             while to_make > 0 {
                 let Some(&front) = self.firms[fi].backlog.front() else { break };
@@ -1071,6 +1074,7 @@ impl<'s> Market<'s> {
                     quarter,
                     firm: fi,
                     units_shipped: f.q.units,
+                    units_produced: f.q.produced,
                     compute_shipped_pflops: f.q.pflops,
                     revenue_usd: f.q.revenue,
                     compute_share: if total_pflops > 0.0 { f.q.pflops / total_pflops } else { 0.0 },
@@ -1153,7 +1157,13 @@ impl Model for Market<'_> {
 
     fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) -> Result<(), SimError> {
         match event {
-            Event::QuarterEnd => self.on_quarter_end(now, queue),
+            Event::QuarterEnd => {
+                // Debug builds (tests) re-derive the backlog from the contracts every quarter.
+                if cfg!(debug_assertions) {
+                    self.check_invariants()?;
+                }
+                self.on_quarter_end(now, queue)
+            }
             Event::Regime { regime, markov } => self.on_regime(regime as usize, markov, now, queue),
             Event::SwitchingStarts => self.draw_switch(now, queue),
             Event::Launch(chip) => self.on_launch(chip as usize, now, queue),

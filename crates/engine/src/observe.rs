@@ -30,6 +30,9 @@ pub struct FirmQuarter {
     pub firm: usize,
     /// Accelerators delivered in the quarter.
     pub units_shipped: u64,
+    /// Accelerators produced in the quarter (production is to order, so this equals
+    /// `units_shipped`; not written to CSV).
+    pub units_produced: u64,
     /// Compute delivered [PFLOPS].
     pub compute_shipped_pflops: f64,
     /// Revenue recognised at delivery, before export fees [USD].
@@ -194,6 +197,8 @@ pub struct RunReport {
     pub contracts: Vec<ContractRow>,
     /// `events.csv` rows.
     pub events: Vec<EventRow>,
+    /// Volume of each tender [PFLOPS], by tender number (not written to CSV; for checks).
+    pub tender_pflops: Vec<f64>,
     /// KPIs.
     pub summary: Summary,
     /// Kernel events processed.

@@ -48,6 +48,7 @@ pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod supply;
+pub mod sweep;
 
 pub use error::SimError;
 pub use observe::{RunOptions, RunReport};

@@ -35,10 +35,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Master seed (overrides `scenario.seed`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Number of replications (overrides `scenario.replications`).
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub replications: Option<u32>,
     /// Override one value: PATH=VALUE, e.g. firms.thead.rd_intensity=0.3 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]

@@ -136,9 +136,24 @@ fn parse_value(raw: &str) -> toml::Value {
     }
 }
 
+/// Keys whose value is a list of items named by id (`[[firms]]`, `[[firms.chips]]`, ...).
+const LIST_KEYS: [&str; 8] = ["firms", "chips", "funding", "customers", "suppliers", "expansions", "links", "schedule"];
+
+/// Tables whose keys are names the user chose (regimes), not fields of the schema.
+const NAMED_TABLES: [&str; 2] = ["policy.regimes", "policy.switching.regimes"];
+
 /// Set the value at `ov.path` in the scenario tree. Missing tables on the way are created
-/// (deserialisation then says whether their keys exist). Returns the positional path.
+/// (deserialisation then says whether their keys exist), except named items: an override
+/// changes a regime or list item the scenario has, it never adds one. Returns the
+/// positional path.
 pub fn apply_override(tree: &mut toml::Table, ov: &Override) -> Result<KeyPath, ScenarioError> {
+    set_path(tree, ov).map_err(|mut err| {
+        err.dotted = err.path.dotted(tree);
+        err
+    })
+}
+
+fn set_path(tree: &mut toml::Table, ov: &Override) -> Result<KeyPath, ScenarioError> {
     let segs: Vec<&str> = ov.path.split('.').collect();
     let mut path = KeyPath::root();
     let mut table: &mut toml::Table = tree;
@@ -155,8 +170,27 @@ pub fn apply_override(tree: &mut toml::Table, ov: &Override) -> Result<KeyPath, 
             table.insert(seg.to_string(), value);
             return Ok(path.key(seg));
         }
+        if !table.contains_key(seg) && NAMED_TABLES.contains(&path.to_string().as_str()) {
+            let names: Vec<&str> = table.keys().map(String::as_str).collect();
+            let err = ScenarioError::new(path.key(seg), format!("no regime \"{seg}\" in `{}`", segs[..i].join(".")))
+                .for_override(ov);
+            return Err(match nearest(seg, names.iter().copied()) {
+                Some(near) => err.with_hint(format!("did you mean \"{near}\"? valid names: {}", names.join(", "))),
+                None if names.is_empty() => err.with_hint(format!(
+                    "`{}` is empty; add the regime to the file, --set only changes values",
+                    segs[..i].join(".")
+                )),
+                None => err.with_hint(format!("valid names: {}", names.join(", "))),
+            });
+        }
         path = path.key(seg);
-        let entry = table.entry(seg.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let entry = table.entry(seg.to_string()).or_insert_with(|| {
+            if LIST_KEYS.contains(&seg) {
+                toml::Value::Array(Vec::new())
+            } else {
+                toml::Value::Table(toml::Table::new())
+            }
+        });
         i += 1;
         match entry {
             toml::Value::Table(t) => table = t,
@@ -176,8 +210,12 @@ pub fn apply_override(tree: &mut toml::Table, ov: &Override) -> Result<KeyPath, 
                             .for_override(ov);
                     err = match nearest(want, ids.iter().map(String::as_str)) {
                         Some(near) => err.with_hint(format!("did you mean \"{near}\"? valid ids: {}", ids.join(", "))),
+                        None if items.is_empty() => err.with_hint(format!(
+                            "the scenario has no `{}` items; add them to the file, --set only changes values",
+                            segs[..i].join(".")
+                        )),
                         None if ids.is_empty() => {
-                            err.with_hint(format!("use a position from 0 to {}", items.len().saturating_sub(1)))
+                            err.with_hint(format!("use a position from 0 to {}", items.len() - 1))
                         }
                         None => err.with_hint(format!("valid ids: {}", ids.join(", "))),
                     };
@@ -242,12 +280,14 @@ fn walk(value: &toml::Value, prefix: &mut Vec<String>, out: &mut Vec<(String, St
     }
 }
 
-/// The candidate closest to `word` if it is close enough to be a likely typo.
+/// The candidate closest to `word` if it is close enough to be a likely typo: similar by
+/// Jaro-Winkler, or one edit away (a swapped pair counts as one: `dmo` for `dom`).
 pub(crate) fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let one_edit = |c: &str| word.chars().count() >= 3 && strsim::osa_distance(word, c) == 1;
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.75)
+        .filter(|&(score, c)| score >= 0.75 || one_edit(c))
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, c)| c)
 }
@@ -297,6 +337,33 @@ mod tests {
         let err = apply_override(&mut t, &parse_override("firms.theed.rd_intensity=0.3").unwrap()).unwrap_err();
         assert!(err.message.contains("no item \"theed\""), "{}", err.message);
         assert!(err.hint.as_deref().unwrap().contains("\"thead\""));
+    }
+
+    #[test]
+    fn overrides_never_add_regimes_or_list_items() {
+        let mut t: toml::Table = "[policy.regimes.open]\n[policy.regimes.ban]\nforeign_max_tpp = 0.0".parse().unwrap();
+        let err = apply_override(&mut t, &parse_override("policy.regimes.opn.export_fee=0.1").unwrap()).unwrap_err();
+        assert_eq!(err.dotted, "policy.regimes.opn");
+        assert!(err.message.contains("no regime \"opn\""), "{}", err.message);
+        assert!(err.hint.as_deref().unwrap().contains("\"open\""));
+        let err =
+            apply_override(&mut t, &parse_override("suppliers.smic.capacity_per_quarter=1").unwrap()).unwrap_err();
+        assert!(err.message.contains("no item \"smic\" in `suppliers`"), "{}", err.message);
+        assert!(err.hint.as_deref().unwrap().contains("no `suppliers` items"));
+    }
+
+    #[test]
+    fn errors_name_list_items_by_id() {
+        let mut t = tree();
+        let err = apply_override(&mut t, &parse_override("firms.thead.chips.th_ppx.price_usd=1").unwrap()).unwrap_err();
+        assert_eq!(err.dotted, "firms.thead.chips");
+    }
+
+    #[test]
+    fn nearest_accepts_one_edit_and_swaps() {
+        assert_eq!(nearest("dmo", ["dom", "usa"]), Some("dom"));
+        assert_eq!(nearest("theed", ["thead", "huawei"]), Some("thead"));
+        assert_eq!(nearest("xyz", ["dom", "usa"]), None);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Property tests of the simulation kernel (`sim`) against a reference model: a sorted `Vec`.
 
+mod scenario;
+
 use std::collections::HashSet;
 
 use chipmarket_engine::error::SimError;

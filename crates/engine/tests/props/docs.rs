@@ -1,6 +1,7 @@
 //! The scenario-format reference in `docs/scenario-format.md` is generated from the doc
 //! comments of the schema (`src/scenario.rs`); this test fails when they drift apart.
 //! Run it with `CHIPMARKET_BLESS=1` to rewrite the reference section.
+#![allow(clippy::disallowed_methods)] // a test reads and (when asked) writes the docs
 
 const SCHEMA: &str = include_str!("../../src/scenario.rs");
 const BEGIN: &str = "<!-- reference:begin -->\n";

@@ -1,5 +1,6 @@
 //! Property tests of the simulation kernel (`sim`) against a reference model: a sorted `Vec`.
 
+mod docs;
 mod scenario;
 
 use std::collections::HashSet;

@@ -702,7 +702,7 @@ impl GenScenario {
 }
 
 /// The report's accounting identities.
-fn check_report(gen: &GenScenario, r: &RunReport) -> Result<(), TestCaseError> {
+fn check_report(gen: &GenScenario, scenario: &Scenario, r: &RunReport) -> Result<(), TestCaseError> {
     let n = r.firm_ids.len();
     let quarters: Vec<String> = r.market.iter().map(|m| m.quarter.to_string()).collect();
     prop_assert_eq!(&quarters, &gen.quarters(), "one market row per quarter of the horizon");
@@ -736,6 +736,42 @@ fn check_report(gen: &GenScenario, r: &RunReport) -> Result<(), TestCaseError> {
             m.demand_pflops
         );
     }
+    // Delivered never exceeds produced, produced never exceeds capacity (fractions of a unit
+    // carry over between ticks: one unit of slack).
+    for f in &r.firms {
+        prop_assert!(f.units_shipped <= f.units_produced, "{} {}: shipped more than made", f.quarter, f.firm);
+        prop_assert!(
+            f.units_produced as f64 <= f.capacity_units + 1.0,
+            "{} {}: made {} with capacity {}",
+            f.quarter,
+            f.firm,
+            f.units_produced,
+            f.capacity_units
+        );
+    }
+    // Cash accounting balances: every quarter's change is its flows.
+    let mut cash: Vec<f64> = gen_cash(scenario);
+    for f in &r.firms {
+        let flows = f.revenue_usd - f.export_fees_usd - f.cogs_usd - f.rd_spend_usd - f.fixed_costs_usd + f.funding_usd;
+        cash[f.firm] += flows;
+        prop_assert!(
+            (cash[f.firm] - f.cash_usd).abs() <= 1e-6 * cash[f.firm].abs().max(1e6),
+            "{} {}: cash {} but flows give {}",
+            f.quarter,
+            f.firm,
+            f.cash_usd,
+            cash[f.firm]
+        );
+        cash[f.firm] = f.cash_usd;
+    }
+    // Each tender's awards never exceed its volume.
+    let mut awarded = vec![0.0; r.tender_pflops.len()];
+    for c in &r.contracts {
+        awarded[c.tender as usize] += c.compute_pflops;
+    }
+    for (t, (a, v)) in awarded.iter().zip(&r.tender_pflops).enumerate() {
+        prop_assert!(*a <= v * (1.0 + 1e-9), "tender {t}: awarded {a} of {v} PFLOPS");
+    }
     for c in &r.contracts {
         prop_assert!(
             c.delivered_units <= c.units,
@@ -746,6 +782,11 @@ fn check_report(gen: &GenScenario, r: &RunReport) -> Result<(), TestCaseError> {
         );
     }
     Ok(())
+}
+
+/// Starting cash of each firm.
+fn gen_cash(scenario: &Scenario) -> Vec<f64> {
+    scenario.firms.iter().map(|f| f.cash_usd).collect()
 }
 
 proptest! {
@@ -761,7 +802,7 @@ proptest! {
         for replication in 0..2 {
             let report = run(&scenario, replication, RunOptions::default())
                 .map_err(|e| TestCaseError::fail(format!("replication {replication}: {e}\n{text}")))?;
-            check_report(&gen, &report).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+            check_report(&gen, &scenario, &report).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
             columns.push(report.summary.kpis.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>());
         }
         prop_assert_eq!(&columns[0], &columns[1], "summary columns differ between replications");

@@ -370,6 +370,7 @@ impl SupplyNetwork {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calendar::Calendar;
 
     #[test]
     fn water_fill_hands_unused_capacity_on() {
@@ -379,6 +380,97 @@ mod tests {
         assert!((alloc[2] - 60.0).abs() < 1e-9);
         let total: f64 = alloc.iter().sum();
         assert!(total <= 100.0 + 1e-9);
+    }
+
+    fn network() -> (Scenario, SupplyNetwork) {
+        let text = r#"
+            [scenario]
+            name = "net"
+            start = "2024-01-01"
+            horizon_years = 1
+            [demand]
+            installed_start_pflops = 1.0
+            saturation_pflops = 10.0
+            [[firms]]
+            id = "a"
+            origin = "domestic"
+            [[firms.chips]]
+            id = "a1"
+            launch = "2023-01-01"
+            bf16_tflops = 100.0
+            unit_cost_usd = 1.0
+            [[firms]]
+            id = "b"
+            origin = "domestic"
+            [[firms.chips]]
+            id = "b1"
+            launch = "2023-01-01"
+            bf16_tflops = 100.0
+            unit_cost_usd = 1.0
+            [[customers]]
+            id = "c"
+            kind = "other"
+            demand_share = 1.0
+            [[suppliers]]
+            id = "fab"
+            kind = "foundry"
+            capacity_per_quarter = 100.0
+            yield_start = 0.5
+            max_chip_tflops = 700.0
+            [[suppliers]]
+            id = "old_fab"
+            kind = "foundry"
+            capacity_per_quarter = 100.0
+            max_chip_tflops = 300.0
+            [[suppliers]]
+            id = "hbm"
+            kind = "hbm"
+            capacity_per_quarter = 400.0
+            [[links]]
+            supplier = "fab"
+            firm = "a"
+            weight = 3.0
+            tags = ["advanced"]
+            [[links]]
+            supplier = "fab"
+            firm = "b"
+            [[links]]
+            supplier = "old_fab"
+            firm = "a"
+            [[links]]
+            supplier = "hbm"
+            firm = "a"
+        "#;
+        let s = Scenario::from_toml_str(text).unwrap();
+        let net = SupplyNetwork::new(&s, &Calendar::new(s.scenario.start));
+        (s, net)
+    }
+
+    #[test]
+    fn output_is_the_minimum_over_inputs_and_unused_shares_go_to_others() {
+        let (_, mut net) = network();
+        let big = Need { good_wafers: 1e9, hbm_stacks: 1e9, packages: 1e9 };
+        // By weight: firm a gets 3/4 of fab's 50 good wafers plus old_fab's 100; b gets 1/4.
+        net.allocate(0.0, &[Need::default(), big]);
+        assert!((net.potential_units(0, 10.0, 0.0) - (37.5 + 100.0) * 10.0).abs() < 1e-9);
+        // HBM binds for a chip with 4 stacks: 400 / 4 = 100 units.
+        assert!((net.potential_units(0, 10.0, 4.0) - 100.0).abs() < 1e-9);
+        // Firm a needs nothing, so b gets all of fab's good wafers when producing.
+        assert!((net.actual_units(1, 10.0, 0.0) - 500.0).abs() < 1e-9);
+        assert_eq!(net.actual_units(0, 10.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn cut_links_stop_supply_and_lower_the_node_cap() {
+        let (_, mut net) = network();
+        assert_eq!(net.node_cap(0), 700.0);
+        net.set_regime(&["advanced".to_string()]);
+        assert_eq!(net.node_cap(0), 300.0, "only the old node is left");
+        net.allocate(0.0, &[Need::default(); 2]);
+        assert!((net.potential_units(0, 10.0, 0.0) - 1000.0).abs() < 1e-9, "old_fab only");
+        assert!((net.potential_units(1, 10.0, 0.0) - 500.0).abs() < 1e-9, "b has fab alone");
+        net.set_regime(&[]);
+        assert_eq!(net.node_cap(0), 700.0, "links come back when the regime changes");
     }
 
     #[test]

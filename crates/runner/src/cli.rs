@@ -24,6 +24,10 @@ pub enum Command {
     Params(ScenarioArg),
     /// Print the supply network as Graphviz DOT.
     Graph(GraphArgs),
+    /// Run a sweep file: every point x replication, in parallel, into runs.csv and points.csv.
+    Sweep(SweepArgs),
+    /// Join the output folders of a sharded sweep into the unsharded sweep's files.
+    Merge(MergeArgs),
 }
 
 /// `chipmarket run`.
@@ -74,4 +78,43 @@ pub struct GraphArgs {
     /// Draw the links as they are on this date (YYYY-MM-DD), by the dated schedule.
     #[arg(long)]
     pub at: Option<String>,
+}
+
+/// `chipmarket sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Sweep file: a base scenario and the paths to vary (docs/sweeps.md).
+    pub file: PathBuf,
+    /// Output folder. Default: outputs/<sweep file name> (with -shard-K-of-N for a shard).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Runs at a time. Default: one per core. Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run only slice K of N (whole points, 1 <= K <= N); `chipmarket merge` joins the slices.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Continue the interrupted sweep in --out (or start it if there is none).
+    #[arg(long)]
+    pub resume: bool,
+    /// Also write each run's full files under runs/.
+    #[arg(long)]
+    pub keep_runs: bool,
+    /// No progress bar and no closing message.
+    #[arg(long)]
+    pub quiet: bool,
+    /// For tests: make run POINT/REPLICATION panic, to exercise failure handling.
+    #[arg(long, hide = true, value_name = "POINT/REPLICATION")]
+    pub debug_fail_run: Option<String>,
+}
+
+/// `chipmarket merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output folders of the shards (`chipmarket sweep --shard K/N`), in any order.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Folder for the merged sweep (replaced if it exists).
+    #[arg(long)]
+    pub out: PathBuf,
 }

@@ -1,8 +1,10 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
 mod graph;
+mod merge;
 mod params;
 pub mod run;
+pub mod sweep;
 mod validate;
 
 use anyhow::Result;
@@ -17,5 +19,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Validate(args)) => validate::validate(&args),
         Some(Command::Params(args)) => params::params(&args),
         Some(Command::Graph(args)) => graph::graph(&args),
+        Some(Command::Sweep(args)) => sweep::sweep(&args),
+        Some(Command::Merge(args)) => merge::merge(&args),
     }
 }

@@ -3,6 +3,7 @@
 //! This binary does all the I/O: it reads scenario files, drives the pure engine, shows
 //! progress on stderr and writes CSV. Exit codes: 0 ok, 2 invalid input, 1 anything else.
 
+mod batch;
 mod cli;
 mod commands;
 mod load;

@@ -9,8 +9,15 @@ use crate::load::{self, InputError};
 pub fn validate(args: &ValidateArgs) -> Result<()> {
     let mut failed = Vec::new();
     for path in &args.files {
-        match load::scenario(Some(path), &[]) {
-            Ok(_) => println!("ok: {}", path.display()),
+        let checked = if is_sweep_file(path) {
+            super::sweep::load(path).map(|l| {
+                format!(" (sweep: {} point(s) x {} replication(s))", l.sweep.points.len(), l.sweep.replications())
+            })
+        } else {
+            load::scenario(Some(path), &[]).map(|_| String::new())
+        };
+        match checked {
+            Ok(what) => println!("ok: {}{what}", path.display()),
             Err(err) => {
                 eprintln!("error: {err}");
                 failed.push(path.display().to_string());
@@ -23,4 +30,12 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
         Err(InputError(format!("{} of {} file(s) invalid: {}", failed.len(), args.files.len(), failed.join(", ")))
             .into())
     }
+}
+
+/// A sweep file has a top-level `base` key; anything else is read as a scenario.
+fn is_sweep_file(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|table| table.contains_key("base"))
 }

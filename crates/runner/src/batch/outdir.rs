@@ -1,0 +1,443 @@
+//! The output folder of a sweep, and how it survives interruption.
+//!
+//! While a sweep runs the folder holds a lock (`.sweep.lock`), a state file naming the sweep,
+//! its shard and flags (`.sweep.state.toml`), and hidden partial files that grow by whole rows
+//! in run order (`.runs.csv.partial`, `.failures.csv.partial`; a failure row is always written
+//! before its run's row). When the last run is in, `points.csv`, `shard.toml` and
+//! `sweep.resolved.toml` are each written to a temporary name and renamed into place, the
+//! partials are renamed to `failures.csv` (only if a run failed) and `runs.csv`, and the state
+//! file goes. A sweep killed at any moment leaves at worst a torn last row, which `--resume`
+//! cuts off before it goes on with the next run; the visible files only ever appear whole.
+//! (This protects against the process dying, not against power loss, which would need fsync.)
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::load::InputError;
+
+/// `sweep.resolved.toml`: the sweep with every default filled in and its base inline.
+pub const RESOLVED: &str = "sweep.resolved.toml";
+/// `runs.csv`: one row per point x replication.
+pub const RUNS: &str = "runs.csv";
+/// `points.csv`: per point and KPI, statistics over the replications.
+pub const POINTS: &str = "points.csv";
+/// `failures.csv`: the runs that failed, with their error (only if some did).
+pub const FAILURES: &str = "failures.csv";
+/// `shard.toml`: which slice of the sweep a shard folder holds (only with `--shard`).
+pub const SHARD: &str = "shard.toml";
+/// `runs/`: each run's full files (only with `--keep-runs`).
+pub const RUN_DIRS: &str = "runs";
+
+const LOCK: &str = ".sweep.lock";
+const STATE: &str = ".sweep.state.toml";
+const RUNS_PARTIAL: &str = ".runs.csv.partial";
+const FAILURES_PARTIAL: &str = ".failures.csv.partial";
+
+/// Write buffered rows at least this often.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// ... or when this many bytes wait.
+const FLUSH_BYTES: usize = 64 * 1024;
+
+/// What a sweep in progress records about itself, to refuse resuming something else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    /// Version of chipmarket that started the sweep.
+    pub version: String,
+    /// `K/N` with `--shard`.
+    pub shard: Option<String>,
+    /// Started with `--keep-runs`.
+    pub keep_runs: bool,
+    /// The text of `sweep.resolved.toml`.
+    pub resolved: String,
+}
+
+/// What the folder must hold for a given sweep.
+#[derive(Debug, Clone)]
+pub struct Expect {
+    /// The sweep, shard and flags.
+    pub state: State,
+    /// First line of `runs.csv`, with its newline.
+    pub runs_header: String,
+    /// First line of `failures.csv`, with its newline.
+    pub failures_header: String,
+    /// Index of the first run of this sweep or shard (point x replications + replication).
+    pub first_run: u64,
+    /// Replications per point.
+    pub replications: u64,
+    /// Text of `shard.toml`, with `--shard`.
+    pub shard_toml: Option<String>,
+}
+
+/// The folder, opened.
+pub enum Opened {
+    /// Runs are to be done: the folder is ready for [`OutDir::append`].
+    Open(Box<OutDir>),
+    /// The folder already holds this sweep's finished results.
+    Complete,
+}
+
+/// A sweep's output folder, locked, with its partial files open for appending.
+pub struct OutDir {
+    dir: PathBuf,
+    expect: Expect,
+    _lock: File,
+    runs: File,
+    failures: File,
+    runs_buf: Vec<u8>,
+    failures_buf: Vec<u8>,
+    last_flush: Instant,
+    /// Runs already in the folder when it was opened.
+    pub done: u64,
+    /// Failed runs so far (those found when opened included).
+    pub failed: u64,
+}
+
+impl OutDir {
+    /// Open `dir` for a sweep: a fresh start (clearing earlier results of ours), or with
+    /// `resume` the continuation of what the folder holds. Refuses (exit code 2) a folder that
+    /// another sweep is writing, that holds an interrupted sweep when `resume` is off, or that
+    /// holds a different sweep.
+    pub fn open(dir: &Path, expect: Expect, resume: bool) -> Result<Opened> {
+        fs::create_dir_all(dir).with_context(|| format!("failed to create output folder '{}'", dir.display()))?;
+        let lock = lock(dir)?;
+        let state_path = dir.join(STATE);
+        if state_path.exists() {
+            let text = fs::read_to_string(&state_path)
+                .with_context(|| format!("failed to read '{}'", state_path.display()))?;
+            let old: State = toml::from_str(&text).map_err(|_| {
+                InputError(format!(
+                    "'{}' is damaged: its state file cannot be read\n\nhint: remove the folder '{}' to start over",
+                    state_path.display(),
+                    dir.display()
+                ))
+            })?;
+            if !resume {
+                return Err(InputError(format!(
+                    "'{}' holds an interrupted sweep\n\nhint: add --resume to continue it, or remove the folder to start over",
+                    dir.display()
+                ))
+                .into());
+            }
+            check_same(dir, &old, &expect.state)?;
+            return continue_in(dir, expect, lock);
+        }
+        let resolved_path = dir.join(RESOLVED);
+        if resolved_path.exists() && resume {
+            let resolved = fs::read_to_string(&resolved_path).unwrap_or_default();
+            let shard_toml = fs::read_to_string(dir.join(SHARD)).ok();
+            if resolved == expect.state.resolved
+                && shard_toml == expect.shard_toml
+                && dir.join(RUNS).exists()
+                && dir.join(POINTS).exists()
+            {
+                drop(lock);
+                let _ = fs::remove_file(dir.join(LOCK));
+                return Ok(Opened::Complete);
+            }
+            return Err(InputError(format!(
+                "'{}' holds the results of another sweep (or another shard of it)\n\n\
+                 hint: use another --out, or leave out --resume to replace them",
+                dir.display()
+            ))
+            .into());
+        }
+        start_fresh(dir, expect, lock)
+    }
+
+    /// Queue one run's row (and its failure row, written first) for the partial files.
+    pub fn append(&mut self, row: &[u8], failure: Option<&[u8]>) -> Result<()> {
+        if let Some(f) = failure {
+            self.failures_buf.extend_from_slice(f);
+            self.failed += 1;
+        }
+        self.runs_buf.extend_from_slice(row);
+        if self.runs_buf.len() + self.failures_buf.len() >= FLUSH_BYTES || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Write queued rows: failures first, so a run's row is never on disk before its failure.
+    pub fn flush(&mut self) -> Result<()> {
+        if !self.failures_buf.is_empty() {
+            self.failures.write_all(&self.failures_buf).context("failed to write the failures")?;
+            self.failures_buf.clear();
+        }
+        if !self.runs_buf.is_empty() {
+            self.runs.write_all(&self.runs_buf).context("failed to write the runs")?;
+            self.runs_buf.clear();
+        }
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Every run is in: write `points.csv` (streamed from the runs by `points`), `shard.toml`,
+    /// `sweep.resolved.toml`, then rename the partial files into `failures.csv` and `runs.csv`.
+    pub fn finish(mut self, points: impl FnOnce(File, &mut dyn Write) -> Result<()>) -> Result<()> {
+        self.flush()?;
+        let dir = self.dir.clone();
+        let runs_partial = dir.join(RUNS_PARTIAL);
+        let reader =
+            File::open(&runs_partial).with_context(|| format!("failed to read '{}'", runs_partial.display()))?;
+        write_atomically(&dir.join(POINTS), |w| points(reader, w))?;
+        if let Some(shard) = &self.expect.shard_toml {
+            write_atomically(&dir.join(SHARD), |w| Ok(w.write_all(shard.as_bytes())?))?;
+        }
+        write_atomically(&dir.join(RESOLVED), |w| Ok(w.write_all(self.expect.state.resolved.as_bytes())?))?;
+        finish_renames(&dir, self.failed > 0)?;
+        Ok(())
+    }
+}
+
+/// Take the folder's lock, refusing if another sweep holds it.
+fn lock(dir: &Path) -> Result<File> {
+    let path = dir.join(LOCK);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to create '{}'", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(InputError(format!(
+            "another chipmarket sweep is writing to '{}'\n\nhint: wait for it, or use another --out",
+            dir.display()
+        ))
+        .into()),
+        // A file system without locks: go on unguarded rather than refuse to work.
+        Err(fs::TryLockError::Error(_)) => Ok(file),
+    }
+}
+
+fn check_same(dir: &Path, old: &State, new: &State) -> Result<()> {
+    let refuse = |what: String| -> Result<()> {
+        Err(InputError(format!(
+            "cannot resume in '{}': {what}\n\nhint: resume with the same sweep file and flags, use another --out, \
+             or remove the folder to start over",
+            dir.display()
+        ))
+        .into())
+    };
+    if old.version != new.version {
+        return refuse(format!("it was started by chipmarket {}, this is {}", old.version, new.version));
+    }
+    if old.resolved != new.resolved {
+        return refuse("it holds a different sweep (the resolved sweep files differ)".to_string());
+    }
+    if old.shard != new.shard {
+        let show =
+            |s: &Option<String>| s.as_ref().map_or_else(|| "the whole sweep".to_string(), |s| format!("shard {s}"));
+        return refuse(format!("it holds {}, not {}", show(&old.shard), show(&new.shard)));
+    }
+    if old.keep_runs != new.keep_runs {
+        let with = |k: bool| if k { "with" } else { "without" };
+        return refuse(format!("it was started {} --keep-runs", with(old.keep_runs)));
+    }
+    Ok(())
+}
+
+/// Remove earlier results of ours and start empty partial files.
+fn start_fresh(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
+    for name in [RUNS, POINTS, FAILURES, SHARD, RESOLVED, RUNS_PARTIAL, FAILURES_PARTIAL] {
+        remove_if_there(&dir.join(name))?;
+    }
+    let run_dirs = dir.join(RUN_DIRS);
+    if run_dirs.is_dir() {
+        fs::remove_dir_all(&run_dirs).with_context(|| format!("failed to remove '{}'", run_dirs.display()))?;
+    }
+    let state = toml::to_string(&expect.state).context("failed to describe the sweep state")?;
+    write_atomically(&dir.join(STATE), |w| Ok(w.write_all(state.as_bytes())?))?;
+    let runs = create_with(&dir.join(RUNS_PARTIAL), &expect.runs_header)?;
+    let failures = create_with(&dir.join(FAILURES_PARTIAL), &expect.failures_header)?;
+    Ok(Opened::Open(Box::new(OutDir::new(dir, expect, lock, runs, failures, 0, 0))))
+}
+
+/// Continue an interrupted sweep: cut torn rows, count what is done.
+fn continue_in(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
+    let runs_partial = dir.join(RUNS_PARTIAL);
+    let failures_partial = dir.join(FAILURES_PARTIAL);
+    if !runs_partial.exists() && dir.join(RUNS).exists() {
+        // Killed after the last rename: only the state file was left to remove.
+        remove_if_there(&dir.join(STATE))?;
+        drop(lock);
+        remove_if_there(&dir.join(LOCK))?;
+        return Ok(Opened::Complete);
+    }
+    if !failures_partial.exists() && dir.join(FAILURES).exists() {
+        // Killed between the two final renames: undo the first.
+        fs::rename(dir.join(FAILURES), &failures_partial).context("failed to reopen the failures")?;
+    }
+    let (runs, rows) = reopen(&runs_partial, &expect.runs_header, |_| true)?;
+    let last_run = expect.first_run + rows;
+    let reps = expect.replications.max(1);
+    let (failures, failed) = reopen(&failures_partial, &expect.failures_header, |line| {
+        // Keep the failures of runs that are in; a later one is re-run.
+        let mut cells = line.splitn(3, ',');
+        let point = cells.next().and_then(|c| c.parse::<u64>().ok());
+        let rep = cells.next().and_then(|c| c.parse::<u64>().ok());
+        matches!((point, rep), (Some(p), Some(r)) if p * reps + r < last_run)
+    })?;
+    let run_dirs = dir.join(RUN_DIRS);
+    if run_dirs.is_dir() {
+        // Temporary folders of runs that were being written when the sweep died.
+        for entry in fs::read_dir(&run_dirs)?.flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    Ok(Opened::Open(Box::new(OutDir::new(dir, expect, lock, runs, failures, rows, failed))))
+}
+
+impl OutDir {
+    fn new(dir: &Path, expect: Expect, lock: File, runs: File, failures: File, done: u64, failed: u64) -> OutDir {
+        OutDir {
+            dir: dir.to_path_buf(),
+            expect,
+            _lock: lock,
+            runs,
+            failures,
+            runs_buf: Vec::new(),
+            failures_buf: Vec::new(),
+            last_flush: Instant::now(),
+            done,
+            failed,
+        }
+    }
+}
+
+/// Reopen a partial file for appending: check its header, keep the whole rows that `keep`
+/// accepts (a prefix: the first refused row and all after it go), and count them. A missing
+/// file, or one without a whole header, starts over.
+fn reopen(path: &Path, header: &str, keep: impl Fn(&str) -> bool) -> Result<(File, u64)> {
+    if !path.exists() {
+        return Ok((create_with(path, header)?, 0));
+    }
+    let mut reader = BufReader::new(File::open(path).with_context(|| format!("failed to read '{}'", path.display()))?);
+    let mut line = String::new();
+    let mut keep_bytes: u64 = 0;
+    let mut rows: u64 = 0;
+    let mut first = true;
+    loop {
+        line.clear();
+        let n = reader.read_line(&mut line).with_context(|| format!("failed to read '{}'", path.display()))?;
+        if n == 0 || !line.ends_with('\n') {
+            break; // the end, or a torn last row
+        }
+        if first {
+            if line != header {
+                return Err(InputError(format!(
+                    "'{}' does not hold this sweep's columns\n\nhint: remove the folder '{}' to start over",
+                    path.display(),
+                    path.parent().map_or_else(String::new, |p| p.display().to_string())
+                ))
+                .into());
+            }
+            first = false;
+        } else {
+            if !keep(&line) {
+                break;
+            }
+            rows += 1;
+        }
+        keep_bytes += n as u64;
+    }
+    drop(reader);
+    if first {
+        return Ok((create_with(path, header)?, 0));
+    }
+    let mut file =
+        OpenOptions::new().write(true).open(path).with_context(|| format!("failed to open '{}'", path.display()))?;
+    file.set_len(keep_bytes).with_context(|| format!("failed to cut the torn row of '{}'", path.display()))?;
+    file.seek(SeekFrom::End(0))?;
+    Ok((file, rows))
+}
+
+fn create_with(path: &Path, header: &str) -> Result<File> {
+    let mut file = File::create(path).with_context(|| format!("failed to create '{}'", path.display()))?;
+    file.write_all(header.as_bytes()).with_context(|| format!("failed to write '{}'", path.display()))?;
+    Ok(file)
+}
+
+/// The last steps of a finished sweep: failures and runs into place, state and lock away.
+fn finish_renames(dir: &Path, any_failed: bool) -> Result<()> {
+    let failures_partial = dir.join(FAILURES_PARTIAL);
+    if any_failed {
+        fs::rename(&failures_partial, dir.join(FAILURES)).context("failed to move the failures into place")?;
+    } else {
+        remove_if_there(&failures_partial)?;
+    }
+    fs::rename(dir.join(RUNS_PARTIAL), dir.join(RUNS)).context("failed to move the runs into place")?;
+    remove_if_there(&dir.join(STATE))?;
+    remove_if_there(&dir.join(LOCK))?;
+    Ok(())
+}
+
+fn remove_if_there(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("failed to remove '{}'", path.display())),
+    }
+}
+
+/// Write a file under a temporary name next to it, then rename it into place.
+pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = (|| -> Result<()> {
+        let mut file = std::io::BufWriter::new(
+            File::create(&tmp).with_context(|| format!("failed to create '{}'", tmp.display()))?,
+        );
+        write(&mut file)?;
+        file.flush().with_context(|| format!("failed to write '{}'", tmp.display()))?;
+        drop(file);
+        fs::rename(&tmp, path).with_context(|| format!("failed to move '{}' into place", path.display()))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Copy the lines `reader` has left into `out`, counting them.
+pub fn copy_lines(mut reader: impl BufRead, out: &mut dyn Write) -> Result<u64> {
+    let mut rows = 0;
+    let mut buf = Vec::with_capacity(1 << 16);
+    loop {
+        buf.clear();
+        let n = reader.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf)?;
+        rows += 1;
+    }
+    Ok(rows)
+}
+
+/// Read a whole small text file of a sweep folder.
+pub fn read_small(path: &Path) -> Result<String> {
+    let mut text = String::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_string(&mut text))
+        .with_context(|| format!("failed to read '{}'", path.display()))?;
+    Ok(text)
+}
+
+/// True if `dir` holds a sweep that has not finished.
+pub fn in_progress(dir: &Path) -> bool {
+    dir.join(STATE).exists()
+}

@@ -1,0 +1,206 @@
+//! Many independent tasks on a dedicated rayon pool, their results handed over in index order.
+//!
+//! Workers take indices in increasing order from a shared counter (rather than rayon's
+//! splitting, which would finish far-apart indices first) and never run more than a window
+//! ahead of the next index the sink waits for. Results that finish early wait in a small
+//! reorder buffer, so memory stays bounded by the window, not by the number of tasks, and the
+//! sink sees the same sequence whatever the number of threads.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use anyhow::{anyhow, Context, Result};
+
+/// How far (in tasks per worker) workers may run ahead of the sink.
+const WINDOW_PER_JOB: u64 = 32;
+
+/// What a panicking task left: its panic message.
+pub type Panic = String;
+
+struct Shared<T, S> {
+    /// Next index the sink waits for.
+    next_out: u64,
+    /// Finished results waiting for the ones before them.
+    pending: BTreeMap<u64, Result<T, Panic>>,
+    sink: S,
+    /// The sink's first error: every worker stops.
+    error: Option<anyhow::Error>,
+}
+
+/// Run a task for every index of `range` on a pool of `jobs` threads, and hand the results to
+/// `sink` in increasing index order.
+///
+/// `make_worker` builds one task function per thread (so a thread can keep a cache). A task that
+/// panics is handed over as `Err(message)` and the others go on. The sink's first error (or
+/// panic) stops the workers and is returned once they have stopped.
+pub fn run_ordered<W, T, S>(range: Range<u64>, jobs: usize, make_worker: impl Fn() -> W + Sync, sink: S) -> Result<()>
+where
+    W: FnMut(u64) -> T,
+    T: Send,
+    S: FnMut(u64, Result<T, Panic>) -> Result<()> + Send,
+{
+    let jobs = jobs.max(1);
+    let window = WINDOW_PER_JOB * jobs as u64;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("chipmarket-sweep-{i}"))
+        .build()
+        .context("failed to start the worker threads")?;
+    let next_in = AtomicU64::new(range.start);
+    let shared = Mutex::new(Shared { next_out: range.start, pending: BTreeMap::new(), sink, error: None });
+    let progressed = Condvar::new();
+
+    pool.scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|_| {
+                let mut worker = make_worker();
+                loop {
+                    let idx = next_in.fetch_add(1, Ordering::Relaxed);
+                    if idx >= range.end {
+                        return;
+                    }
+                    {
+                        let mut st = lock(&shared);
+                        while st.error.is_none() && idx >= st.next_out + window {
+                            st = progressed.wait(st).unwrap_or_else(PoisonError::into_inner);
+                        }
+                        if st.error.is_some() {
+                            return;
+                        }
+                    }
+                    let res = catch_unwind(AssertUnwindSafe(|| worker(idx))).map_err(|p| panic_message(&*p));
+                    let mut st = lock(&shared);
+                    if st.error.is_some() {
+                        return;
+                    }
+                    st.pending.insert(idx, res);
+                    let Shared { next_out, pending, sink, error } = &mut *st;
+                    while let Some(res) = pending.remove(next_out) {
+                        let delivered = catch_unwind(AssertUnwindSafe(|| sink(*next_out, res))).unwrap_or_else(|p| {
+                            Err(anyhow!("internal error while writing results: {}", panic_message(&*p)))
+                        });
+                        if let Err(e) = delivered {
+                            *error = Some(e);
+                            pending.clear();
+                            break;
+                        }
+                        *next_out += 1;
+                    }
+                    drop(st);
+                    progressed.notify_all();
+                }
+            });
+        }
+    });
+    let st = shared.into_inner().unwrap_or_else(PoisonError::into_inner);
+    match st.error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Lock a mutex, ignoring poisoning (the sink's panics are caught and turned into errors).
+fn lock<X>(m: &Mutex<X>) -> MutexGuard<'_, X> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run `0..n` with a task that sleeps a little out of order and panics on `bad`.
+    fn collect(n: u64, jobs: usize, bad: Option<u64>) -> Vec<(u64, Result<u64, Panic>)> {
+        let mut seen = Vec::new();
+        run_ordered(
+            0..n,
+            jobs,
+            || {
+                move |i: u64| {
+                    if Some(i) == bad {
+                        panic!("task {i} fails");
+                    }
+                    std::thread::sleep(std::time::Duration::from_micros((i * 7919) % 300));
+                    i * i
+                }
+            },
+            |i, r| {
+                seen.push((i, r));
+                Ok(())
+            },
+        )
+        .unwrap();
+        seen
+    }
+
+    #[test]
+    fn results_arrive_in_index_order_whatever_the_thread_count() {
+        let one = collect(300, 1, None);
+        assert_eq!(one, (0..300).map(|i| (i, Ok(i * i))).collect::<Vec<_>>());
+        assert_eq!(collect(300, 2, None), one);
+        assert_eq!(collect(300, 5, None), one);
+    }
+
+    #[test]
+    fn a_panicking_task_is_reported_and_the_others_go_on() {
+        let seen = collect(50, 3, Some(17));
+        assert_eq!(seen.len(), 50);
+        for (i, r) in &seen {
+            if *i == 17 {
+                assert_eq!(r.as_ref().unwrap_err(), "task 17 fails");
+            } else {
+                assert_eq!(r.as_ref().unwrap(), &(i * i));
+            }
+        }
+    }
+
+    #[test]
+    fn a_sink_error_stops_the_workers() {
+        let mut delivered = 0;
+        let err = run_ordered(
+            0..10_000,
+            2,
+            || |i: u64| i,
+            |i, _| {
+                delivered += 1;
+                if i == 100 {
+                    Err(anyhow!("disk full"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(delivered, 101);
+    }
+
+    #[test]
+    fn a_range_not_starting_at_zero_is_delivered_from_its_start() {
+        let mut seen = Vec::new();
+        run_ordered(
+            40..60,
+            2,
+            || |i: u64| i,
+            |i, r| {
+                seen.push((i, r.unwrap()));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen, (40..60).map(|i| (i, i)).collect::<Vec<_>>());
+    }
+}

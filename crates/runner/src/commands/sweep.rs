@@ -1,0 +1,328 @@
+//! `chipmarket sweep SWEEP.toml`: every point x replication of a sweep file, in parallel, streamed
+//! into `runs.csv` and summarised into `points.csv` (DESIGN.md sections 4 to 7).
+//!
+//! Runs are numbered point-major (`point x replications + replication`) and written in that
+//! order whatever `--jobs`, so the files are byte-identical for any thread count. `--shard K/N`
+//! runs a contiguous block of whole points; `--resume` continues an interrupted sweep (see
+//! `batch::outdir`). A run that fails or panics is reported with its point and seed, written
+//! with empty KPI cells and listed in `failures.csv`; the others go on, and the exit code is 1.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Result};
+
+use chipmarket_engine::scenario::{KeyPath, Scenario, ScenarioError};
+use chipmarket_engine::sweep::{Sweep, SweepSpec};
+use chipmarket_engine::{run as run_engine, RunOptions};
+
+use crate::batch::outdir::{self, Expect, Opened, OutDir, State};
+use crate::batch::pool::{panic_message, run_ordered};
+use crate::batch::{stats, Shard, ShardFile};
+use crate::cli::SweepArgs;
+use crate::commands::run;
+use crate::load::{self, InputError};
+use crate::output::csv::{num, opt};
+use crate::output::layout;
+use crate::progress;
+
+/// A sweep file read, checked against its base scenario and expanded.
+pub struct Loaded {
+    /// The sweep, bound to its base.
+    pub sweep: Sweep,
+    /// The sweep file's name without extension (the default output folder).
+    pub name: String,
+}
+
+/// Read, check and expand the sweep file at `path`. Every problem is an [`InputError`] that
+/// names the file, line and column.
+pub fn load(path: &Path) -> Result<Loaded, InputError> {
+    let text = load::read_text(path, "sweep file")?;
+    let shown = path.display().to_string();
+    let spec = SweepSpec::from_toml_str(&text).map_err(|e| describe(&shown, &e))?;
+    let layers: Vec<String> = match spec.base_path() {
+        Some(rel) => {
+            let base_path = path.parent().unwrap_or(Path::new("")).join(rel);
+            if !base_path.is_file() {
+                let err = ScenarioError::new(
+                    KeyPath::root().key("base"),
+                    format!("cannot read the base scenario '{}': no such file", base_path.display()),
+                )
+                .with_hint("the path is relative to the folder of the sweep file");
+                return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
+            }
+            let source = load::source(Some(&base_path))?;
+            Scenario::from_layers(&source.layers(), &[])
+                .map_err(|e| load::describe(&source.layer_name(e.layer), &e))?;
+            source.layers().into_iter().map(str::to_string).collect()
+        }
+        None => {
+            let base_text = spec.base_inline_text().unwrap_or_default();
+            Scenario::from_toml_str(&base_text)
+                .map_err(|e| describe(&shown, &SweepSpec::locate_base_error(e, &text)))?;
+            vec![base_text]
+        }
+    };
+    let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
+    let sweep = Sweep::bind(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
+    let name = path.file_stem().map_or_else(|| "sweep".to_string(), |s| s.to_string_lossy().into_owned());
+    Ok(Loaded { sweep, name })
+}
+
+/// Render a sweep-file error: `file:line:column: path: message`.
+fn describe(source: &str, err: &ScenarioError) -> InputError {
+    let place = match err.line_col {
+        Some((line, col)) => format!("{source}:{line}:{col}: "),
+        None => format!("{source}: "),
+    };
+    InputError(format!("invalid sweep: {place}{err}"))
+}
+
+/// What every worker needs to run one run and format its rows.
+struct Plan<'a> {
+    sweep: &'a Sweep,
+    replications: u64,
+    kpis: Vec<String>,
+    /// `runs/` with `--keep-runs`.
+    run_dirs: Option<PathBuf>,
+    /// Test hook (`--debug-fail-run`): the run that panics.
+    fail_run: Option<u64>,
+}
+
+/// One run's rows, formatted.
+struct RunRows {
+    row: Vec<u8>,
+    /// The failure row and message, if the run failed.
+    failure: Option<(Vec<u8>, String)>,
+}
+
+impl Plan<'_> {
+    fn locate(&self, idx: u64) -> (usize, u32) {
+        ((idx / self.replications) as usize, (idx % self.replications) as u32)
+    }
+
+    /// point, replication, seed and the parameter cells of a run.
+    fn identity(&self, idx: u64) -> Vec<String> {
+        let (point, rep) = self.locate(idx);
+        let mut cells = vec![point.to_string(), rep.to_string(), self.sweep.seed(point).to_string()];
+        cells.extend(self.sweep.points[point].values.iter().map(param_cell));
+        cells
+    }
+
+    fn rows(&self, idx: u64, kpis: Result<Vec<Option<f64>>, String>) -> RunRows {
+        let mut cells = self.identity(idx);
+        match kpis {
+            Ok(values) => {
+                cells.extend(values.into_iter().map(opt));
+                RunRows { row: csv_line(&cells), failure: None }
+            }
+            Err(message) => {
+                let message = message.replace(['\r', '\n'], " ");
+                let mut failure = cells.clone();
+                failure.push(message.clone());
+                cells.extend(std::iter::repeat_n(String::new(), self.kpis.len()));
+                RunRows { row: csv_line(&cells), failure: Some((csv_line(&failure), message)) }
+            }
+        }
+    }
+
+    /// Run `idx` with `scenario` (the point's, or why it could not be built).
+    fn run(&self, idx: u64, scenario: &Result<Scenario, String>) -> Result<Vec<Option<f64>>, String> {
+        let scenario = scenario.as_ref().map_err(Clone::clone)?;
+        if self.fail_run == Some(idx) {
+            panic!("failure injected by --debug-fail-run");
+        }
+        let (point, rep) = self.locate(idx);
+        let options = RunOptions { record_rows: self.run_dirs.is_some(), trace: false };
+        let report = run_engine(scenario, rep, options).map_err(|e| format!("the simulation failed: {e}"))?;
+        let names = report.summary.kpis.iter().map(|(k, _)| k);
+        if !names.eq(self.kpis.iter()) {
+            return Err("its KPI columns differ from the sweep's (a varied path changes which KPIs exist)".into());
+        }
+        if let Some(dirs) = &self.run_dirs {
+            let width = |n: u64| n.saturating_sub(1).max(1).to_string().len();
+            let name = format!(
+                "p{point:0pw$}-r{rep:0rw$}",
+                pw = width(self.sweep.points.len() as u64),
+                rw = width(self.replications)
+            );
+            let files = run::files(scenario, std::slice::from_ref(&report), false);
+            layout::write_dir_atomically(&dirs.join(name), &files)
+                .map_err(|e| format!("failed to write its files: {e:#}"))?;
+        }
+        Ok(report.summary.kpis.iter().map(|(_, v)| *v).collect())
+    }
+}
+
+/// A parameter value as a CSV cell: numbers as everywhere else, strings bare.
+fn param_cell(value: &toml::Value) -> String {
+    match value {
+        toml::Value::Float(x) => num(*x),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Boolean(b) => b.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// One CSV record with its newline.
+fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = w.write_record(cells);
+    w.into_inner().unwrap_or_default()
+}
+
+/// The KPI columns, from the first run that succeeds (the same for every point).
+fn kpi_names(sweep: &Sweep) -> Result<Vec<String>> {
+    let mut last = String::new();
+    for point in 0..sweep.points.len().min(8) {
+        let scenario = sweep.scenario(point).map_err(|e| anyhow!("{e}"))?;
+        let options = RunOptions { record_rows: false, trace: false };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_engine(&scenario, 0, options))) {
+            Ok(Ok(report)) => return Ok(report.summary.kpis.into_iter().map(|(k, _)| k).collect()),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(p) => last = format!("panicked: {}", panic_message(&*p)),
+        }
+    }
+    bail!("cannot tell the KPI columns: the first runs of the sweep all failed (last: {last})")
+}
+
+/// `chipmarket sweep SWEEP.toml [--out DIR] [--jobs N] [--shard K/N] [--resume] [--keep-runs] [--quiet]`
+pub fn sweep(args: &SweepArgs) -> Result<()> {
+    let started = Instant::now();
+    let Loaded { sweep, name } = load(&args.file)?;
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let n_points = sweep.points.len();
+    let points = match shard {
+        Some(s) => s.points(n_points)?,
+        None => 0..n_points,
+    };
+    let jobs = match args.jobs {
+        Some(0) => return Err(InputError("--jobs: expected a whole number of at least 1, found 0".into()).into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+    };
+    let fail_run = match &args.debug_fail_run {
+        None => None,
+        Some(text) => {
+            let parsed = text.split_once('/').and_then(|(p, r)| Some((p.parse::<u64>().ok()?, r.parse::<u64>().ok()?)));
+            let (p, r) = parsed
+                .ok_or_else(|| InputError(format!("--debug-fail-run: expected POINT/REPLICATION, found \"{text}\"")))?;
+            Some(p * u64::from(sweep.replications()) + r)
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| match shard {
+        Some(s) => layout::default_out(&format!("{name}-shard-{}-of-{}", s.k, s.n)),
+        None => layout::default_out(&name),
+    });
+
+    let replications = u64::from(sweep.replications());
+    let kpis = kpi_names(&sweep)?;
+    let mut identity = vec!["point".to_string(), "replication".to_string(), "seed".to_string()];
+    identity.extend(sweep.paths().map(|p| format!("param_{p}")));
+    let runs_header = String::from_utf8_lossy(&csv_line(&[identity.clone(), kpis.clone()].concat())).into_owned();
+    let failures_header =
+        String::from_utf8_lossy(&csv_line(&[identity, vec!["error".to_string()]].concat())).into_owned();
+    let shard_file = shard.map(|s| ShardFile {
+        shard: s.to_string(),
+        first_point: points.start as u64,
+        end_point: points.end as u64,
+        points: n_points as u64,
+        replications,
+    });
+    let runs = points.start as u64 * replications..points.end as u64 * replications;
+    let expect = Expect {
+        state: State {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            shard: shard.map(|s| s.to_string()),
+            keep_runs: args.keep_runs,
+            resolved: sweep.to_resolved_toml(),
+        },
+        runs_header,
+        failures_header,
+        first_run: runs.start,
+        replications,
+        shard_toml: shard_file.as_ref().map(ShardFile::to_toml),
+    };
+    let what = match shard {
+        Some(s) => format!("{name} (shard {s}: points {} to {})", points.start, points.end - 1),
+        None => name.clone(),
+    };
+    let mut dir = match OutDir::open(&out, expect, args.resume)? {
+        Opened::Complete => {
+            if !args.quiet {
+                println!("{what}: already complete in {}", out.display());
+            }
+            return Ok(());
+        }
+        Opened::Open(dir) => dir,
+    };
+    let total = runs.end - runs.start;
+    let todo = runs.start + dir.done..runs.end;
+    if dir.done > 0 && !args.quiet {
+        eprintln!("resuming {what}: {} of {total} runs already done", dir.done);
+    }
+
+    let plan = Plan {
+        sweep: &sweep,
+        replications,
+        kpis,
+        run_dirs: args.keep_runs.then(|| dir.path().join(outdir::RUN_DIRS)),
+        fail_run,
+    };
+    let bar = progress::bar(todo.end - todo.start, "runs", args.quiet);
+    let ran = todo.end - todo.start;
+    let sink_dir = &mut dir;
+    run_ordered(
+        todo,
+        jobs,
+        || {
+            let plan = &plan;
+            let mut cached: Option<(usize, Result<Scenario, String>)> = None;
+            move |idx: u64| {
+                let (point, _) = plan.locate(idx);
+                if cached.as_ref().is_none_or(|(p, _)| *p != point) {
+                    cached = Some((point, plan.sweep.scenario(point).map_err(|e| format!("invalid scenario: {e}"))));
+                }
+                let scenario = &cached.as_ref().map(|(_, s)| s).expect("just cached");
+                plan.rows(idx, plan.run(idx, scenario))
+            }
+        },
+        |idx, res| {
+            let rows = res.unwrap_or_else(|panic| plan.rows(idx, Err(format!("panicked: {panic}"))));
+            if let Some((_, message)) = &rows.failure {
+                let (point, rep) = plan.locate(idx);
+                bar.suspend(|| {
+                    eprintln!(
+                        "warning: run failed: point {point}, replication {rep}, seed {} ({}): {message}",
+                        plan.sweep.seed(point),
+                        plan.sweep.describe_point(point)
+                    )
+                });
+            }
+            sink_dir.append(&rows.row, rows.failure.as_ref().map(|(f, _)| f.as_slice()))?;
+            bar.inc(1);
+            Ok(())
+        },
+    )?;
+    bar.finish_and_clear();
+    let failed = dir.failed;
+    let n_params = sweep.spec.vary.len();
+    dir.finish(|runs, w| stats::points_csv(std::io::BufReader::new(runs), w, n_params))?;
+
+    if !args.quiet {
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "{what}: {} point(s) x {replications} replication(s) = {total} runs; ran {ran} in {secs:.1} s ({:.1} runs/s); wrote {}",
+            points.len(),
+            ran as f64 / secs.max(1e-9),
+            out.display()
+        );
+    }
+    if failed > 0 {
+        bail!("{failed} of {total} runs failed; see {}", out.join(outdir::FAILURES).display());
+    }
+    Ok(())
+}

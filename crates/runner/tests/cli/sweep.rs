@@ -1,0 +1,418 @@
+//! `chipmarket sweep` and `merge`: files, determinism across --jobs and shards, resume after
+//! SIGKILL, failures, and the messages for bad sweep files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::{chipmarket, data, fails_with, ok, scenario, show};
+
+/// The files a finished sweep writes (without failures, shards or --keep-runs).
+const FILES: [&str; 3] = ["sweep.resolved.toml", "runs.csv", "points.csv"];
+
+/// Write a sweep file over `tests/data/tiny.toml` into `dir`, with `body` after the `base` line.
+fn sweep_file(dir: &Path, name: &str, body: &str) -> String {
+    let text = format!("base = {:?}\n{body}", data("tiny.toml").to_string_lossy());
+    fs::write(dir.join(name), text).unwrap();
+    name.to_string()
+}
+
+fn read(dir: &Path, name: &str) -> Vec<u8> {
+    fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+}
+
+fn text(dir: &Path, name: &str) -> String {
+    String::from_utf8(read(dir, name)).unwrap()
+}
+
+fn assert_same_files(a: &Path, b: &Path) {
+    for f in FILES {
+        assert!(read(a, f) == read(b, f), "{f} differs between {} and {}", a.display(), b.display());
+    }
+}
+
+/// Visible entries of a folder, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+const GRID: &str = "replications = 3
+method = \"grid\"
+[[vary]]
+path = \"firms.dom.rd_intensity\"
+values = [0.1, 0.3]
+[[vary]]
+path = \"demand.tenders_per_year\"
+range = [6, 18]
+steps = 3
+";
+
+const LHS: &str = "replications = 4
+method = \"lhs\"
+samples = 25
+seed = 3
+[[vary]]
+path = \"firms.dom.capacity_units_per_quarter\"
+range = [1000, 8000]
+[[vary]]
+path = \"demand.bid_window_days\"
+range = [10, 60]
+[[vary]]
+path = \"policy.regimes.ban.foreign_max_tpp\"
+values = [0.0, 5000.0, 20000.0]
+";
+
+#[test]
+fn a_sweep_writes_runs_points_and_a_resolved_file_that_reruns_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "grid.toml", GRID);
+    ok(tmp.path(), &["sweep", &file, "--out", "out", "--quiet"]);
+    let out = tmp.path().join("out");
+    assert_eq!(listing(&out), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert!(fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+
+    let runs = text(&out, "runs.csv");
+    let mut lines = runs.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with(
+            "point,replication,seed,param_firms.dom.rd_intensity,param_demand.tenders_per_year,dom_final_year_compute_share,"
+        ),
+        "{header}"
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 2 * 3 * 3, "points x replications");
+    let ids: Vec<(&str, &str, &str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[2], r[3], r[4])).collect();
+    assert_eq!(ids[0], ("0", "0", "7", "0.1", "6"));
+    assert_eq!(ids[4], ("1", "1", "7", "0.1", "12"));
+    assert_eq!(ids[17], ("5", "2", "7", "0.3", "18"));
+
+    let points = text(&out, "points.csv");
+    let n_kpis = header.split(',').count() - 5;
+    assert!(points.starts_with(
+        "point,param_firms.dom.rd_intensity,param_demand.tenders_per_year,kpi,mean,sd,p05,p50,p95,n\n\
+         0,0.1,6,dom_final_year_compute_share,"
+    ));
+    assert_eq!(points.lines().count(), 1 + 6 * n_kpis);
+    assert!(points.lines().any(|l| l.starts_with("5,0.3,18,market_cumulative_demand_pflops,") && l.ends_with(",3")));
+
+    // The resolved sweep is self-contained: run from its own folder, it gives the same files.
+    ok(tmp.path(), &["sweep", "out/sweep.resolved.toml", "--out", "again", "--quiet"]);
+    assert_same_files(&out, &tmp.path().join("again"));
+}
+
+#[test]
+fn jobs_1_and_jobs_2_give_byte_identical_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "lhs.toml", LHS);
+    ok(tmp.path(), &["sweep", &file, "--out", "j1", "--jobs", "1", "--quiet"]);
+    ok(tmp.path(), &["sweep", &file, "--out", "j2", "--jobs", "2", "--quiet"]);
+    ok(tmp.path(), &["sweep", &file, "--out", "j3", "--jobs", "3", "--quiet"]);
+    assert_same_files(&tmp.path().join("j1"), &tmp.path().join("j2"));
+    assert_same_files(&tmp.path().join("j1"), &tmp.path().join("j3"));
+    assert_eq!(text(&tmp.path().join("j1"), "runs.csv").lines().count(), 1 + 25 * 4);
+}
+
+/// Start `chipmarket` with `args` in `cwd` without waiting.
+fn spawn(cwd: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_chipmarket"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts")
+}
+
+#[test]
+fn shards_run_as_separate_processes_merge_into_the_unsharded_sweep() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "lhs.toml", LHS);
+    ok(tmp.path(), &["sweep", &file, "--out", "whole", "--quiet"]);
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            let shard = format!("{k}/3");
+            let out = format!("shard-{k}");
+            spawn(tmp.path(), &["sweep", &file, "--shard", &shard, "--out", &out, "--jobs", "1", "--quiet"])
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let shard2 = tmp.path().join("shard-2");
+    assert_eq!(listing(&shard2), ["points.csv", "runs.csv", "shard.toml", "sweep.resolved.toml"]);
+    assert!(text(&shard2, "shard.toml").contains("shard = \"2/3\"\nfirst_point = 8\nend_point = 16\n"));
+    assert_eq!(text(&shard2, "runs.csv").lines().nth(1).unwrap().split(',').next(), Some("8"));
+
+    ok(tmp.path(), &["merge", "shard-3", "shard-1", "shard-2", "--out", "merged"]);
+    assert_eq!(listing(&tmp.path().join("merged")), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_same_files(&tmp.path().join("whole"), &tmp.path().join("merged"));
+}
+
+#[test]
+fn merge_refuses_overlapping_missing_mismatched_and_unfinished_shards() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "lhs.toml", LHS);
+    let other = sweep_file(tmp.path(), "other.toml", &LHS.replace("seed = 3", "seed = 4"));
+    for k in 1..=3 {
+        let (shard, out) = (format!("{k}/3"), format!("s{k}"));
+        ok(tmp.path(), &["sweep", &file, "--shard", &shard, "--out", &out, "--quiet"]);
+    }
+    ok(tmp.path(), &["sweep", &other, "--shard", "2/3", "--out", "other2", "--quiet"]);
+    ok(tmp.path(), &["sweep", &file, "--shard", "2/4", "--out", "four2", "--quiet"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["s1", "s2", "s2", "s3"], "shard 2/3 is given twice"),
+        (&["s1", "s3"], "missing shard(s) 2/3 of 3"),
+        (&["s1", "other2", "s3"], "hold different sweeps"),
+        (&["s1", "four2", "s3"], "the shards were cut differently"),
+        (&["s1", "nowhere", "s3"], "is not a folder"),
+    ];
+    for (dirs, says) in cases {
+        let mut args = vec!["merge"];
+        args.extend_from_slice(dirs);
+        args.extend(["--out", "merged"]);
+        let out = fails_with(tmp.path(), &args, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "expected {says:?}: {}", show(&args, tmp.path(), &out));
+        assert!(!tmp.path().join("merged").exists(), "a refused merge writes nothing");
+    }
+    // A shard that has not finished (its hidden state file is there) is refused too.
+    let state = tmp.path().join("s2/.sweep.state.toml");
+    fs::write(&state, "interrupted").unwrap();
+    let out = fails_with(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has not finished"));
+    fs::remove_file(state).unwrap();
+    // A shard whose runs were cut short is refused.
+    let runs = text(&tmp.path().join("s2"), "runs.csv");
+    let cut: Vec<&str> = runs.lines().take(5).collect();
+    fs::write(tmp.path().join("s2/runs.csv"), cut.join("\n") + "\n").unwrap();
+    let out = fails_with(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has 4 runs, expected 32"), "{out:?}");
+}
+
+#[test]
+fn a_sweep_killed_mid_run_resumes_to_byte_identical_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = LHS.replace("samples = 25", "samples = 150").replace("replications = 4", "replications = 20");
+    let file = sweep_file(tmp.path(), "big.toml", &body);
+    let partial = tmp.path().join("killed/.runs.csv.partial");
+    let mut child = spawn(tmp.path(), &["sweep", &file, "--out", "killed", "--jobs", "2", "--quiet"]);
+    let started = Instant::now();
+    loop {
+        let rows = fs::read(&partial).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0);
+        if rows > 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "the sweep wrote no rows");
+        assert!(child.try_wait().unwrap().is_none(), "the sweep finished before it could be killed; make it bigger");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let killed = tmp.path().join("killed");
+    assert!(!killed.join("runs.csv").exists(), "the sweep finished before it was killed; make it bigger");
+    assert!(listing(&killed).is_empty(), "no result file is visible before the sweep ends: {:?}", listing(&killed));
+    // A torn last row, as if the process died in the middle of a write.
+    let mut bytes = fs::read(&partial).unwrap();
+    bytes.extend_from_slice(b"3,7,12345,0.1");
+    fs::write(&partial, bytes).unwrap();
+
+    let out = fails_with(tmp.path(), &["sweep", &file, "--out", "killed"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--resume"), "{out:?}");
+    let out = ok(tmp.path(), &["sweep", &file, "--out", "killed", "--resume", "--jobs", "1"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("runs already done"), "{out:?}");
+    ok(tmp.path(), &["sweep", &file, "--out", "whole", "--quiet"]);
+    assert_same_files(&tmp.path().join("whole"), &killed);
+    assert_eq!(listing(&killed), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert!(fs::read_dir(&killed).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+
+    // Resuming a finished sweep does nothing; resuming another sweep there is refused.
+    let out = ok(tmp.path(), &["sweep", &file, "--out", "killed", "--resume"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already complete"));
+    let other = sweep_file(tmp.path(), "other.toml", &body.replace("seed = 3", "seed = 9"));
+    let out = fails_with(tmp.path(), &["sweep", &other, "--out", "killed", "--resume"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another sweep"), "{out:?}");
+    assert_same_files(&tmp.path().join("whole"), &killed);
+}
+
+#[test]
+fn a_failed_run_is_reported_with_its_point_and_seed_and_the_others_go_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "grid.toml", GRID);
+    ok(tmp.path(), &["sweep", &file, "--out", "good", "--quiet"]);
+    let args = ["sweep", &file, "--out", "bad", "--jobs", "2", "--debug-fail-run", "4/1"];
+    let out = fails_with(tmp.path(), &args, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "run failed: point 4, replication 1, seed 7 (firms.dom.rd_intensity=0.3, demand.tenders_per_year=12.0)"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("1 of 18 runs failed"), "{err}");
+    let (good, bad) = (tmp.path().join("good"), tmp.path().join("bad"));
+    assert_eq!(listing(&bad), ["failures.csv", "points.csv", "runs.csv", "sweep.resolved.toml"]);
+    let failures = text(&bad, "failures.csv");
+    assert_eq!(failures.lines().count(), 2, "{failures}");
+    assert!(failures.lines().nth(1).unwrap().starts_with("4,1,7,0.3,12,panicked: failure injected"), "{failures}");
+    // Every other row is the same as in a sweep without the failure; the failed one has empty KPIs.
+    let (good_runs, bad_runs) = (text(&good, "runs.csv"), text(&bad, "runs.csv"));
+    for (i, (g, b)) in good_runs.lines().zip(bad_runs.lines()).enumerate() {
+        if i == 1 + 4 * 3 + 1 {
+            assert!(b.starts_with("4,1,7,0.3,12,,,"), "{b}");
+            assert!(b.split(',').skip(5).all(str::is_empty), "{b}");
+        } else {
+            assert_eq!(g, b);
+        }
+    }
+    assert_eq!(good_runs.lines().count(), bad_runs.lines().count());
+    let points = text(&bad, "points.csv");
+    assert!(points.lines().any(|l| l.starts_with("4,0.3,12,dom_final_ecosystem,") && l.ends_with(",2")), "{points}");
+    assert!(points.lines().any(|l| l.starts_with("3,0.3,6,dom_final_ecosystem,") && l.ends_with(",3")), "{points}");
+}
+
+#[test]
+fn bad_sweep_files_name_file_line_column_and_write_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "replications = 2\nmethd = \"grid\"\n",
+            "bad.toml:3:1:",
+            &["unknown key \"methd\"", "did you mean \"method\""],
+        ),
+        (
+            "[[vary]]\npath = \"firms.dom.rd_intensty\"\nvalues = [0.1]\n",
+            "bad.toml:3:8:",
+            &["vary.0.path", "did you mean \"firms.dom.rd_intensity\"?"],
+        ),
+        (
+            "[[vary]]\npath = \"firms.dom.rd_intensity\"\nvalues = [0.1, 1.5]\n",
+            "bad.toml:4:16:",
+            &["vary.0.values.1", "point 1 (firms.dom.rd_intensity=1.5)", "between 0 and 1"],
+        ),
+        (
+            "method = \"lhs\"\n[[vary]]\npath = \"firms.dom.rd_intensity\"\nrange = [0, 1]\n",
+            "bad.toml:2:10:",
+            &["needs `samples`"],
+        ),
+    ];
+    for (body, place, says) in cases {
+        sweep_file(tmp.path(), "bad.toml", body);
+        let args = ["sweep", "bad.toml", "--out", "out"];
+        let out = fails_with(tmp.path(), &args, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("invalid sweep: {place}")),
+            "expected {place}: {}",
+            show(&args, tmp.path(), &out)
+        );
+        for s in *says {
+            assert!(err.contains(s), "expected {s:?}: {err}");
+        }
+        assert!(!tmp.path().join("out").exists(), "invalid input writes nothing");
+        let out = fails_with(tmp.path(), &["validate", "bad.toml"], 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains(place));
+    }
+    fs::write(tmp.path().join("nobase.toml"), "base = \"missing.toml\"\n[[vary]]\npath = \"a.b\"\nvalues = [1]\n")
+        .unwrap();
+    let out = fails_with(tmp.path(), &["sweep", "nobase.toml", "--out", "out"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nobase.toml:1:8: base: cannot read the base scenario"), "{err}");
+    let good = sweep_file(tmp.path(), "good.toml", GRID);
+    for (flag, value, says) in
+        [("--shard", "0/2", "expected K/N"), ("--shard", "7/7", "too few for 7 shards"), ("--jobs", "0", "at least 1")]
+    {
+        let out = fails_with(tmp.path(), &["sweep", &good, flag, value, "--out", "out"], 2);
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{flag} {value}: {out:?}");
+    }
+    assert!(!tmp.path().join("out").exists(), "invalid input writes nothing");
+}
+
+/// The KPI cells (after the parameter columns) of each row of `runs.csv`.
+fn kpis(dir: &Path, n_params: usize) -> Vec<(String, String, String)> {
+    text(dir, "runs.csv")
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            (cells[0].to_string(), cells[1].to_string(), cells[3 + n_params..].join(","))
+        })
+        .collect()
+}
+
+#[test]
+fn common_random_numbers_give_identical_points_identical_runs_unless_switched_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "replications = 3\n[[vary]]\npath = \"firms.dom.rd_intensity\"\nvalues = [0.2, 0.2]\n";
+    let crn = sweep_file(tmp.path(), "crn.toml", body);
+    let no_crn = sweep_file(tmp.path(), "nocrn.toml", &format!("crn = false\n{body}"));
+    ok(tmp.path(), &["sweep", &crn, "--out", "crn", "--quiet"]);
+    ok(tmp.path(), &["sweep", &no_crn, "--out", "nocrn", "--quiet"]);
+    for (dir, same) in [("crn", true), ("nocrn", false)] {
+        let rows = kpis(&tmp.path().join(dir), 1);
+        assert_eq!(rows.len(), 6);
+        for r in 0..3 {
+            let (a, b) = (&rows[r], &rows[3 + r]);
+            assert_eq!((a.0.as_str(), b.0.as_str(), &a.1, &b.1), ("0", "1", &b.1, &a.1));
+            assert_eq!(a.2 == b.2, same, "{dir}: replication {r} of points 0 and 1:\n{}\n{}", a.2, b.2);
+        }
+        // Replications differ from each other either way.
+        assert_ne!(rows[0].2, rows[1].2);
+    }
+    let seeds: Vec<String> = text(&tmp.path().join("nocrn"), "runs.csv")
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().to_string())
+        .collect();
+    assert_eq!(seeds[0], seeds[2]);
+    assert_ne!(seeds[0], seeds[3], "each point has its own seed without crn");
+}
+
+#[test]
+fn keep_runs_writes_every_runs_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "grid.toml", GRID);
+    ok(tmp.path(), &["sweep", &file, "--out", "plain", "--quiet"]);
+    ok(tmp.path(), &["sweep", &file, "--out", "kept", "--keep-runs", "--quiet"]);
+    let kept = tmp.path().join("kept");
+    assert_same_files(&tmp.path().join("plain"), &kept);
+    let dirs = listing(&kept.join("runs"));
+    assert_eq!(dirs.len(), 18);
+    assert_eq!((dirs[0].as_str(), dirs[17].as_str()), ("p0-r0", "p5-r2"));
+    let summary = text(&kept.join("runs/p4-r1"), "summary.csv");
+    let row = summary.lines().nth(1).unwrap();
+    let runs = text(&kept, "runs.csv");
+    let sweep_row = runs.lines().nth(1 + 4 * 3 + 1).unwrap();
+    // The run's own summary has the same KPIs as its row of runs.csv.
+    let tail = |line: &str, skip: usize| line.split(',').skip(skip).collect::<Vec<_>>().join(",");
+    assert_eq!(tail(row, 2), tail(sweep_row, 5));
+    assert!(text(&kept.join("runs/p4-r1"), "scenario.resolved.toml").contains("rd_intensity = 0.3"));
+}
+
+#[test]
+fn every_shipped_sweep_is_valid() {
+    let dir: PathBuf = scenario("sweeps");
+    let mut files: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 2, "{files:?}");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut args = vec!["validate"];
+    args.extend(files.iter().map(String::as_str));
+    let out = ok(tmp.path(), &args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.matches("(sweep: ").count(), files.len(), "{stdout}");
+    let _ = chipmarket;
+}

@@ -14,7 +14,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{anyhow, Context, Result};
 
-/// How far (in tasks per worker) workers may run ahead of the sink.
+/// How far (in tasks per worker, at least two chunks) workers may run ahead of the sink.
 const WINDOW_PER_JOB: u64 = 32;
 
 /// What a panicking task left: its panic message.
@@ -23,34 +23,45 @@ pub type Panic = String;
 struct Shared<T, S> {
     /// Next index the sink waits for.
     next_out: u64,
-    /// Finished results waiting for the ones before them.
-    pending: BTreeMap<u64, Result<T, Panic>>,
+    /// Finished chunks (by first index) waiting for the ones before them.
+    pending: BTreeMap<u64, Vec<Result<T, Panic>>>,
     sink: S,
     /// The sink's first error: every worker stops.
     error: Option<anyhow::Error>,
+    /// Workers waiting for the sink to catch up.
+    waiting: usize,
 }
 
 /// Run a task for every index of `range` on a pool of `jobs` threads, and hand the results to
 /// `sink` in increasing index order.
 ///
-/// `make_worker` builds one task function per thread (so a thread can keep a cache). A task that
-/// panics is handed over as `Err(message)` and the others go on. The sink's first error (or
-/// panic) stops the workers and is returned once they have stopped.
-pub fn run_ordered<W, T, S>(range: Range<u64>, jobs: usize, make_worker: impl Fn() -> W + Sync, sink: S) -> Result<()>
+/// Workers take `chunk` consecutive indices at a time and hand over a chunk's results together
+/// (fewer hand-offs between threads; neighbouring tasks, such as the replications of one sweep
+/// point, stay on one thread). `make_worker` builds one task function per thread, so a thread
+/// can keep a cache. A task that panics is handed over as `Err(message)` and the others go on.
+/// The sink's first error (or panic) stops the workers and is returned once they have stopped.
+pub fn run_ordered<W, T, S>(
+    range: Range<u64>,
+    jobs: usize,
+    chunk: u64,
+    make_worker: impl Fn() -> W + Sync,
+    sink: S,
+) -> Result<()>
 where
     W: FnMut(u64) -> T,
     T: Send,
     S: FnMut(u64, Result<T, Panic>) -> Result<()> + Send,
 {
     let jobs = jobs.max(1);
-    let window = WINDOW_PER_JOB * jobs as u64;
+    let chunk = chunk.max(1);
+    let window = WINDOW_PER_JOB.max(2 * chunk) * jobs as u64;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("chipmarket-sweep-{i}"))
         .build()
         .context("failed to start the worker threads")?;
     let next_in = AtomicU64::new(range.start);
-    let shared = Mutex::new(Shared { next_out: range.start, pending: BTreeMap::new(), sink, error: None });
+    let shared = Mutex::new(Shared { next_out: range.start, pending: BTreeMap::new(), sink, error: None, waiting: 0 });
     let progressed = Condvar::new();
 
     pool.scope(|scope| {
@@ -58,39 +69,49 @@ where
             scope.spawn(|_| {
                 let mut worker = make_worker();
                 loop {
-                    let idx = next_in.fetch_add(1, Ordering::Relaxed);
-                    if idx >= range.end {
+                    let start = next_in.fetch_add(chunk, Ordering::Relaxed);
+                    if start >= range.end {
                         return;
                     }
                     {
                         let mut st = lock(&shared);
-                        while st.error.is_none() && idx >= st.next_out + window {
+                        while st.error.is_none() && start >= st.next_out + window {
+                            st.waiting += 1;
                             st = progressed.wait(st).unwrap_or_else(PoisonError::into_inner);
+                            st.waiting -= 1;
                         }
                         if st.error.is_some() {
                             return;
                         }
                     }
-                    let res = catch_unwind(AssertUnwindSafe(|| worker(idx))).map_err(|p| panic_message(&*p));
+                    let results: Vec<Result<T, Panic>> = (start..(start + chunk).min(range.end))
+                        .map(|idx| catch_unwind(AssertUnwindSafe(|| worker(idx))).map_err(|p| panic_message(&*p)))
+                        .collect();
                     let mut st = lock(&shared);
                     if st.error.is_some() {
                         return;
                     }
-                    st.pending.insert(idx, res);
-                    let Shared { next_out, pending, sink, error } = &mut *st;
-                    while let Some(res) = pending.remove(next_out) {
-                        let delivered = catch_unwind(AssertUnwindSafe(|| sink(*next_out, res))).unwrap_or_else(|p| {
-                            Err(anyhow!("internal error while writing results: {}", panic_message(&*p)))
-                        });
-                        if let Err(e) = delivered {
-                            *error = Some(e);
-                            pending.clear();
-                            break;
+                    st.pending.insert(start, results);
+                    let Shared { next_out, pending, sink, error, waiting } = &mut *st;
+                    'deliver: while let Some(results) = pending.remove(next_out) {
+                        for res in results {
+                            let delivered =
+                                catch_unwind(AssertUnwindSafe(|| sink(*next_out, res))).unwrap_or_else(|p| {
+                                    Err(anyhow!("internal error while writing results: {}", panic_message(&*p)))
+                                });
+                            if let Err(e) = delivered {
+                                *error = Some(e);
+                                pending.clear();
+                                break 'deliver;
+                            }
+                            *next_out += 1;
                         }
-                        *next_out += 1;
                     }
+                    let wake = *waiting > 0;
                     drop(st);
-                    progressed.notify_all();
+                    if wake {
+                        progressed.notify_all();
+                    }
                 }
             });
         }
@@ -123,11 +144,12 @@ mod tests {
     use super::*;
 
     /// Run `0..n` with a task that sleeps a little out of order and panics on `bad`.
-    fn collect(n: u64, jobs: usize, bad: Option<u64>) -> Vec<(u64, Result<u64, Panic>)> {
+    fn collect(n: u64, jobs: usize, chunk: u64, bad: Option<u64>) -> Vec<(u64, Result<u64, Panic>)> {
         let mut seen = Vec::new();
         run_ordered(
             0..n,
             jobs,
+            chunk,
             || {
                 move |i: u64| {
                     if Some(i) == bad {
@@ -148,15 +170,17 @@ mod tests {
 
     #[test]
     fn results_arrive_in_index_order_whatever_the_thread_count() {
-        let one = collect(300, 1, None);
+        let one = collect(300, 1, 1, None);
         assert_eq!(one, (0..300).map(|i| (i, Ok(i * i))).collect::<Vec<_>>());
-        assert_eq!(collect(300, 2, None), one);
-        assert_eq!(collect(300, 5, None), one);
+        assert_eq!(collect(300, 2, 1, None), one);
+        assert_eq!(collect(300, 5, 1, None), one);
+        assert_eq!(collect(300, 2, 7, None), one);
+        assert_eq!(collect(300, 3, 64, None), one);
     }
 
     #[test]
     fn a_panicking_task_is_reported_and_the_others_go_on() {
-        let seen = collect(50, 3, Some(17));
+        let seen = collect(50, 3, 4, Some(17));
         assert_eq!(seen.len(), 50);
         for (i, r) in &seen {
             if *i == 17 {
@@ -173,6 +197,7 @@ mod tests {
         let err = run_ordered(
             0..10_000,
             2,
+            3,
             || |i: u64| i,
             |i, _| {
                 delivered += 1;
@@ -194,6 +219,7 @@ mod tests {
         run_ordered(
             40..60,
             2,
+            6,
             || |i: u64| i,
             |i, r| {
                 seen.push((i, r.unwrap()));

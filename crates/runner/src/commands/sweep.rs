@@ -275,9 +275,13 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let bar = progress::bar(todo.end - todo.start, "runs", args.quiet);
     let ran = todo.end - todo.start;
     let sink_dir = &mut dir;
+    // Workers take a point's replications together (in pieces of at most 16), so each usually
+    // builds a point's scenario once.
+    let chunk = replications.div_ceil(replications.div_ceil(16));
     run_ordered(
         todo,
         jobs,
+        chunk,
         || {
             let plan = &plan;
             let mut cached: Option<(usize, Result<Scenario, String>)> = None;

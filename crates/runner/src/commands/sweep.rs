@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
+use indicatif::{ProgressState, ProgressStyle};
 
 use chipmarket_engine::scenario::{KeyPath, Scenario, ScenarioError};
 use chipmarket_engine::sweep::{Sweep, SweepSpec};
@@ -273,6 +274,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         fail_run,
     };
     let bar = progress::bar(todo.end - todo.start, "runs", args.quiet);
+    if let Ok(style) = ProgressStyle::with_template("{spinner} runs {pos}/{len} [{bar:30}] {rate} eta {eta}") {
+        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0} runs/s", state.per_sec());
+        };
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
+    }
     let ran = todo.end - todo.start;
     let sink_dir = &mut dir;
     // Workers take a point's replications together (in pieces of at most 16), so each usually

@@ -17,6 +17,8 @@ bench:
     cargo run --release -p chipmarket-engine --example hold -- --pending 1000 --events 5000000
     cargo run --release -p chipmarket-engine --example hold -- --pending 100000 --events 5000000
     cargo bench -p chipmarket-engine --bench baseline
+    cargo run --release -p chipmarket-engine --example replication -- scenarios/stress-large.toml --reps 3
+    cargo bench -p chipmarket --bench sweep
 
 # Lints as CI runs them.
 lint:

@@ -156,15 +156,7 @@ impl SweepSpec {
         }
         let tree = parse_tree(text)?;
         let spec: SweepSpec = serde_path_to_error::deserialize(toml::Value::Table(tree.clone())).map_err(|err| {
-            let mut path = KeyPath::root();
-            for seg in err.path().iter() {
-                match seg {
-                    serde_path_to_error::Segment::Seq { index } => path = path.index(*index),
-                    serde_path_to_error::Segment::Map { key } => path = path.key(key),
-                    _ => {}
-                }
-            }
-            let mut e = ScenarioError::from_schema(path, err.inner().message().trim());
+            let mut e = ScenarioError::from_deserialize(&err);
             e.hint = e.hint.map(|h| h.replace("docs/scenario-format.md", "docs/sweeps.md"));
             e.located(text, &tree, &[])
         })?;

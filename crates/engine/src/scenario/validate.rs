@@ -58,10 +58,18 @@ impl ScenarioError {
         self
     }
 
-    /// A schema error (serde's `raw` message at `path`) in the wording of scenario errors,
-    /// for the other TOML files the crate reads (sweep files).
-    pub(crate) fn from_schema(path: KeyPath, raw: &str) -> ScenarioError {
-        schema_error(path, raw)
+    /// The error of a failed deserialisation of a TOML tree, with its key path and our
+    /// wording (unknown keys get the nearest valid key); its place is filled in later.
+    pub(crate) fn from_deserialize(err: &serde_path_to_error::Error<toml::de::Error>) -> ScenarioError {
+        let mut path = KeyPath::root();
+        for seg in err.path().iter() {
+            match seg {
+                serde_path_to_error::Segment::Seq { index } => path = path.index(*index),
+                serde_path_to_error::Segment::Map { key } => path = path.key(key),
+                _ => {}
+            }
+        }
+        schema_error(path, err.inner().message().trim())
     }
 
     /// Fill in the dotted path, the override it comes from, or its place in `text`.
@@ -256,18 +264,8 @@ pub(crate) fn deserialize_tree(
     overrides: &[Override],
 ) -> Result<Scenario, ScenarioError> {
     let value = toml::Value::Table(tree.clone());
-    serde_path_to_error::deserialize::<_, Scenario>(value).map_err(|err| {
-        let mut path = KeyPath::root();
-        for seg in err.path().iter() {
-            match seg {
-                serde_path_to_error::Segment::Seq { index } => path = path.index(*index),
-                serde_path_to_error::Segment::Map { key } => path = path.key(key),
-                _ => {}
-            }
-        }
-        let raw = err.inner().message().trim().to_string();
-        schema_error(path, &raw).located_in(texts, tree, overrides)
-    })
+    serde_path_to_error::deserialize::<_, Scenario>(value)
+        .map_err(|err| ScenarioError::from_deserialize(&err).located_in(texts, tree, overrides))
 }
 
 /// Turn serde's wording into ours, with the nearest valid key for unknown keys.

@@ -135,7 +135,7 @@ impl fmt::Display for SimTime {
 /// An id is only meaningful for the queue that issued it, and is never reused by
 /// that queue (not even after [`EventQueue::clear`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct EventId(u64);
+pub struct EventId(u128);
 
 // ------------------------------------------------------------- EventQueue ----
 
@@ -224,9 +224,9 @@ impl<E> Ord for Entry<E> {
 /// Costs: [`schedule`](Self::schedule) and [`pop`](Self::pop) are O(log n).
 /// [`cancel`](Self::cancel) is lazy: the entry stays in the heap, marked cancelled,
 /// and is dropped when it reaches the top; while nothing is cancelled, `pop` pays a
-/// single integer comparison for this. `cancel` itself scans the pending entries to
-/// tell a pending event from one that already fired (no bookkeeping is done on the
-/// hot path for that), so it is O(n); it suits occasional cancellation.
+/// single integer comparison for this. `cancel` tells a pending event from one that
+/// already fired by its time against the clock, with no bookkeeping on the hot path; only
+/// for an event due at the current tick does it scan the pending entries (O(n)).
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
     heap: BinaryHeap<Entry<E>>,
@@ -237,6 +237,11 @@ pub struct EventQueue<E> {
     /// popped key is cancelled exactly when it equals this: one comparison per pop.
     min_cancelled: u128,
     next_seq: u64,
+    /// Every event with a smaller sequence number fired or was cleared.
+    cleared_before: u64,
+    /// Keys of cancelled entries already dropped from `heap` whose time the clock has not
+    /// passed yet.
+    dropped: BTreeSet<u128>,
     now: SimTime,
 }
 
@@ -261,6 +266,8 @@ impl<E> EventQueue<E> {
             cancelled: BTreeSet::new(),
             min_cancelled: NO_CANCELLED,
             next_seq: 0,
+            cleared_before: 0,
+            dropped: BTreeSet::new(),
             now: SimTime::ZERO,
         }
     }
@@ -303,8 +310,9 @@ impl<E> EventQueue<E> {
         let seq = self.next_seq;
         debug_assert!(seq < SEQ_MASK, "EventQueue: 2^56 insertions exhausted");
         self.next_seq = seq + 1;
-        self.heap.push(Entry::new(pack(at, priority, seq), event));
-        EventId(seq)
+        let key = pack(at, priority, seq);
+        self.heap.push(Entry::new(key, event));
+        EventId(key)
     }
 
     /// Cancels a pending event so that it never fires. Returns `true` if the event was
@@ -314,18 +322,37 @@ impl<E> EventQueue<E> {
     /// Pass only ids issued by this queue: an id from another queue is not detected
     /// and may name an unrelated event of this one.
     ///
-    /// O(n) in the number of pending events (see the [type docs](Self)); the
-    /// cancelled entry is dropped later, when it reaches the top of the heap.
+    /// O(log c) with c events cancelled and not yet dropped, except for an event due at
+    /// the current tick, which needs a scan of the pending entries (see the
+    /// [type docs](Self)); the cancelled entry is dropped later, when it reaches the top
+    /// of the heap.
     pub fn cancel(&mut self, id: EventId) -> bool {
-        if id.0 >= self.next_seq {
+        let key = id.0;
+        let seq = seq_of(key);
+        // Cancelled entries dropped before the clock passed them; older ones are no longer
+        // needed (the time test below settles them).
+        while self.dropped.first().is_some_and(|&k| time_of(k) < self.now) {
+            self.dropped.pop_first();
+        }
+        if seq >= self.next_seq
+            || seq < self.cleared_before
+            || self.cancelled.contains(&key)
+            || self.dropped.contains(&key)
+        {
+            return false; // never issued, cleared, or already cancelled
+        }
+        // The clock is the time of the last event popped (or a later `run_until` bound),
+        // so an event due after it has not fired and one due before it has. Only an event
+        // due exactly now may be either.
+        let pending = match time_of(key).cmp(&self.now) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => self.heap.iter().any(|entry| entry.key() == key),
+        };
+        if !pending {
             return false;
         }
-        let Some(key) = self.heap.iter().map(|entry| entry.key()).find(|&key| seq_of(key) == id.0) else {
-            return false; // fired, cancelled and already dropped, or cleared
-        };
-        if !self.cancelled.insert(key) {
-            return false; // already cancelled, not yet dropped
-        }
+        self.cancelled.insert(key);
         self.min_cancelled = self.min_cancelled.min(key);
         true
     }
@@ -379,6 +406,11 @@ impl<E> EventQueue<E> {
         let first = self.cancelled.pop_first();
         debug_assert_eq!(first, Some(key));
         self.min_cancelled = self.cancelled.first().copied().unwrap_or(NO_CANCELLED);
+        // Dropped before the clock reached it: remember it, or `cancel` would take it
+        // for pending (see `cancel`).
+        if time_of(key) >= self.now {
+            self.dropped.insert(key);
+        }
     }
 
     /// The number of live (scheduled, not yet fired, not cancelled) events.
@@ -398,6 +430,8 @@ impl<E> EventQueue<E> {
     /// Drops every pending event. The clock is unchanged and ids issued before stay
     /// invalid: cancelling one returns `false`.
     pub fn clear(&mut self) {
+        self.cleared_before = self.next_seq;
+        self.dropped.clear();
         self.heap.clear();
         self.cancelled.clear();
         self.min_cancelled = NO_CANCELLED;
@@ -604,9 +638,24 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "SimTime overflow")]
     fn simtime_add_overflow_panics() {
-        let _ = SimTime::MAX + 1;
+        let res = std::panic::catch_unwind(|| SimTime::MAX + 1);
+        let msg = res.expect_err("adding past SimTime::MAX must panic");
+        let text = msg.downcast_ref::<String>().cloned().or_else(|| msg.downcast_ref::<&str>().map(|s| s.to_string()));
+        assert!(text.unwrap_or_default().contains("SimTime overflow"));
+    }
+
+    #[test]
+    fn an_id_cancelled_and_dropped_before_its_time_stays_cancelled() {
+        let mut q = EventQueue::new();
+        let a = q.schedule_in(5, 0, 'a');
+        let b = q.schedule_in(9, 0, 'b');
+        assert!(q.cancel(a));
+        assert_eq!(q.peek_time(), Some(SimTime(9)), "peeking drops the cancelled top");
+        assert!(!q.cancel(a), "a stays cancelled after it was dropped, though its time is ahead");
+        assert!(q.cancel(b));
+        assert!(q.is_empty());
+        assert_eq!(q.pop(), None);
     }
 
     #[test]

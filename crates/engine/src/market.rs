@@ -85,24 +85,6 @@ impl Event {
             Event::End => 9,
         }
     }
-
-    fn kind(self) -> &'static str {
-        match self {
-            Event::QuarterEnd => "quarter_end",
-            Event::Regime { .. } => "regime_change",
-            Event::SwitchingStarts => "switching_starts",
-            Event::Launch(_) => "chip_launch",
-            Event::NextGen(_) => "next_generation",
-            Event::Funding(..) => "funding",
-            Event::Production => "production",
-            Event::Deadline(_) => "contract_deadline",
-            Event::Licence(_) => "licence_decision",
-            Event::TenderArrival(_) => "tender_opened",
-            Event::Bid(..) => "bid",
-            Event::Award(_) => "award",
-            Event::End => "end",
-        }
-    }
 }
 
 /// A chip in the run's catalogue (roadmap chips and generated generations).
@@ -475,11 +457,6 @@ impl<'s> Market<'s> {
         }
     }
 
-    /// The calendar of this run.
-    pub fn calendar(&self) -> &Calendar {
-        &self.cal
-    }
-
     /// Check the model's invariants (used by tests and debug builds).
     pub fn check_invariants(&self) -> Result<(), SimError> {
         for (fi, f) in self.firms.iter().enumerate() {
@@ -546,7 +523,6 @@ impl Model for Market<'_> {
                 queue.clear();
             }
         }
-        let _ = event.kind();
         Ok(())
     }
 }

@@ -103,7 +103,6 @@ impl Market<'_> {
             regime: self.regime,
             demand,
             total_pflops,
-            total_revenue,
             domestic_pflops: domestic,
             gaps,
             tenders_opened: self.flows.tenders_opened,

@@ -16,7 +16,6 @@ pub(super) struct QuarterInput {
     pub regime: usize,
     pub demand: f64,
     pub total_pflops: f64,
-    pub total_revenue: f64,
     pub domestic_pflops: f64,
     pub gaps: (Option<f64>, Option<f64>),
     pub tenders_opened: u64,
@@ -106,7 +105,6 @@ impl Tracker {
         self.fees += q.export_fees;
         self.cancelled += q.cancelled_backlog;
         self.demand += q.demand;
-        let _ = q.total_revenue;
     }
 
     /// The KPIs, in a fixed column order: per firm (scenario order), then the market.

@@ -163,3 +163,23 @@ fn a_scenario_that_extends_another_runs_like_the_merged_file() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.toml:4:16: firms.dom.rd_intensity"), "{err}");
 }
+
+#[test]
+fn run_files_do_not_depend_on_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = data("tiny.toml");
+    let tiny = tiny.to_str().unwrap();
+    for (threads, out) in [("1", "one"), ("3", "three")] {
+        let args = ["run", tiny, "--out", out, "--quiet", "--replications", "6"];
+        let res = std::process::Command::new(env!("CARGO_BIN_EXE_chipmarket"))
+            .args(args)
+            .current_dir(tmp.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(res.status.success(), "{}", crate::common::show(&args, tmp.path(), &res));
+    }
+    for f in FILES {
+        assert_eq!(read(&tmp.path().join("one"), f), read(&tmp.path().join("three"), f), "{f}");
+    }
+}

@@ -12,8 +12,7 @@ impl Market<'_> {
         if !self.supply.is_linked(fi) {
             return self.firms[fi].capacity_per_quarter;
         }
-        let Some(&chip) = self.firms[fi].chips.iter().rev().find(|&&c| self.chips[c].launched) else { return 0.0 };
-        let c = &self.chips[chip];
+        let Some(c) = self.production_chip(fi) else { return 0.0 };
         if actual {
             self.supply.actual_units(fi, c.dies_per_wafer, c.hbm_stacks)
         } else {
@@ -21,15 +20,20 @@ impl Market<'_> {
         }
     }
 
+    /// The chip whose inputs (chips per wafer, HBM stacks) convert a firm's supply into
+    /// accelerators: its latest launched chip.
+    fn production_chip(&self, fi: usize) -> Option<&ChipState> {
+        self.firms[fi].chips.iter().rev().map(|&c| &self.chips[c]).find(|c| c.launched)
+    }
+
     pub(super) fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         let tick_quarters = self.tick_len as f64 / (TICKS_PER_YEAR / 4.0);
         // What each firm's backlog can use this tick, as a rate per quarter.
         let needs: Vec<Need> = (0..self.firms.len())
             .map(|fi| {
-                let chip = self.firms[fi].chips.iter().rev().find(|&&c| self.chips[c].launched);
-                chip.map_or(Need::default(), |&c| {
+                self.production_chip(fi).map_or(Need::default(), |c| {
                     let units = self.firms[fi].backlog_units as f64 / tick_quarters;
-                    Need::for_units(units, self.chips[c].dies_per_wafer, self.chips[c].hbm_stacks)
+                    Need::for_units(units, c.dies_per_wafer, c.hbm_stacks)
                 })
             })
             .collect();

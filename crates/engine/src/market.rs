@@ -102,6 +102,16 @@ struct ChipState {
     launch: SimTime,
     launched: bool,
     end_of_sale: Option<SimTime>,
+    /// Deliveries of the current quarter.
+    q: ChipFlows,
+}
+
+/// Per-quarter deliveries of one chip.
+#[derive(Debug, Clone, Copy, Default)]
+struct ChipFlows {
+    units: u64,
+    pflops: f64,
+    revenue: f64,
 }
 
 impl ChipState {
@@ -285,6 +295,7 @@ impl<'s> Market<'s> {
                     launch,
                     launched: false,
                     end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
+                    q: ChipFlows::default(),
                 });
             }
             firms.push(FirmState {

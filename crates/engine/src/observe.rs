@@ -96,6 +96,24 @@ pub struct MarketQuarter {
     pub cancelled_backlog_usd: f64,
 }
 
+/// One row of `chips_quarterly.csv`: deliveries of one chip in one quarter. Only chips
+/// that delivered something in the quarter have a row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChipQuarter {
+    /// Calendar quarter.
+    pub quarter: Quarter,
+    /// Firm position in [`RunReport::firm_ids`].
+    pub firm: usize,
+    /// Chip position in [`RunReport::chip_ids`].
+    pub chip: usize,
+    /// Accelerators of this chip delivered in the quarter.
+    pub units_shipped: u64,
+    /// Compute delivered [PFLOPS].
+    pub compute_shipped_pflops: f64,
+    /// Revenue recognised at delivery, before export fees [USD].
+    pub revenue_usd: f64,
+}
+
 /// Final state of a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContractStatus {
@@ -193,6 +211,8 @@ pub struct RunReport {
     pub firms: Vec<FirmQuarter>,
     /// `market_quarterly.csv` rows.
     pub market: Vec<MarketQuarter>,
+    /// `chips_quarterly.csv` rows (quarter-major, chips in catalogue order).
+    pub chips: Vec<ChipQuarter>,
     /// `contracts.csv` rows, by contract number.
     pub contracts: Vec<ContractRow>,
     /// `events.csv` rows.

@@ -137,9 +137,24 @@ impl Market<'_> {
                 });
             }
             self.report.market.push(rows.to_row());
+            for (ci, c) in self.chips.iter().enumerate() {
+                if c.q.units > 0 {
+                    self.report.chips.push(crate::observe::ChipQuarter {
+                        quarter,
+                        firm: c.firm,
+                        chip: ci,
+                        units_shipped: c.q.units,
+                        compute_shipped_pflops: c.q.pflops,
+                        revenue_usd: c.q.revenue,
+                    });
+                }
+            }
         }
         for f in &mut self.firms {
             f.q = FirmFlows::default();
+        }
+        for c in &mut self.chips {
+            c.q = ChipFlows::default();
         }
         self.flows = MarketFlows::default();
         self.quarter = self.quarter.next();

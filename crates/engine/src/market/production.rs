@@ -67,6 +67,10 @@ impl Market<'_> {
                 let pflops = n as f64 * c.pflops_per_unit;
                 let cogs = n as f64 * self.chips[c.chip].unit_cost;
                 let done = c.remaining() == 0;
+                let chip = &mut self.chips[c.chip].q;
+                chip.units += n;
+                chip.pflops += pflops;
+                chip.revenue += revenue;
                 let f = &mut self.firms[fi];
                 f.backlog_units -= n;
                 f.q.units += n;

@@ -69,6 +69,7 @@ impl Market<'_> {
             launch: now,
             launched: true,
             end_of_sale: None,
+            q: ChipFlows::default(),
         });
         self.firms[fi].chips.push(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);

@@ -749,6 +749,18 @@ fn check_report(gen: &GenScenario, scenario: &Scenario, r: &RunReport) -> Result
             f.capacity_units
         );
     }
+    // Deliveries by chip add up to deliveries by firm, quarter by quarter.
+    for f in &r.firms {
+        let chips = r.chips.iter().filter(|c| c.quarter == f.quarter && c.firm == f.firm);
+        let (units, revenue) = chips.fold((0u64, 0.0), |(u, v), c| (u + c.units_shipped, v + c.revenue_usd));
+        prop_assert_eq!(units, f.units_shipped, "{} {}: chip rows", f.quarter, f.firm);
+        prop_assert!(
+            (revenue - f.revenue_usd).abs() <= 1e-6 * f.revenue_usd.max(1.0),
+            "{} {}: chip revenue",
+            f.quarter,
+            f.firm
+        );
+    }
     // Cash accounting balances: every quarter's change is its flows.
     let mut cash: Vec<f64> = gen_cash(scenario);
     for f in &r.firms {

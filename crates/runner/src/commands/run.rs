@@ -32,6 +32,7 @@ pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'
         ("scenario.resolved.toml", scenario.to_toml_string().into_bytes()),
         ("firms_quarterly.csv", csv::firms_quarterly(reports)),
         ("market_quarterly.csv", csv::market_quarterly(reports)),
+        ("chips_quarterly.csv", csv::chips_quarterly(reports)),
         ("contracts.csv", csv::contracts(reports)),
         ("summary.csv", csv::summary(reports)),
         ("shares_wide.csv", csv::shares_wide(reports)),

@@ -127,6 +127,25 @@ pub fn market_quarterly(reports: &[RunReport]) -> Vec<u8> {
     rows(&header, records)
 }
 
+/// `chips_quarterly.csv`: deliveries by chip (only chips that delivered in the quarter).
+pub fn chips_quarterly(reports: &[RunReport]) -> Vec<u8> {
+    let header = ["replication", "quarter", "firm", "chip", "units_shipped", "compute_shipped_pflops", "revenue_usd"];
+    let records = reports.iter().flat_map(|r| {
+        r.chips.iter().map(move |c| {
+            vec![
+                r.replication.to_string(),
+                c.quarter.to_string(),
+                r.firm_ids[c.firm].clone(),
+                r.chip_ids[c.chip].clone(),
+                c.units_shipped.to_string(),
+                num(c.compute_shipped_pflops),
+                num(c.revenue_usd),
+            ]
+        })
+    });
+    rows(&header, records)
+}
+
 /// `contracts.csv`.
 pub fn contracts(reports: &[RunReport]) -> Vec<u8> {
     let header = [

@@ -4,10 +4,11 @@ use std::fs;
 
 use crate::common::{data, ok};
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 7] = [
     "scenario.resolved.toml",
     "firms_quarterly.csv",
     "market_quarterly.csv",
+    "chips_quarterly.csv",
     "contracts.csv",
     "summary.csv",
     "shares_wide.csv",
@@ -37,6 +38,10 @@ fn run_writes_every_file_with_the_contract_columns() {
         "replication,quarter,regime,demand_pflops,delivered_pflops,domestic_compute_share,foreign_compute_share,\
          perf_gap_frontier,perf_gap_sellable,tenders_opened,tenders_awarded,unfilled_pflops,export_fees_usd,\
          cancelled_backlog_usd"
+    );
+    assert_eq!(
+        header("chips_quarterly.csv"),
+        "replication,quarter,firm,chip,units_shipped,compute_shipped_pflops,revenue_usd"
     );
     assert_eq!(
         header("contracts.csv"),

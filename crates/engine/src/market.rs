@@ -21,7 +21,7 @@ mod tests;
 use std::collections::VecDeque;
 
 use rand::Rng;
-use rand_distr::{Distribution, Gamma, Gumbel, LogNormal, Normal};
+use rand_distr::{Distribution, Gamma, LogNormal, Normal};
 
 use crate::calendar::{Calendar, Date, Quarter, TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::error::SimError;
@@ -58,6 +58,10 @@ pub enum Event {
     Production,
     /// A contract reaches deadline plus grace.
     Deadline(u32),
+    /// A restriction is announced: (schedule entry). Customers order ahead of it.
+    Announce(u32),
+    /// The backlog grace period of a regime change ends: (regime index in force then).
+    GraceEnd(u32),
     /// An export licence is decided.
     Licence(u32),
     /// A customer opens a tender (then schedules its next one).
@@ -75,7 +79,7 @@ impl Event {
     fn priority(self) -> u8 {
         match self {
             Event::QuarterEnd => 0,
-            Event::Regime { .. } | Event::SwitchingStarts => 1,
+            Event::Regime { .. } | Event::SwitchingStarts | Event::Announce(_) | Event::GraceEnd(_) => 1,
             Event::Launch(_) | Event::NextGen(_) | Event::Funding(..) => 2,
             Event::Production => 3,
             Event::Deadline(_) | Event::Licence(_) => 4,
@@ -94,6 +98,11 @@ struct ChipState {
     firm: usize,
     tflops: f64,
     tpp: f64,
+    /// Memory [GB], bandwidth [TB/s] and board power [W] as buyers score them (unknown
+    /// values in the scenario are replaced by [`UNKNOWN_MEMORY_GB`] and friends).
+    memory_gb: f64,
+    bandwidth_tbps: f64,
+    tdp_w: f64,
     unit_cost: f64,
     /// Price at the firm's margin target [USD].
     list_price: f64,
@@ -104,6 +113,31 @@ struct ChipState {
     end_of_sale: Option<SimTime>,
     /// Deliveries of the current quarter.
     q: ChipFlows,
+    /// Units owed on active contracts.
+    backlog: u64,
+    /// Finished units in the firm's warehouse.
+    inventory: u64,
+    /// Units started and not yet finished.
+    pipeline: u64,
+    /// Fraction of a unit of production carried to the next tick.
+    carry: f64,
+    /// Smoothed deliveries per week (what the inventory target is measured in).
+    weekly_deliveries: f64,
+}
+
+/// Memory a chip is scored with when the scenario leaves `memory_gb` at 0 (unknown) [GB].
+pub const UNKNOWN_MEMORY_GB: f64 = 32.0;
+/// Bandwidth a chip is scored with when `memory_bandwidth_tbps` is 0 (unknown) [TB/s].
+pub const UNKNOWN_BANDWIDTH_TBPS: f64 = 1.0;
+/// Board power a chip is costed with when `tdp_w` is 0 (unknown) [W].
+pub const UNKNOWN_TDP_W: f64 = 400.0;
+
+fn known_or(x: f64, unknown: f64) -> f64 {
+    if x > 0.0 {
+        x
+    } else {
+        unknown
+    }
 }
 
 /// Per-quarter deliveries of one chip.
@@ -132,6 +166,7 @@ struct FirmFlows {
     fixed: f64,
     funding: f64,
     rd: f64,
+    writeoff: f64,
     bids: u32,
     wins: u32,
     capacity_units: f64,
@@ -147,8 +182,9 @@ struct FirmState {
     margin: f64,
     win_rate: f64,
     capacity_per_quarter: f64,
-    carry_units: f64,
     backlog: VecDeque<u32>,
+    /// Production started and not finished: (ready at, chip, units), in start order.
+    pipeline: VecDeque<(SimTime, usize, u64)>,
     backlog_units: u64,
     installed_pflops: f64,
     /// Roadmap and generated chips of this firm, in launch order.
@@ -169,6 +205,8 @@ struct FirmState {
 struct CustomerState {
     kind: CustomerKind,
     rate_per_year: f64,
+    /// Budget left unspent by earlier tenders, added to the next one [USD].
+    carry_usd: f64,
     /// Relationship strength per firm index.
     relationship: Vec<f64>,
     tender_stream: Stream,
@@ -183,15 +221,21 @@ struct Bid {
     price: f64,
     /// Units the firm can deliver by the deadline.
     deliverable: u64,
+    /// Deterministic utility of the bid for this tender.
     utility: f64,
 }
 
 #[derive(Debug, Clone)]
 struct Tender {
     customer: usize,
-    pflops: f64,
+    /// Budget [USD].
+    budget: f64,
+    training: bool,
     min_tflops: f64,
     deadline: SimTime,
+    /// An order ahead of an announced restriction: only foreign chips allowed now and
+    /// forbidden under this regime may bid.
+    ahead_of: Option<usize>,
     bids: Vec<Bid>,
 }
 
@@ -227,6 +271,7 @@ struct MarketFlows {
     unfilled_pflops: f64,
     export_fees: f64,
     cancelled_backlog: f64,
+    writeoff: f64,
 }
 
 /// The whole state of one replication.
@@ -296,6 +341,14 @@ impl<'s> Market<'s> {
                     launched: false,
                     end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
                     q: ChipFlows::default(),
+                    memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
+                    bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
+                    tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
+                    backlog: 0,
+                    inventory: 0,
+                    pipeline: 0,
+                    carry: 0.0,
+                    weekly_deliveries: 0.0,
                 });
             }
             firms.push(FirmState {
@@ -306,8 +359,8 @@ impl<'s> Market<'s> {
                 margin: f.gross_margin_target,
                 win_rate: s.market.reference_win_rate,
                 capacity_per_quarter: f.capacity_units_per_quarter,
-                carry_units: 0.0,
                 backlog: VecDeque::new(),
+                pipeline: VecDeque::new(),
                 backlog_units: 0,
                 installed_pflops: 0.0,
                 last_roadmap_chip: *ids.last().unwrap_or(&0),
@@ -328,6 +381,7 @@ impl<'s> Market<'s> {
             .map(|c| CustomerState {
                 kind: c.kind,
                 rate_per_year: c.tenders_per_year.unwrap_or(s.demand.tenders_per_year),
+                carry_usd: 0.0,
                 relationship: s.firms.iter().map(|f| c.relationships.get(&f.id).copied().unwrap_or(0.0)).collect(),
                 tender_stream: stream(seed, replication, &format!("tenders/{}", c.id)),
                 award_stream: stream(seed, replication, &format!("award/{}", c.id)),
@@ -401,6 +455,13 @@ impl<'s> Market<'s> {
         for &(at, r) in &self.policy.scheduled.clone() {
             push(queue, at, Event::Regime { regime: r as u32, markov: false });
         }
+        for (i, entry) in s.policy.schedule.iter().enumerate() {
+            if let Some(announced) = entry.announced {
+                if announced > s.scenario.start && announced < entry.date {
+                    push(queue, self.cal.tick_of(announced), Event::Announce(i as u32));
+                }
+            }
+        }
         if let Some((from, _)) = &self.policy.switching {
             push(queue, *from, Event::SwitchingStarts);
         }
@@ -420,7 +481,7 @@ impl<'s> Market<'s> {
         self.report.events_processed = events_processed;
         self.report.chip_ids = self.chips.iter().map(|c| c.id.clone()).collect();
         if self.options.record_rows {
-            self.report.tender_pflops = self.tenders.iter().map(|t| t.pflops).collect();
+            self.report.tender_budgets_usd = self.tenders.iter().map(|t| t.budget).collect();
             self.report.contracts = self
                 .contracts
                 .iter()
@@ -483,6 +544,27 @@ impl<'s> Market<'s> {
                     f.backlog_units
                 )));
             }
+            let in_pipeline: u64 = f.pipeline.iter().map(|p| p.2).sum();
+            let chips_pipeline: u64 = f.chips.iter().map(|&c| self.chips[c].pipeline).sum();
+            if in_pipeline != chips_pipeline {
+                return Err(SimError::Invariant(format!(
+                    "firm {fi}: pipeline {in_pipeline} but chips {chips_pipeline}"
+                )));
+            }
+        }
+        for (ci, chip) in self.chips.iter().enumerate() {
+            let owed: u64 = self
+                .contracts
+                .iter()
+                .filter(|c| c.chip == ci && c.status == ContractStatus::Active)
+                .map(Contract::remaining)
+                .sum();
+            if owed != chip.backlog {
+                return Err(SimError::Invariant(format!(
+                    "chip {}: backlog {} but contracts owe {owed}",
+                    chip.id, chip.backlog
+                )));
+            }
         }
         for (i, c) in self.contracts.iter().enumerate() {
             if c.delivered > c.units {
@@ -525,6 +607,8 @@ impl Model for Market<'_> {
             Event::Funding(firm, ev) => self.on_funding(firm as usize, ev as usize, now),
             Event::Production => self.on_production(now, queue),
             Event::Deadline(c) => self.on_deadline(c as usize, now, queue),
+            Event::Announce(entry) => self.on_announce(entry as usize, now, queue),
+            Event::GraceEnd(regime) => self.on_grace_end(regime as usize, now, queue),
             Event::Licence(c) => self.on_licence(c as usize, now, queue),
             Event::TenderArrival(c) => self.on_tender_arrival(c as usize, now, queue),
             Event::Bid(t, f) => self.on_bid(t as usize, f as usize, now),

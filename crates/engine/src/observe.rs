@@ -63,6 +63,10 @@ pub struct FirmQuarter {
     pub fixed_costs_usd: f64,
     /// Cash raised by funding events [USD] (not written to CSV).
     pub funding_usd: f64,
+    /// Finished and started units not yet delivered, at quarter end.
+    pub inventory_units: u64,
+    /// Inventory of forbidden chips written off in the quarter, at unit cost [USD].
+    pub inventory_writeoff_usd: f64,
 }
 
 /// One row of `market_quarterly.csv`.
@@ -94,6 +98,8 @@ pub struct MarketQuarter {
     pub export_fees_usd: f64,
     /// Value of foreign backlog cancelled by regime changes [USD].
     pub cancelled_backlog_usd: f64,
+    /// Vendors' inventory of forbidden chips written off [USD, at unit cost].
+    pub inventory_writeoff_usd: f64,
 }
 
 /// One row of `chips_quarterly.csv`: deliveries of one chip in one quarter. Only chips
@@ -217,8 +223,8 @@ pub struct RunReport {
     pub contracts: Vec<ContractRow>,
     /// `events.csv` rows.
     pub events: Vec<EventRow>,
-    /// Volume of each tender [PFLOPS], by tender number (not written to CSV; for checks).
-    pub tender_pflops: Vec<f64>,
+    /// Budget of each tender [USD], by tender number (not written to CSV; for checks).
+    pub tender_budgets_usd: Vec<f64>,
     /// KPIs.
     pub summary: Summary,
     /// Kernel events processed.

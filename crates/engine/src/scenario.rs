@@ -143,6 +143,20 @@ pub struct Demand {
     /// Yearly growth of that minimum (0.2 = +20%/year). Default: 0.15.
     #[serde(default = "default_training_min_growth")]
     pub training_min_growth_per_year: f64,
+    /// What buyers budget per PFLOPS of demand at `start` [USD per PFLOPS, dense BF16]:
+    /// each tender's compute need becomes a budget in USD, and the cards bought are the
+    /// budget over the winning chips' prices (so card counts and capex can be checked
+    /// against observed figures). Default: 60000.
+    #[serde(default = "default_usd_per_pflops")]
+    pub usd_per_pflops: f64,
+    /// Yearly change of that budget per PFLOPS (-0.2 = 20% cheaper compute each year).
+    /// Default: -0.2.
+    #[serde(default = "default_usd_per_pflops_change")]
+    pub usd_per_pflops_change_per_year: f64,
+    /// Share of a tender's budget left unspent (nobody could deliver) that the customer
+    /// adds to its next tender, in [0, 1]. Default: 0.8.
+    #[serde(default = "default_unfilled_carry")]
+    pub unfilled_carry_share: f64,
 }
 
 /// `[market]`: behaviour constants that apply to every firm and customer.
@@ -175,6 +189,20 @@ pub struct Market {
     /// (`<firm>_implied_valuation_usd` = multiple x trailing-four-quarter revenue). Default: 20.
     #[serde(default = "default_ev_sales")]
     pub ev_sales_multiple: f64,
+    /// Electricity price paid by data centres [USD/kWh]: a chip's power cost over its life
+    /// (`tdp_w` x hours x `pue` x price) is part of its cost of ownership. Default: 0.08.
+    #[serde(default = "default_electricity")]
+    pub electricity_usd_per_kwh: f64,
+    /// Years of power counted in a chip's cost of ownership. Default: 4.
+    #[serde(default = "default_power_years")]
+    pub power_years: f64,
+    /// Power usage effectiveness of data centres (total power over chip power, >= 1). Default: 1.3.
+    #[serde(default = "default_pue")]
+    pub pue: f64,
+    /// Quarters of demand for soon-forbidden foreign chips that customers order ahead of an
+    /// announced restriction (see `policy.schedule.announced`). Default: 0.5.
+    #[serde(default = "default_pull_forward")]
+    pub pull_forward_quarters: f64,
 }
 
 /// Whether a firm counts as domestic (Chinese) or foreign (US).
@@ -232,6 +260,14 @@ pub struct Firm {
     /// Standard deviation of the random slip of roadmap launches [days]; 0 = on time. Default: 0.
     #[serde(default)]
     pub launch_slip_sd_days: f64,
+    /// Production lead time: days from wafer start to a finished accelerator. Default: 0.
+    #[serde(default)]
+    pub lead_time_days: u32,
+    /// Finished-goods inventory the firm builds ahead of orders, in weeks of its recent
+    /// deliveries of each chip on sale. A regime that forbids a chip strands its inventory,
+    /// written off at unit cost. Default: 0 (production to order only).
+    #[serde(default)]
+    pub inventory_weeks: f64,
     /// The chip roadmap, in launch order.
     pub chips: Vec<Chip>,
     /// Generations past the roadmap, driven by R&D. Absent: the roadmap is all there is.
@@ -373,16 +409,30 @@ pub enum CustomerKind {
     Other,
 }
 
-/// `[customers.weights]`: how a customer scores bids (multinomial logit).
+/// `[customers.weights]`: how a customer scores bids (nested logit; see
+/// `docs/model.md`). The utility of a chip for a tender is
+/// `- price x ln(cost of ownership per card) + performance x ln(TFLOPS)` for training and
+/// `- price x ln(cost of ownership per card) + bandwidth x ln(TB/s) + memory x ln(GB)` for
+/// inference, plus ecosystem, relationship, origin and minus supply risk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Weights {
-    /// Weight on minus log price per PFLOPS. Default: 1.
+    /// Weight on minus log cost of ownership per card (price incl. export fees, less
+    /// subsidies, plus power). Default: 1.
     #[serde(default = "one_f64")]
     pub price: f64,
-    /// Weight on log per-chip TFLOPS. Default: 0.5.
+    /// Training tenders: weight on log per-chip dense BF16 TFLOPS. Default: 0.5.
     #[serde(default = "default_w_perf")]
     pub performance: f64,
+    /// Inference tenders: weight on log memory bandwidth [TB/s]. Default: 0.6.
+    #[serde(default = "default_w_bandwidth")]
+    pub bandwidth: f64,
+    /// Inference tenders: weight on log memory capacity [GB]. Default: 0.3.
+    #[serde(default = "default_w_memory")]
+    pub memory: f64,
+    /// Weight on a domestic origin (a preference for Chinese vendors beyond mandates). Default: 0.
+    #[serde(default)]
+    pub domestic: f64,
     /// Weight on ecosystem maturity (0..1). Default: 2.
     #[serde(default = "default_w_eco")]
     pub ecosystem: f64,
@@ -399,6 +449,9 @@ impl Default for Weights {
         Weights {
             price: 1.0,
             performance: default_w_perf(),
+            bandwidth: default_w_bandwidth(),
+            memory: default_w_memory(),
+            domestic: 0.0,
             ecosystem: default_w_eco(),
             relationship: 1.0,
             supply_risk: 1.0,
@@ -425,10 +478,18 @@ pub struct Customer {
     /// Bid-scoring weights.
     #[serde(default)]
     pub weights: Weights,
-    /// Scale of the Gumbel noise on each bid's utility (> 0). Default: 0.5.
+    /// Scale of the logit (of the Gumbel taste noise): higher spreads a tender over more
+    /// bids (> 0). Default: 0.5.
     #[serde(default = "default_noise")]
     pub noise_scale: f64,
-    /// Largest share of one tender a single vendor may win, in (0, 1]. Default: 1.
+    /// Nest parameter of the nested logit, in (0, 1]: bids are nested by origin (domestic,
+    /// foreign); 1 is a plain logit, lower values make bids of the same origin closer
+    /// substitutes, so a customer keeps a second source of the other origin (dual
+    /// sourcing). Default: 0.7.
+    #[serde(default = "default_nest_scale")]
+    pub nest_scale: f64,
+    /// Largest share of one tender a single vendor may win, in (0, 1]. Default: 1 (no cap:
+    /// the nested logit spreads awards).
     #[serde(default = "one_f64")]
     pub max_vendor_share: f64,
     /// The customer's own minimum domestic share of each tender, in [0, 1]. Default: 0.
@@ -482,6 +543,11 @@ pub struct Supplier {
     /// Dated capacity additions.
     #[serde(default)]
     pub expansions: Vec<Expansion>,
+    /// A finite stock (a die bank, an HBM stockpile) [in the supplier's unit]: what the
+    /// supplier hands out in all is at most this, at no more than its capacity per quarter;
+    /// it depletes as firms' production uses it. Default: none (a flow without limit).
+    #[serde(default)]
+    pub stock: Option<f64>,
 }
 
 /// `[[suppliers.expansions]]`: capacity added (or, if negative, removed) on a date. Each
@@ -565,6 +631,14 @@ pub struct Regime {
     /// Cut in the cost of ownership of domestic chips, in [0, 1). Default: 0.
     #[serde(default)]
     pub domestic_subsidy: f64,
+    /// Share of the power cost of domestic chips paid by the state (energy subsidies for
+    /// data centres using domestic chips), in [0, 1]. Default: 0.
+    #[serde(default)]
+    pub power_subsidy: f64,
+    /// Days that foreign backlog this regime forbids may still be delivered after it takes
+    /// force; what is left then is cancelled. Default: 0.
+    #[serde(default)]
+    pub backlog_grace_days: u32,
     /// Link tags switched off while this regime is in force.
     #[serde(default)]
     pub cut_links: Vec<String>,
@@ -604,6 +678,11 @@ pub struct ScheduleEntry {
     pub date: Date,
     /// Regime name.
     pub regime: String,
+    /// When the switch was announced, on or before `date`: customers order foreign chips
+    /// the new regime will forbid ahead of it (`market.pull_forward_quarters`). Default:
+    /// not announced (no pull-forward).
+    #[serde(default)]
+    pub announced: Option<Date>,
 }
 
 /// `[policy.switching]`: the policy pendulum, a Markov chain over regimes.
@@ -647,6 +726,10 @@ impl Default for Market {
             ecosystem_decay_per_year: default_eco_decay(),
             supersede_quarters: default_supersede_quarters(),
             ev_sales_multiple: default_ev_sales(),
+            electricity_usd_per_kwh: default_electricity(),
+            power_years: default_power_years(),
+            pue: default_pue(),
+            pull_forward_quarters: default_pull_forward(),
         }
     }
 }
@@ -880,4 +963,34 @@ fn default_noise() -> f64 {
 }
 fn default_yield_rate() -> f64 {
     0.5
+}
+fn default_usd_per_pflops() -> f64 {
+    60000.0
+}
+fn default_usd_per_pflops_change() -> f64 {
+    -0.2
+}
+fn default_unfilled_carry() -> f64 {
+    0.8
+}
+fn default_electricity() -> f64 {
+    0.08
+}
+fn default_power_years() -> f64 {
+    4.0
+}
+fn default_pue() -> f64 {
+    1.3
+}
+fn default_pull_forward() -> f64 {
+    0.5
+}
+fn default_w_bandwidth() -> f64 {
+    0.6
+}
+fn default_w_memory() -> f64 {
+    0.3
+}
+fn default_nest_scale() -> f64 {
+    0.7
 }

@@ -47,6 +47,8 @@ struct SupplierCurve {
     /// (years from start, capacity added per quarter).
     expansions: Vec<(f64, f64)>,
     max_chip_tflops: Option<f64>,
+    /// What is left of a finite stock, if the supplier is one [supplier's unit].
+    stock_left: Option<f64>,
 }
 
 impl SupplierCurve {
@@ -102,7 +104,8 @@ impl Inputs {
     }
 }
 
-/// What a firm's orders can use this tick [per quarter], by input kind.
+/// Amounts of each input kind: what a firm's orders can use this tick [per quarter], what
+/// it was allocated, or what one accelerator needs.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Need {
     /// Good wafers.
@@ -142,6 +145,11 @@ pub struct SupplyNetwork {
     actual: Vec<Inputs>,
     /// Per firm: whether it has any link at all.
     linked: Vec<bool>,
+    /// Per firm: (supplier, amount per quarter) of the last water-filled allocation.
+    drawn: Vec<Vec<(usize, f64)>>,
+    /// Length of a production tick [quarters]: a stock hands out at most what is left of
+    /// it in one tick.
+    tick_quarters: f64,
 }
 
 fn kind_slot(kind: SupplierKind) -> usize {
@@ -186,6 +194,7 @@ impl SupplyNetwork {
                 yield_rate: x.yield_learning_per_year,
                 expansions: x.expansions.iter().map(|e| (cal.years_to(e.date), e.capacity_per_quarter)).collect(),
                 max_chip_tflops: x.max_chip_tflops,
+                stock_left: x.stock,
             })
             .collect();
         let mut net = SupplyNetwork {
@@ -193,9 +202,11 @@ impl SupplyNetwork {
             supplier_nodes,
             potential: vec![Inputs::default(); firm_nodes.len()],
             actual: vec![Inputs::default(); firm_nodes.len()],
+            drawn: vec![Vec::new(); firm_nodes.len()],
             firm_nodes,
             curves,
             linked,
+            tick_quarters: f64::from(s.scenario.tick_days) / (crate::calendar::DAYS_PER_YEAR / 4.0),
         };
         let n = net.firm_nodes.len();
         net.allocate(0.0, &vec![Need::default(); n]);
@@ -234,14 +245,20 @@ impl SupplyNetwork {
             *p = Inputs::default();
             *a = Inputs::default();
         }
+        for d in &mut self.drawn {
+            d.clear();
+        }
         let mut firms: Vec<usize> = Vec::new();
         let mut weights: Vec<f64> = Vec::new();
         let mut caps: Vec<f64> = Vec::new();
         for (si, &node) in self.supplier_nodes.iter().enumerate() {
             let curve = &self.curves[si];
             let slot = kind_slot(curve.kind);
-            let capacity =
-                curve.capacity(t) * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
+            let mut raw = curve.capacity(t);
+            if let Some(left) = curve.stock_left {
+                raw = raw.min(left / self.tick_quarters);
+            }
+            let capacity = raw * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
             firms.clear();
             weights.clear();
             caps.clear();
@@ -264,8 +281,54 @@ impl SupplyNetwork {
             for (k, &fi) in firms.iter().enumerate() {
                 self.potential[fi].add(curve.kind, capacity * weights[k] / total);
                 self.actual[fi].add(curve.kind, filled[k]);
+                if filled[k] > 0.0 {
+                    self.drawn[fi].push((si, filled[k]));
+                }
             }
         }
+    }
+
+    /// The firm's water-filled allocation [per quarter] and which input kinds it is linked
+    /// to (foundry, HBM, packaging).
+    pub fn allocated(&self, firm: usize) -> (Need, [bool; 3]) {
+        let a = &self.actual[firm];
+        (Need { good_wafers: a.good_wafers, hbm_stacks: a.hbm_stacks, packages: a.packages }, a.has)
+    }
+
+    /// The firm's allocation by weight alone [per quarter] (what it could get with orders
+    /// enough) and the input kinds it is linked to.
+    pub fn potential(&self, firm: usize) -> (Need, [bool; 3]) {
+        let a = &self.potential[firm];
+        (Need { good_wafers: a.good_wafers, hbm_stacks: a.hbm_stacks, packages: a.packages }, a.has)
+    }
+
+    /// The firm used `used` of its allocation this tick (absolute amounts, not rates):
+    /// suppliers with a finite stock lose their part of it (in proportion to what each
+    /// handed the firm of that kind; good wafers are counted back to wafers by yield).
+    pub fn consume(&mut self, firm: usize, t: f64, used: Need) {
+        let allocated = self.actual[firm];
+        for &(si, amount) in &self.drawn[firm] {
+            let curve = &mut self.curves[si];
+            let Some(left_now) = curve.stock_left else { continue };
+            let (got, total) = match curve.kind {
+                SupplierKind::Foundry => (used.good_wafers, allocated.good_wafers),
+                SupplierKind::Hbm => (used.hbm_stacks, allocated.hbm_stacks),
+                SupplierKind::Packaging => (used.packages, allocated.packages),
+            };
+            if total <= 0.0 {
+                continue;
+            }
+            let mut taken = got * amount / total;
+            if curve.kind == SupplierKind::Foundry {
+                taken /= curve.yield_at(t).max(1e-9);
+            }
+            curve.stock_left = Some((left_now - taken).max(0.0));
+        }
+    }
+
+    /// What is left of each supplier's finite stock (`None` for flows), by supplier index.
+    pub fn stocks_left(&self) -> Vec<Option<f64>> {
+        self.curves.iter().map(|c| c.stock_left).collect()
     }
 
     /// Units per quarter the firm could make from its weight share, with a chip needing

@@ -110,6 +110,7 @@ impl Market<'_> {
             unfilled_pflops: self.flows.unfilled_pflops,
             export_fees: self.flows.export_fees,
             cancelled_backlog: self.flows.cancelled_backlog,
+            writeoff: self.flows.writeoff,
         };
         self.kpi.record_quarter(&rows, self.firms.iter().map(|f| (f.q.pflops, f.domestic)));
         if self.options.record_rows {
@@ -134,6 +135,8 @@ impl Market<'_> {
                     export_fees_usd: f.q.fees,
                     fixed_costs_usd: f.q.fixed,
                     funding_usd: f.q.funding,
+                    inventory_units: f.chips.iter().map(|&c| self.chips[c].inventory + self.chips[c].pipeline).sum(),
+                    inventory_writeoff_usd: f.q.writeoff,
                 });
             }
             self.report.market.push(rows.to_row());

@@ -1,22 +1,26 @@
-//! Bids and awards: eligibility, prices, the multinomial-logit choice, contracts, licences and deadlines (DESIGN.md 3.3).
+//! Bids and awards: eligibility, the product line (each firm bids the chip that best fits
+//! the tender), prices, the nested-logit split of a tender's budget, contracts, licences and
+//! deadlines (DESIGN.md 3.3; `docs/model.md`).
 
 use super::*;
 
 impl Market<'_> {
-    /// The best chip firm `fi` may offer now with at least `min_tflops`, if any.
-    pub(super) fn best_eligible(&self, fi: usize, min_tflops: f64, now: SimTime) -> Option<usize> {
-        let foreign = !self.firms[fi].domestic;
-        self.firms[fi]
-            .chips
-            .iter()
-            .copied()
-            .filter(|&ci| {
-                let c = &self.chips[ci];
-                c.on_sale(now)
-                    && c.tflops >= min_tflops
-                    && (!foreign || self.policy.allows_foreign(self.regime, &c.id, c.tpp))
-            })
-            .max_by(|&a, &b| self.chips[a].tflops.total_cmp(&self.chips[b].tflops))
+    /// Whether chip `ci` may bid into tender `ti` now: on sale, fast enough, allowed by the
+    /// regime (foreign chips) and, for orders ahead of a restriction, a foreign chip that
+    /// the coming regime forbids.
+    fn eligible(&self, ci: usize, tender: &Tender, now: SimTime) -> bool {
+        let c = &self.chips[ci];
+        let foreign = !self.firms[c.firm].domestic;
+        if !c.on_sale(now) || c.tflops < tender.min_tflops {
+            return false;
+        }
+        if foreign && !self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+            return false;
+        }
+        match tender.ahead_of {
+            Some(coming) => foreign && !self.policy.allows_foreign(coming, &c.id, c.tpp),
+            None => true,
+        }
     }
 
     pub(super) fn best_on_sale(&self, fi: usize, now: SimTime) -> Option<usize> {
@@ -40,84 +44,161 @@ impl Market<'_> {
         (chip.list_price - discount * (chip.list_price - floor_price)).max(floor_price.min(chip.list_price))
     }
 
-    pub(super) fn on_bid(&mut self, ti: usize, fi: usize, now: SimTime) {
+    /// Power cost of one card over the years counted in its cost of ownership [USD].
+    fn power_cost(&self, ci: usize) -> f64 {
+        let m = &self.s.market;
+        self.chips[ci].tdp_w / 1000.0 * 8766.0 * m.power_years * m.pue * m.electricity_usd_per_kwh
+    }
+
+    /// The price the customer pays per card (export fee passed through) and the
+    /// deterministic utility of chip `ci` for tender `ti`.
+    fn score(&self, ti: usize, ci: usize) -> (f64, f64) {
         let tender = &self.tenders[ti];
-        let Some(ci) = self.best_eligible(fi, tender.min_tflops, now) else { return };
-        let firm = &self.firms[fi];
         let chip = &self.chips[ci];
-        // Units the firm can make before the deadline beyond what it already owes.
-        let ticks_left = tender.deadline.ticks().saturating_sub(now.ticks());
-        let per_tick = self.capacity_units_per_quarter(fi, false) / (TICKS_PER_YEAR / 4.0);
-        let can_make = (per_tick * ticks_left as f64 + firm.carry_units).floor() as u64;
-        let deliverable = can_make.saturating_sub(firm.backlog_units);
-        if deliverable == 0 {
-            return;
-        }
+        let fi = chip.firm;
+        let firm = &self.firms[fi];
         let regime = &self.policy.regimes[self.regime];
-        let cust = &self.s.customers[tender.customer];
-        let w = &cust.weights;
+        let w = &self.s.customers[tender.customer].weights;
         let ask = self.ask_price(fi, ci);
-        let (price, cost_to_customer, risk) = if firm.domestic {
-            (ask, ask * (1.0 - regime.domestic_subsidy), self.s.firms[fi].supply_risk)
+        let power = self.power_cost(ci);
+        let (price, tco, risk) = if firm.domestic {
+            let tco = ask * (1.0 - regime.domestic_subsidy) + power * (1.0 - regime.power_subsidy);
+            (ask, tco, self.s.firms[fi].supply_risk)
         } else {
             let price = ask / (1.0 - regime.export_fee);
             let licence_risk = if regime.license_required { 1.0 - regime.license_approval_prob } else { 0.0 };
-            (price, price, (self.s.firms[fi].supply_risk + licence_risk).min(1.0))
+            (price, price + power, (self.s.firms[fi].supply_risk + licence_risk).min(1.0))
         };
-        let pflops = chip.tflops / 1000.0;
-        let base = -w.price * (cost_to_customer / pflops).ln()
-            + w.performance * chip.tflops.ln()
+        let fit = if tender.training {
+            w.performance * chip.tflops.ln()
+        } else {
+            w.bandwidth * chip.bandwidth_tbps.ln() + w.memory * chip.memory_gb.ln()
+        };
+        let utility = -w.price * tco.ln()
+            + fit
             + w.ecosystem * firm.ecosystem
             + w.relationship * self.customers[tender.customer].relationship[fi]
+            + if firm.domestic { w.domestic } else { 0.0 }
             - w.supply_risk * risk;
-        let noise = Gumbel::new(0.0, cust.noise_scale)
-            .map_or(0.0, |g| g.sample(&mut self.customers[tender.customer].award_stream));
-        self.firms[fi].q.bids += 1;
-        self.tenders[ti].bids.push(Bid { firm: fi, chip: ci, price, deliverable, utility: base + noise });
+        (price, utility)
     }
 
+    /// Units of chip `ci` its firm can deliver by `deadline` beyond what it already owes:
+    /// production at its capacity for this chip after the lead time, plus finished and
+    /// started units of the chip, less the firm's backlog.
+    fn deliverable(&self, ci: usize, deadline: SimTime, now: SimTime) -> u64 {
+        let fi = self.chips[ci].firm;
+        let firm = &self.firms[fi];
+        let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
+        let ticks_left = deadline.ticks().saturating_sub(now.ticks()).saturating_sub(lead);
+        let per_tick = self.chip_capacity_per_quarter(ci, false) / (TICKS_PER_YEAR / 4.0);
+        let chip = &self.chips[ci];
+        let can_make = (per_tick * ticks_left as f64).floor().min(1e15) as u64 + chip.inventory + chip.pipeline;
+        can_make.saturating_sub(firm.backlog_units)
+    }
+
+    /// Firm `fi` bids into tender `ti` with the eligible chip of its product line that has
+    /// the highest utility for this tender and can deliver something by the deadline.
+    pub(super) fn on_bid(&mut self, ti: usize, fi: usize, now: SimTime) {
+        let tender = &self.tenders[ti];
+        let mut best: Option<Bid> = None;
+        for &ci in &self.firms[fi].chips {
+            if !self.eligible(ci, tender, now) {
+                continue;
+            }
+            let deliverable = self.deliverable(ci, tender.deadline, now);
+            if deliverable == 0 {
+                continue;
+            }
+            let (price, utility) = self.score(ti, ci);
+            if best.as_ref().is_none_or(|b| utility > b.utility) {
+                best = Some(Bid { firm: fi, chip: ci, price, deliverable, utility });
+            }
+        }
+        if let Some(bid) = best {
+            self.firms[fi].q.bids += 1;
+            self.tenders[ti].bids.push(bid);
+        }
+    }
+
+    /// Split the tender's budget among the bids by nested-logit shares (nests: domestic and
+    /// foreign), then cap each bid at what it can deliver and at the customer's
+    /// `max_vendor_share`, handing what a capped bid cannot take to the others of its nest
+    /// and then to the other nest (water-filling). A domestic mandate raises the domestic
+    /// nest to its share; foreign bids never take more than `1 - mandate` of the budget,
+    /// and none when the customer is told to avoid foreign chips. Unspent budget returns in
+    /// the customer's next tender (`demand.unfilled_carry_share`).
     pub(super) fn on_award(&mut self, ti: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        let mut bids = std::mem::take(&mut self.tenders[ti].bids);
+        let bids = std::mem::take(&mut self.tenders[ti].bids);
         let customer = self.tenders[ti].customer;
-        let volume = self.tenders[ti].pflops;
+        let budget = self.tenders[ti].budget;
         let cust = &self.s.customers[customer];
         let regime = &self.policy.regimes[self.regime];
         let mandate = cust.domestic_mandate.max(regime.domestic_mandate.for_kind(self.customers[customer].kind));
         let discouraged = self.customers[customer].award_stream.random::<f64>() < regime.foreign_purchase_discouraged;
-        let mut foreign_budget = if discouraged { 0.0 } else { volume * (1.0 - mandate) };
-        // Best utility first; ties go to the lower firm index (stable sort).
-        bids.sort_by(|a, b| b.utility.total_cmp(&a.utility));
-        let mut remaining = volume;
+        let foreign_cap = if discouraged { 0.0 } else { budget * (1.0 - mandate) };
+        let bids: Vec<Bid> =
+            if discouraged { bids.into_iter().filter(|b| self.firms[b.firm].domestic).collect() } else { bids };
+
+        let shares = nested_logit(&bids, |b| self.firms[b.firm].domestic, cust.noise_scale, cust.nest_scale);
+        let domestic: Vec<bool> = bids.iter().map(|b| self.firms[b.firm].domestic).collect();
+        // Budget per nest (domestic, foreign), with the mandate.
+        let mut nest_share = [0.0; 2];
+        for (d, s) in domestic.iter().zip(&shares) {
+            nest_share[usize::from(!d)] += s;
+        }
+        if domestic.iter().any(|&d| d) && nest_share[0] < mandate {
+            nest_share = [mandate, 1.0 - mandate];
+        }
+        let caps: Vec<f64> =
+            bids.iter().map(|b| (b.deliverable as f64 * b.price).min(cust.max_vendor_share * budget)).collect();
+        let mut alloc = vec![0.0; bids.len()];
+        let mut foreign_room = foreign_cap;
+        let mut fill = |nest: usize, amount: f64, alloc: &mut [f64]| -> f64 {
+            let amount = if nest == 1 { amount.min(foreign_room) } else { amount };
+            let members: Vec<usize> = (0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest).collect();
+            if amount <= 0.0 || members.is_empty() {
+                return 0.0;
+            }
+            let weights: Vec<f64> = members.iter().map(|&i| shares[i].max(1e-300)).collect();
+            let room: Vec<f64> = members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)).collect();
+            let filled = SupplyNetwork::water_fill(amount, &weights, &room);
+            let mut used = 0.0;
+            for (m, &i) in members.iter().enumerate() {
+                alloc[i] += filled[m];
+                used += filled[m];
+            }
+            if nest == 1 {
+                foreign_room -= used;
+            }
+            used
+        };
+        // Each nest fills its own budget; what one cannot place goes to the other.
+        let left_domestic = budget * nest_share[0] - fill(0, budget * nest_share[0], &mut alloc);
+        let left_foreign = budget * nest_share[1] - fill(1, budget * nest_share[1], &mut alloc);
+        fill(1, left_domestic, &mut alloc);
+        fill(0, left_foreign, &mut alloc);
         let mut awarded = false;
-        for bid in &bids {
-            if remaining <= 0.0 {
-                break;
-            }
-            let pflops_per_unit = self.chips[bid.chip].tflops / 1000.0;
-            let foreign = !self.firms[bid.firm].domestic;
-            let mut cap = remaining.min(cust.max_vendor_share * volume);
-            if foreign {
-                cap = cap.min(foreign_budget);
-            }
-            let units = ((cap / pflops_per_unit).floor() as u64).min(bid.deliverable);
+        let mut paid = 0.0;
+        for (i, bid) in bids.iter().enumerate() {
+            let units = ((alloc[i] / bid.price).floor() as u64).min(bid.deliverable);
             if units == 0 {
                 continue;
             }
-            let pflops = units as f64 * pflops_per_unit;
-            remaining -= pflops;
-            if foreign {
-                foreign_budget -= pflops;
-            }
             awarded = true;
+            paid += units as f64 * bid.price;
             self.firms[bid.firm].q.wins += 1;
+            let pflops_per_unit = self.chips[bid.chip].tflops / 1000.0;
             self.sign_contract(ti, bid, units, pflops_per_unit, now, queue);
         }
         if awarded {
             self.flows.tenders_awarded += 1;
         }
-        self.flows.unfilled_pflops += remaining.max(0.0);
-        bids.clear();
-        self.tenders[ti].bids = bids;
+        let unspent = (budget - paid).max(0.0);
+        let t = years(now.ticks());
+        self.flows.unfilled_pflops += unspent / self.usd_per_pflops(t);
+        let carry = if self.tenders[ti].ahead_of.is_some() { 1.0 } else { self.s.demand.unfilled_carry_share };
+        self.customers[customer].carry_usd += unspent * carry;
     }
 
     pub(super) fn sign_contract(
@@ -170,6 +251,7 @@ impl Market<'_> {
         let f = &mut self.firms[c.firm];
         f.backlog.push_back(contract as u32);
         f.backlog_units += c.remaining();
+        self.chips[c.chip].backlog += c.remaining();
     }
 
     pub(super) fn close_contract(&mut self, contract: usize, status: ContractStatus, now: SimTime) {
@@ -180,6 +262,7 @@ impl Market<'_> {
         if was_active {
             let remaining = c.remaining();
             self.firms[c.firm].backlog_units -= remaining;
+            self.chips[c.chip].backlog -= remaining;
         }
     }
 
@@ -211,5 +294,53 @@ impl Market<'_> {
         }
         self.close_contract(contract, ContractStatus::Cut, now);
         self.retender(contract, now, queue);
+    }
+}
+
+/// Nested-logit choice probabilities of `bids` with logit scale `mu` and nest parameter
+/// `lambda` in (0, 1], nesting by `nest_of` (two nests). Within nest k:
+/// `P(i | k) = exp(V_i / (mu lambda)) / sum_j exp(V_j / (mu lambda))`; the nest's inclusive
+/// value is `IV_k = mu lambda ln sum_j exp(V_j / (mu lambda))` and
+/// `P(k) = exp(IV_k / mu) / sum_m exp(IV_m / mu)`. Computed in log space, so extreme
+/// utilities never overflow. Probabilities add up to 1 (empty input: empty output).
+pub(crate) fn nested_logit<T>(items: &[T], nest_of: impl Fn(&T) -> bool, mu: f64, lambda: f64) -> Vec<f64>
+where
+    T: HasUtility,
+{
+    let scale = mu * lambda;
+    let mut iv = [f64::NEG_INFINITY; 2];
+    for k in 0..2 {
+        let nest = k == 0;
+        let max = items.iter().filter(|b| nest_of(b) == nest).map(|b| b.utility()).fold(f64::NEG_INFINITY, f64::max);
+        if max.is_finite() {
+            let sum: f64 =
+                items.iter().filter(|b| nest_of(b) == nest).map(|b| ((b.utility() - max) / scale).exp()).sum();
+            iv[k] = max + scale * sum.ln();
+        }
+    }
+    let top = iv[0].max(iv[1]);
+    let nest_p: Vec<f64> = iv.iter().map(|v| if v.is_finite() { ((v - top) / mu).exp() } else { 0.0 }).collect();
+    let nest_total: f64 = nest_p.iter().sum();
+    items
+        .iter()
+        .map(|b| {
+            let k = usize::from(!nest_of(b));
+            if nest_total <= 0.0 {
+                return 0.0;
+            }
+            nest_p[k] / nest_total * ((b.utility() - iv[k]) / scale).exp()
+        })
+        .collect()
+}
+
+/// Something with a utility (a bid).
+pub(crate) trait HasUtility {
+    /// The deterministic utility.
+    fn utility(&self) -> f64;
+}
+
+impl HasUtility for Bid {
+    fn utility(&self) -> f64 {
+        self.utility
     }
 }

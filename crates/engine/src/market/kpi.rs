@@ -23,6 +23,7 @@ pub(super) struct QuarterInput {
     pub unfilled_pflops: f64,
     pub export_fees: f64,
     pub cancelled_backlog: f64,
+    pub writeoff: f64,
 }
 
 impl QuarterInput {
@@ -47,6 +48,7 @@ impl QuarterInput {
             unfilled_pflops: self.unfilled_pflops,
             export_fees_usd: self.export_fees,
             cancelled_backlog_usd: self.cancelled_backlog,
+            inventory_writeoff_usd: self.writeoff,
         }
     }
 }

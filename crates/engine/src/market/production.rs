@@ -1,97 +1,293 @@
-//! Production and delivery: capacity from the supply network or fixed, FIFO deliveries, revenue at delivery (DESIGN.md 3.4).
+//! Production and delivery (DESIGN.md 3.4; `docs/model.md`): capacity per chip from the
+//! supply network (or a firm's fixed capacity), production started to cover the backlog
+//! and a finished-goods inventory target, a lead time from start to finished unit, FIFO
+//! deliveries from inventory, revenue at delivery, and write-offs of stranded inventory.
 
 use super::*;
 
 impl Market<'_> {
-    /// The one place capacity comes from: units per quarter firm `fi` can make with its
-    /// best chip on sale. Firms linked to the supply network get what it allocates them
-    /// (`actual`: the water-filled share their orders can use; otherwise the share they
-    /// could get by weight, which is what they promise when bidding). Firms without links
-    /// have their fixed `capacity_units_per_quarter`.
-    pub(super) fn capacity_units_per_quarter(&self, fi: usize, actual: bool) -> f64 {
-        if !self.supply.is_linked(fi) {
-            return self.firms[fi].capacity_per_quarter;
+    /// The one place capacity comes from: units of chip `ci` per quarter its firm could
+    /// make if it made only that chip. Firms linked to the supply network get what it
+    /// allocates them (`actual`: the water-filled share their orders can use; otherwise the
+    /// share they could get by weight, which is what they promise when bidding), converted
+    /// by the chip's own inputs (chips per wafer, HBM stacks). Firms without links have
+    /// their fixed `capacity_units_per_quarter`.
+    pub(super) fn chip_capacity_per_quarter(&self, ci: usize, actual: bool) -> f64 {
+        let c = &self.chips[ci];
+        if !self.supply.is_linked(c.firm) {
+            return self.firms[c.firm].capacity_per_quarter;
         }
-        let Some(c) = self.production_chip(fi) else { return 0.0 };
         if actual {
-            self.supply.actual_units(fi, c.dies_per_wafer, c.hbm_stacks)
+            self.supply.actual_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
         } else {
-            self.supply.potential_units(fi, c.dies_per_wafer, c.hbm_stacks)
+            self.supply.potential_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
         }
     }
 
-    /// The chip whose inputs (chips per wafer, HBM stacks) convert a firm's supply into
-    /// accelerators: its latest launched chip.
-    fn production_chip(&self, fi: usize) -> Option<&ChipState> {
-        self.firms[fi].chips.iter().rev().map(|&c| &self.chips[c]).find(|c| c.launched)
+    /// Inputs one unit of chip `ci` draws: a good die's share of a wafer, its HBM stacks,
+    /// one package.
+    fn unit_need(&self, ci: usize) -> Need {
+        let c = &self.chips[ci];
+        Need::for_units(1.0, c.dies_per_wafer, c.hbm_stacks)
+    }
+
+    /// Units of chip `ci` the firm should start now: its backlog not covered by finished or
+    /// started units (`backlog`), or that plus the inventory target (`with_target`).
+    /// Only chips on sale (and, if foreign, allowed) have an inventory target.
+    fn to_start(&self, ci: usize, with_target: bool, now: SimTime) -> u64 {
+        let c = &self.chips[ci];
+        let fi = c.firm;
+        let mut want = c.backlog as f64;
+        let sellable =
+            c.on_sale(now) && (self.firms[fi].domestic || self.policy.allows_foreign(self.regime, &c.id, c.tpp));
+        if with_target && sellable {
+            want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
+        }
+        (want - (c.inventory + c.pipeline) as f64).max(0.0).floor() as u64
     }
 
     pub(super) fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
         let tick_quarters = self.tick_len as f64 / (TICKS_PER_YEAR / 4.0);
-        // What each firm's backlog can use this tick, as a rate per quarter.
+        let t = years(now.ticks());
+        // Finished units leave the pipeline.
+        for f in &mut self.firms {
+            while f.pipeline.front().is_some_and(|p| p.0 <= now) {
+                let Some((_, ci, units)) = f.pipeline.pop_front() else { break };
+                self.chips[ci].pipeline -= units;
+                self.chips[ci].inventory += units;
+            }
+        }
+        // What each firm's orders and inventory targets can use this tick, as a rate per quarter.
         let needs: Vec<Need> = (0..self.firms.len())
             .map(|fi| {
-                self.production_chip(fi).map_or(Need::default(), |c| {
-                    let units = self.firms[fi].backlog_units as f64 / tick_quarters;
-                    Need::for_units(units, c.dies_per_wafer, c.hbm_stacks)
-                })
+                let mut need = Need::default();
+                for &ci in &self.firms[fi].chips {
+                    let units = self.to_start(ci, true, now) as f64 / tick_quarters;
+                    let per = self.unit_need(ci);
+                    need.good_wafers += units * per.good_wafers;
+                    need.hbm_stacks += units * per.hbm_stacks;
+                    need.packages += units * per.packages;
+                }
+                need
             })
             .collect();
-        self.supply.allocate(years(now.ticks()), &needs);
-        let fee = self.policy.regimes[self.regime].export_fee;
+        self.supply.allocate(t, &needs);
         for fi in 0..self.firms.len() {
-            let capacity = self.capacity_units_per_quarter(fi, true) * tick_quarters;
-            let could = self.capacity_units_per_quarter(fi, false) * tick_quarters;
-            let f = &mut self.firms[fi];
-            f.q.capacity_units += capacity.max(could);
-            let available = capacity + f.carry_units;
-            let whole = available.floor();
-            f.carry_units = (available - whole).min(1.0);
-            let mut to_make = (whole as u64).min(f.backlog_units);
-            f.q.produced += to_make;
-            // First in, first out over the backlog.
-            while to_make > 0 {
-                let Some(&front) = self.firms[fi].backlog.front() else { break };
-                let contract = front as usize;
-                if self.contracts[contract].status != ContractStatus::Active
-                    || self.contracts[contract].remaining() == 0
-                {
-                    self.firms[fi].backlog.pop_front();
-                    continue;
-                }
-                let c = &mut self.contracts[contract];
-                let n = to_make.min(c.remaining());
-                c.delivered += n;
-                to_make -= n;
-                let revenue = n as f64 * c.unit_price;
-                let pflops = n as f64 * c.pflops_per_unit;
-                let cogs = n as f64 * self.chips[c.chip].unit_cost;
-                let done = c.remaining() == 0;
-                let chip = &mut self.chips[c.chip].q;
-                chip.units += n;
-                chip.pflops += pflops;
-                chip.revenue += revenue;
-                let f = &mut self.firms[fi];
-                f.backlog_units -= n;
-                f.q.units += n;
-                f.q.pflops += pflops;
-                f.q.revenue += revenue;
-                f.installed_pflops += pflops;
-                f.cumulative_revenue += revenue;
-                let fees = if f.domestic { 0.0 } else { revenue * fee };
-                f.cash += revenue - fees - cogs;
-                f.q.cogs += cogs;
-                f.q.fees += fees;
-                self.flows.export_fees += fees;
-                if done {
-                    self.firms[fi].backlog.pop_front();
-                    self.close_contract(contract, ContractStatus::Delivered, now);
-                }
-            }
+            self.start_production(fi, now, t, tick_quarters);
+            self.deliver(fi, now);
         }
         let next = now.saturating_add(self.tick_len);
         if next < self.end {
             queue.schedule_in(self.tick_len, Event::Production.priority(), Event::Production);
+        }
+    }
+
+    /// Start production of firm `fi` for this tick: backlog first (chips in the order their
+    /// oldest contract was signed), then inventory targets, each chip as far as the inputs
+    /// left allow.
+    fn start_production(&mut self, fi: usize, now: SimTime, t: f64, tick_quarters: f64) {
+        let linked = self.supply.is_linked(fi);
+        let (rate, has) = self.supply.allocated(fi);
+        let mut left = Need {
+            good_wafers: rate.good_wafers * tick_quarters,
+            hbm_stacks: rate.hbm_stacks * tick_quarters,
+            packages: rate.packages * tick_quarters,
+        };
+        let start = left;
+        let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
+        // Capacity this tick in units of the least demanding chip (reported, and the bound
+        // production never passes).
+        let capacity;
+        let mut order: Vec<usize> = Vec::new();
+        for &contract in &self.firms[fi].backlog {
+            let chip = self.contracts[contract as usize].chip;
+            if !order.contains(&chip) {
+                order.push(chip);
+            }
+        }
+        for &ci in &self.firms[fi].chips {
+            if self.chips[ci].launched && !order.contains(&ci) {
+                order.push(ci);
+            }
+        }
+        if linked {
+            // An upper bound for any mix of chips: per input kind, the allocation over the
+            // least that any chip needs of it; the tightest kind binds.
+            let (potential, _) = self.supply.potential(fi);
+            let mut bound = f64::INFINITY;
+            for (k, (&got, &could)) in [rate.good_wafers, rate.hbm_stacks, rate.packages]
+                .iter()
+                .zip(&[potential.good_wafers, potential.hbm_stacks, potential.packages])
+                .enumerate()
+            {
+                let least = order
+                    .iter()
+                    .map(|&ci| {
+                        let n = self.unit_need(ci);
+                        [n.good_wafers, n.hbm_stacks, n.packages][k]
+                    })
+                    .fold(f64::INFINITY, f64::min);
+                if has[k] && least > 0.0 && least.is_finite() {
+                    bound = bound.min(got.max(could) * tick_quarters / least);
+                }
+            }
+            capacity = if bound.is_finite() { bound } else { 0.0 };
+        } else {
+            capacity = self.firms[fi].capacity_per_quarter * tick_quarters;
+        }
+        let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
+        for with_target in [false, true] {
+            for &ci in &order {
+                let want = self.to_start(ci, with_target, now);
+                if want == 0 {
+                    continue;
+                }
+                let per = self.unit_need(ci);
+                let possible = if linked {
+                    let mut m = f64::INFINITY;
+                    if has[0] {
+                        m = m.min(left.good_wafers / per.good_wafers);
+                    }
+                    if has[1] && per.hbm_stacks > 0.0 {
+                        m = m.min(left.hbm_stacks / per.hbm_stacks);
+                    }
+                    if has[2] {
+                        m = m.min(left.packages / per.packages);
+                    }
+                    if m.is_finite() {
+                        m
+                    } else {
+                        0.0
+                    }
+                } else {
+                    units_left
+                };
+                let chip = &mut self.chips[ci];
+                // Inputs drawn, in units: exactly `want` if the inputs allow; else all that is
+                // left of the binding input, with the fraction of a unit banked in the chip's
+                // carry (so no fraction is counted twice).
+                let (n, made) = if (want as f64) <= possible {
+                    (want, want as f64)
+                } else {
+                    let whole = (possible + chip.carry).floor().max(0.0);
+                    chip.carry = (possible + chip.carry - whole).clamp(0.0, 0.999_999);
+                    (whole as u64, possible)
+                };
+                if n == 0 && made <= 0.0 {
+                    continue;
+                }
+                left.good_wafers = (left.good_wafers - made * per.good_wafers).max(0.0);
+                left.hbm_stacks = (left.hbm_stacks - made * per.hbm_stacks).max(0.0);
+                left.packages = (left.packages - made * per.packages).max(0.0);
+                units_left = (units_left - made).max(0.0);
+                if n == 0 {
+                    continue;
+                }
+                self.firms[fi].q.produced += n;
+                if lead == 0 {
+                    self.chips[ci].inventory += n;
+                } else {
+                    self.chips[ci].pipeline += n;
+                    self.firms[fi].pipeline.push_back((now.saturating_add(lead), ci, n));
+                }
+            }
+        }
+        self.firms[fi].q.capacity_units += capacity;
+        if linked {
+            let used = Need {
+                good_wafers: start.good_wafers - left.good_wafers,
+                hbm_stacks: start.hbm_stacks - left.hbm_stacks,
+                packages: start.packages - left.packages,
+            };
+            self.supply.consume(fi, t, used);
+        }
+    }
+
+    /// Deliver finished units to firm `fi`'s backlog, first in first out; revenue and cost
+    /// of goods at delivery.
+    fn deliver(&mut self, fi: usize, now: SimTime) {
+        let fee = self.policy.regimes[self.regime].export_fee;
+        let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
+        let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
+        let mut delivered_now: Vec<(usize, u64)> = Vec::new();
+        let backlog = std::mem::take(&mut self.firms[fi].backlog);
+        let mut kept = VecDeque::with_capacity(backlog.len());
+        for contract in backlog {
+            let k = contract as usize;
+            if self.contracts[k].status != ContractStatus::Active || self.contracts[k].remaining() == 0 {
+                continue;
+            }
+            let ci = self.contracts[k].chip;
+            let n = self.contracts[k].remaining().min(self.chips[ci].inventory);
+            if n == 0 {
+                kept.push_back(contract);
+                continue;
+            }
+            let c = &mut self.contracts[k];
+            c.delivered += n;
+            let revenue = n as f64 * c.unit_price;
+            let pflops = n as f64 * c.pflops_per_unit;
+            let cogs = n as f64 * self.chips[ci].unit_cost;
+            let done = c.remaining() == 0;
+            let chip = &mut self.chips[ci];
+            chip.inventory -= n;
+            chip.backlog -= n;
+            chip.q.units += n;
+            chip.q.pflops += pflops;
+            chip.q.revenue += revenue;
+            match delivered_now.iter_mut().find(|d| d.0 == ci) {
+                Some(d) => d.1 += n,
+                None => delivered_now.push((ci, n)),
+            }
+            let f = &mut self.firms[fi];
+            f.backlog_units -= n;
+            f.q.units += n;
+            f.q.pflops += pflops;
+            f.q.revenue += revenue;
+            f.installed_pflops += pflops;
+            f.cumulative_revenue += revenue;
+            let fees = if f.domestic { 0.0 } else { revenue * fee };
+            f.cash += revenue - fees - cogs;
+            f.q.cogs += cogs;
+            f.q.fees += fees;
+            self.flows.export_fees += fees;
+            if done {
+                self.close_contract(k, ContractStatus::Delivered, now);
+            } else {
+                kept.push_back(contract);
+            }
+        }
+        self.firms[fi].backlog = kept;
+        // Smoothed weekly deliveries per chip (the inventory target's measure).
+        for &ci in &self.firms[fi].chips {
+            let now_units = delivered_now.iter().find(|d| d.0 == ci).map_or(0, |d| d.1);
+            let c = &mut self.chips[ci];
+            c.weekly_deliveries += smoothing * (now_units as f64 / tick_weeks - c.weekly_deliveries);
+        }
+    }
+
+    /// Write off the finished and started units of foreign chips the regime in force
+    /// forbids (nobody may buy them), at unit cost.
+    pub(super) fn write_off_stranded(&mut self, now: SimTime) {
+        for ci in 0..self.chips.len() {
+            let c = &self.chips[ci];
+            let fi = c.firm;
+            if self.firms[fi].domestic || self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+                continue;
+            }
+            let units = c.inventory + c.pipeline;
+            if units == 0 {
+                continue;
+            }
+            let cost = units as f64 * c.unit_cost;
+            self.chips[ci].inventory = 0;
+            self.chips[ci].pipeline = 0;
+            self.firms[fi].pipeline.retain(|p| p.1 != ci);
+            let f = &mut self.firms[fi];
+            f.cash -= cost;
+            f.q.writeoff += cost;
+            self.flows.writeoff += cost;
+            self.trace(now, "inventory_write_off", |m: &Market| format!("{} {}", m.chips[ci].id, units));
         }
     }
 }

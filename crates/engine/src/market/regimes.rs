@@ -1,4 +1,5 @@
-//! Regime changes: cancelled foreign backlog, link cuts, the Markov pendulum (DESIGN.md 3.5).
+//! Regime changes: cancelled foreign backlog (after an optional grace period), stranded
+//! inventory written off, link cuts, the Markov pendulum (DESIGN.md 3.5; `docs/model.md`).
 
 use super::*;
 
@@ -7,7 +8,27 @@ impl Market<'_> {
         self.regime = r;
         self.supply.set_regime(&self.policy.regimes[r].cut_links);
         self.trace(now, "regime_change", |m: &Market| m.policy.names[r].clone());
-        // Foreign backlog the new regime forbids is cancelled and re-tendered.
+        let grace = u64::from(self.policy.regimes[r].backlog_grace_days) * TICKS_PER_DAY;
+        if grace == 0 {
+            self.enforce(r, now, queue);
+        } else if now.saturating_add(grace) < self.end {
+            queue.schedule_in(grace, Event::GraceEnd(r as u32).priority(), Event::GraceEnd(r as u32));
+        }
+        if markov {
+            self.draw_switch(now, queue);
+        }
+    }
+
+    /// The grace period of regime `r` ends: enforce it if it is still in force.
+    pub(super) fn on_grace_end(&mut self, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+        if self.regime == r {
+            self.enforce(r, now, queue);
+        }
+    }
+
+    /// Foreign backlog regime `r` forbids is cancelled and re-tendered; finished and
+    /// started units of forbidden chips are written off.
+    fn enforce(&mut self, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         for contract in 0..self.contracts.len() {
             let c = &self.contracts[contract];
             if c.status != ContractStatus::Active
@@ -20,9 +41,7 @@ impl Market<'_> {
             self.close_contract(contract, ContractStatus::Cancelled, now);
             self.retender(contract, now, queue);
         }
-        if markov {
-            self.draw_switch(now, queue);
-        }
+        self.write_off_stranded(now);
     }
 
     pub(super) fn draw_switch(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {

@@ -70,6 +70,16 @@ impl Market<'_> {
             launched: true,
             end_of_sale: None,
             q: ChipFlows::default(),
+            // Memory and bandwidth grow with the square root of the compute gain (an
+            // assumption: memory has scaled slower than compute); power stays.
+            memory_gb: base.memory_gb * (tflops / base.tflops).sqrt(),
+            bandwidth_tbps: base.bandwidth_tbps * (tflops / base.tflops).sqrt(),
+            tdp_w: base.tdp_w,
+            backlog: 0,
+            inventory: 0,
+            pipeline: 0,
+            carry: 0.0,
+            weekly_deliveries: 0.0,
         });
         self.firms[fi].chips.push(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);

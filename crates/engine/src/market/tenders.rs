@@ -1,4 +1,6 @@
-//! Demand becomes tenders: Poisson arrivals per customer, lognormal sizes, re-tenders (DESIGN.md 3.2).
+//! Demand becomes tenders: Poisson arrivals per customer, lognormal budgets, unspent budget
+//! carried forward, re-tenders, and orders placed ahead of an announced restriction
+//! (DESIGN.md 3.2; `docs/model.md`).
 
 use super::*;
 
@@ -9,20 +11,35 @@ impl Market<'_> {
         ticks_of_years(-(1.0 - u).ln() / rate)
     }
 
+    /// What buyers budget per PFLOPS of demand at `t` years [USD].
+    pub(super) fn usd_per_pflops(&self, t: f64) -> f64 {
+        let d = &self.s.demand;
+        d.usd_per_pflops * (1.0 + d.usd_per_pflops_change_per_year).powf(t)
+    }
+
+    /// National budget for new accelerators per year at `t` [USD/year].
+    pub(super) fn budget_rate(&self, t: f64) -> f64 {
+        self.demand.rate(t) * self.usd_per_pflops(t)
+    }
+
     pub(super) fn open_tender(
         &mut self,
         customer: usize,
-        pflops: f64,
+        budget: f64,
         training: bool,
+        deadline: Option<SimTime>,
+        ahead_of: Option<usize>,
         now: SimTime,
         queue: &mut EventQueue<Event>,
     ) {
         let t = years(now.ticks());
         let min_tflops = if training { self.demand.training_min_tflops(t) } else { 0.0 };
         let close = now.saturating_add(u64::from(self.s.demand.bid_window_days) * TICKS_PER_DAY);
-        let deadline = close.saturating_add(u64::from(self.s.demand.delivery_days) * TICKS_PER_DAY);
+        let deadline = deadline
+            .unwrap_or_else(|| close.saturating_add(u64::from(self.s.demand.delivery_days) * TICKS_PER_DAY))
+            .max(close);
         let id = self.tenders.len() as u32;
-        self.tenders.push(Tender { customer, pflops, min_tflops, deadline, bids: Vec::new() });
+        self.tenders.push(Tender { customer, budget, training, min_tflops, deadline, ahead_of, bids: Vec::new() });
         self.flows.tenders_opened += 1;
         self.trace(now, "tender_opened", |m: &Market| format!("{} {}", id, m.s.customers[customer].id));
         if close >= self.end {
@@ -37,25 +54,66 @@ impl Market<'_> {
 
     pub(super) fn on_tender_arrival(&mut self, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let t = years(now.ticks());
+        let budget_rate = self.budget_rate(t);
+        let inference = self.demand.inference_share(t);
         let c = &mut self.customers[ci];
         let share = self.s.customers[ci].demand_share;
         let sigma = self.s.demand.tender_size_sigma;
-        let mean = share * self.demand.rate(t) / c.rate_per_year;
-        // Lognormal with mean 1, so that expected volume follows the S-curve.
+        let mean = share * budget_rate / c.rate_per_year;
+        // Lognormal with mean 1, so that expected spend follows the S-curve.
         let factor = LogNormal::new(-0.5 * sigma * sigma, sigma).map_or(1.0, |d| d.sample(&mut c.tender_stream));
-        let training = c.tender_stream.random::<f64>() >= self.demand.inference_share(t);
-        self.open_tender(ci, mean * factor, training, now, queue);
+        let training = c.tender_stream.random::<f64>() >= inference;
+        // Unspent budget comes back; orders placed ahead of a restriction are taken out.
+        let budget = mean * factor + std::mem::take(&mut c.carry_usd);
+        if budget > 0.0 {
+            self.open_tender(ci, budget, training, None, None, now, queue);
+        } else {
+            c.carry_usd = budget;
+        }
         let dt = self.draw_interarrival(ci);
         queue.schedule_in(dt, Event::TenderArrival(ci as u32).priority(), Event::TenderArrival(ci as u32));
     }
 
-    /// Re-tender compute that a contract will no longer deliver.
+    /// Re-tender what a contract will no longer deliver, at its value.
     pub(super) fn retender(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let c = &self.contracts[contract];
-        let pflops = c.remaining() as f64 * c.pflops_per_unit;
-        let (customer, training) = (c.customer, self.tenders[c.tender as usize].min_tflops > 0.0);
-        if pflops > 0.0 {
-            self.open_tender(customer, pflops, training, now, queue);
+        let budget = c.remaining() as f64 * c.unit_price;
+        let (customer, training) = (c.customer, self.tenders[c.tender as usize].training);
+        if budget > 0.0 {
+            self.open_tender(customer, budget, training, None, None, now, queue);
+        }
+    }
+
+    /// A restriction is announced: every customer brings forward `pull_forward_quarters` of
+    /// its demand (its next tenders shrink by as much), open only to foreign chips allowed now that the coming regime
+    /// forbids, for delivery before it takes force.
+    pub(super) fn on_announce(&mut self, entry: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+        let e = &self.s.policy.schedule[entry];
+        let Some(coming) = self.policy.names.iter().position(|n| *n == e.regime) else { return };
+        let effective = self.cal.tick_of(e.date);
+        let affected = self.chips.iter().any(|c| {
+            !self.firms[c.firm].domestic
+                && self.policy.allows_foreign(self.regime, &c.id, c.tpp)
+                && !self.policy.allows_foreign(coming, &c.id, c.tpp)
+        });
+        self.trace(now, "announcement", |m: &Market| m.policy.names[coming].clone());
+        let quarters = self.s.market.pull_forward_quarters;
+        if !affected || quarters <= 0.0 {
+            return;
+        }
+        let t = years(now.ticks());
+        let national = self.budget_rate(t) * quarters / 4.0;
+        let inference = self.demand.inference_share(t);
+        for ci in 0..self.customers.len() {
+            let budget = national * self.s.customers[ci].demand_share;
+            // Brought forward, not added: later tenders of the customer are smaller by as much.
+            self.customers[ci].carry_usd -= budget;
+            // Split like ordinary demand, training first.
+            for (training, part) in [(true, 1.0 - inference), (false, inference)] {
+                if budget * part > 0.0 {
+                    self.open_tender(ci, budget * part, training, Some(effective), Some(coming), now, queue);
+                }
+            }
         }
     }
 }

@@ -553,8 +553,23 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         "a growth rate from -0.9 to 10",
     )?;
 
+    dc.num("usd_per_pflops", d.usd_per_pflops, 0.0, 1e12, true, "a budget in USD per PFLOPS above 0")?;
+    dc.num(
+        "usd_per_pflops_change_per_year",
+        d.usd_per_pflops_change_per_year,
+        -0.9,
+        10.0,
+        false,
+        "a yearly change from -0.9 to 10",
+    )?;
+    dc.share("unfilled_carry_share", d.unfilled_carry_share)?;
+
     let m = &s.market;
     let mc = Check::at(root.key("market"));
+    mc.num("electricity_usd_per_kwh", m.electricity_usd_per_kwh, 0.0, 10.0, false, "a price from 0 to 10 USD/kWh")?;
+    mc.num("power_years", m.power_years, 0.0, 50.0, false, "a number of years from 0 to 50")?;
+    mc.num("pue", m.pue, 1.0, 10.0, false, "a ratio from 1 to 10")?;
+    mc.num("pull_forward_quarters", m.pull_forward_quarters, 0.0, 40.0, false, "a number of quarters from 0 to 40")?;
     mc.num("win_rate_smoothing", m.win_rate_smoothing, 0.0, 1.0, true, "a weight above 0 and at most 1")?;
     mc.num("reference_win_rate", m.reference_win_rate, 0.0, 1.0, true, "a rate above 0 and at most 1")?;
     mc.num("ecosystem_share_rate", m.ecosystem_share_rate, 0.0, 1.0, false, "a rate from 0 to 1 per quarter")?;
@@ -606,6 +621,15 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
             "a growth rate from -1 to 10",
         )?;
         fc.num("launch_slip_sd_days", firm.launch_slip_sd_days, 0.0, 3650.0, false, "a number of days from 0 to 3650")?;
+        fc.num(
+            "lead_time_days",
+            f64::from(firm.lead_time_days),
+            0.0,
+            3650.0,
+            false,
+            "a whole number of days up to 3650",
+        )?;
+        fc.num("inventory_weeks", firm.inventory_weeks, 0.0, 520.0, false, "a number of weeks from 0 to 520")?;
         if firm.chips.is_empty() {
             return Err(ScenarioError::new(fp.key("chips"), "expected at least one [[firms.chips]] entry, found none")
                 .with_hint("a firm bids with its chips; give it its first chip"));
@@ -693,6 +717,10 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         wc.non_neg("ecosystem", c.weights.ecosystem)?;
         wc.non_neg("relationship", c.weights.relationship)?;
         wc.non_neg("supply_risk", c.weights.supply_risk)?;
+        wc.non_neg("bandwidth", c.weights.bandwidth)?;
+        wc.non_neg("memory", c.weights.memory)?;
+        wc.finite("domestic", c.weights.domestic)?;
+        cc.num("nest_scale", c.nest_scale, 0.0, 1.0, true, "a nest parameter above 0 and at most 1")?;
         cc.num("noise_scale", c.noise_scale, 0.0, 100.0, true, "a scale above 0 and at most 100")?;
         cc.num("max_vendor_share", c.max_vendor_share, 0.0, 1.0, true, "a share above 0 and at most 1")?;
         cc.share("domestic_mandate", c.domestic_mandate)?;
@@ -739,6 +767,9 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         )?;
         if let Some(cap) = sup.max_chip_tflops {
             sc.positive("max_chip_tflops", cap)?;
+        }
+        if let Some(stock) = sup.stock {
+            sc.non_neg("stock", stock)?;
         }
         for (ei, ex) in sup.expansions.iter().enumerate() {
             Check::at(sp.key("expansions").index(ei)).finite("capacity_per_quarter", ex.capacity_per_quarter)?;
@@ -792,6 +823,15 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         mc.share("hyperscaler", r.domestic_mandate.hyperscaler)?;
         mc.share("other", r.domestic_mandate.other)?;
         rc.num("domestic_subsidy", r.domestic_subsidy, 0.0, 0.99, false, "a share from 0 to 0.99")?;
+        rc.share("power_subsidy", r.power_subsidy)?;
+        rc.num(
+            "backlog_grace_days",
+            f64::from(r.backlog_grace_days),
+            0.0,
+            3650.0,
+            false,
+            "a whole number of days up to 3650",
+        )?;
         for (ci, chip) in r.excluded_chips.iter().enumerate() {
             if !chip_ids.contains(chip.as_str()) {
                 let mut valid: Vec<&str> = chip_ids.iter().copied().collect();
@@ -839,6 +879,15 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
                 format!("expected dates in order, found {} after {}", entry.date, last_date.unwrap_or(entry.date)),
             )
             .with_hint("list [[policy.schedule]] entries by date"));
+        }
+        if let Some(announced) = entry.announced {
+            if announced > entry.date {
+                return Err(ScenarioError::new(
+                    ep.key("announced"),
+                    format!("expected an announcement on or before the date ({}), found {announced}", entry.date),
+                )
+                .with_hint("`announced` is when the rule was made public; `date` is when it takes force"));
+            }
         }
         last_date = Some(entry.date);
     }

@@ -61,6 +61,8 @@ pub fn firms_quarterly(reports: &[RunReport]) -> Vec<u8> {
         "ecosystem",
         "rd_spend_usd",
         "cash_usd",
+        "inventory_units",
+        "inventory_writeoff_usd",
     ];
     let records = reports.iter().flat_map(|r| {
         r.firms.iter().map(move |f| {
@@ -80,6 +82,8 @@ pub fn firms_quarterly(reports: &[RunReport]) -> Vec<u8> {
                 num(f.ecosystem),
                 num(f.rd_spend_usd),
                 num(f.cash_usd),
+                f.inventory_units.to_string(),
+                num(f.inventory_writeoff_usd),
             ]
         })
     });
@@ -103,6 +107,7 @@ pub fn market_quarterly(reports: &[RunReport]) -> Vec<u8> {
         "unfilled_pflops",
         "export_fees_usd",
         "cancelled_backlog_usd",
+        "inventory_writeoff_usd",
     ];
     let records = reports.iter().flat_map(|r| {
         r.market.iter().map(move |m| {
@@ -121,6 +126,7 @@ pub fn market_quarterly(reports: &[RunReport]) -> Vec<u8> {
                 num(m.unfilled_pflops),
                 num(m.export_fees_usd),
                 num(m.cancelled_backlog_usd),
+                num(m.inventory_writeoff_usd),
             ]
         })
     });

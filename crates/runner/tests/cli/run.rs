@@ -31,13 +31,14 @@ fn run_writes_every_file_with_the_contract_columns() {
     assert_eq!(
         header("firms_quarterly.csv"),
         "replication,quarter,firm,units_shipped,compute_shipped_pflops,revenue_usd,compute_share,revenue_share,\
-         backlog_units,capacity_units,best_chip,best_chip_tflops,ecosystem,rd_spend_usd,cash_usd"
+         backlog_units,capacity_units,best_chip,best_chip_tflops,ecosystem,rd_spend_usd,cash_usd,inventory_units,\
+         inventory_writeoff_usd"
     );
     assert_eq!(
         header("market_quarterly.csv"),
         "replication,quarter,regime,demand_pflops,delivered_pflops,domestic_compute_share,foreign_compute_share,\
          perf_gap_frontier,perf_gap_sellable,tenders_opened,tenders_awarded,unfilled_pflops,export_fees_usd,\
-         cancelled_backlog_usd"
+         cancelled_backlog_usd,inventory_writeoff_usd"
     );
     assert_eq!(
         header("chips_quarterly.csv"),

@@ -123,6 +123,8 @@ struct ChipState {
     carry: f64,
     /// Smoothed deliveries per week (what the inventory target is measured in).
     weekly_deliveries: f64,
+    /// Foundry suppliers (indices) that can make it; empty: any of the firm's.
+    foundries: Vec<usize>,
 }
 
 /// Memory a chip is scored with when the scenario leaves `memory_gb` at 0 (unknown) [GB].
@@ -349,6 +351,11 @@ impl<'s> Market<'s> {
                     pipeline: 0,
                     carry: 0.0,
                     weekly_deliveries: 0.0,
+                    foundries: c
+                        .foundries
+                        .iter()
+                        .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
+                        .collect(),
                 });
             }
             firms.push(FirmState {

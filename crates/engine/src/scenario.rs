@@ -193,6 +193,11 @@ pub struct Market {
     /// (`tdp_w` x hours x `pue` x price) is part of its cost of ownership. Default: 0.08.
     #[serde(default = "default_electricity")]
     pub electricity_usd_per_kwh: f64,
+    /// Cost of the server, networking and rack space that each accelerator needs [USD]:
+    /// part of the cost of ownership buyers compare (so a cheap, slow card is not worth its
+    /// low price), but not of the card budget. Default: 0.
+    #[serde(default)]
+    pub system_cost_usd_per_card: f64,
     /// Years of power counted in a chip's cost of ownership. Default: 4.
     #[serde(default = "default_power_years")]
     pub power_years: f64,
@@ -317,6 +322,10 @@ pub struct Chip {
     /// HBM stacks per chip. Default: 4.
     #[serde(default = "default_hbm_stacks")]
     pub hbm_stacks: f64,
+    /// Foundry suppliers (by id) whose wafers can make this chip, among the firm's links
+    /// (a design is made on one process). Default: every foundry the firm is linked to.
+    #[serde(default)]
+    pub foundries: Vec<String>,
     /// Cost of goods per unit [USD] (> 0).
     pub unit_cost_usd: f64,
     /// List price per unit [USD]. Default: `unit_cost_usd / (1 - gross_margin_target)`.
@@ -622,6 +631,10 @@ pub struct Regime {
     /// Share of foreign revenue paid to the US government, in [0, 1). Default: 0.
     #[serde(default)]
     pub export_fee: f64,
+    /// Risk buyers see that a foreign chip bought now will be cut off (spares, later
+    /// volumes, a stricter rule), added to foreign firms' `supply_risk`, in [0, 1]. Default: 0.
+    #[serde(default)]
+    pub foreign_supply_risk: f64,
     /// Chance a Chinese customer excludes foreign bids from a tender, in [0, 1]. Default: 0.
     #[serde(default)]
     pub foreign_purchase_discouraged: f64,
@@ -727,6 +740,7 @@ impl Default for Market {
             supersede_quarters: default_supersede_quarters(),
             ev_sales_multiple: default_ev_sales(),
             electricity_usd_per_kwh: default_electricity(),
+            system_cost_usd_per_card: 0.0,
             power_years: default_power_years(),
             pue: default_pue(),
             pull_forward_quarters: default_pull_forward(),

@@ -147,6 +147,8 @@ pub struct SupplyNetwork {
     linked: Vec<bool>,
     /// Per firm: (supplier, amount per quarter) of the last water-filled allocation.
     drawn: Vec<Vec<(usize, f64)>>,
+    /// Per firm: (foundry supplier, good wafers per quarter) of the allocation by weight.
+    offered: Vec<Vec<(usize, f64)>>,
     /// Length of a production tick [quarters]: a stock hands out at most what is left of
     /// it in one tick.
     tick_quarters: f64,
@@ -203,6 +205,7 @@ impl SupplyNetwork {
             potential: vec![Inputs::default(); firm_nodes.len()],
             actual: vec![Inputs::default(); firm_nodes.len()],
             drawn: vec![Vec::new(); firm_nodes.len()],
+            offered: vec![Vec::new(); firm_nodes.len()],
             firm_nodes,
             curves,
             linked,
@@ -248,6 +251,9 @@ impl SupplyNetwork {
         for d in &mut self.drawn {
             d.clear();
         }
+        for d in &mut self.offered {
+            d.clear();
+        }
         let mut firms: Vec<usize> = Vec::new();
         let mut weights: Vec<f64> = Vec::new();
         let mut caps: Vec<f64> = Vec::new();
@@ -284,6 +290,9 @@ impl SupplyNetwork {
                 if filled[k] > 0.0 {
                     self.drawn[fi].push((si, filled[k]));
                 }
+                if curve.kind == SupplierKind::Foundry {
+                    self.offered[fi].push((si, capacity * weights[k] / total));
+                }
             }
         }
     }
@@ -302,16 +311,47 @@ impl SupplyNetwork {
         (Need { good_wafers: a.good_wafers, hbm_stacks: a.hbm_stacks, packages: a.packages }, a.has)
     }
 
-    /// The firm used `used` of its allocation this tick (absolute amounts, not rates):
-    /// suppliers with a finite stock lose their part of it (in proportion to what each
-    /// handed the firm of that kind; good wafers are counted back to wafers by yield).
-    pub fn consume(&mut self, firm: usize, t: f64, used: Need) {
+    /// Good wafers per quarter the firm was allocated by each foundry supplier
+    /// (`actual`: water-filled; otherwise by weight alone).
+    pub fn foundry_allocation(&self, firm: usize, actual: bool) -> Vec<(usize, f64)> {
+        if actual {
+            self.drawn[firm].iter().copied().filter(|&(si, _)| self.curves[si].kind == SupplierKind::Foundry).collect()
+        } else {
+            self.offered[firm].clone()
+        }
+    }
+
+    /// Units per quarter of a chip that may use only the foundry suppliers `allowed` (by
+    /// supplier index): like [`SupplyNetwork::potential_units`] (or `actual_units`) with the
+    /// good wafers of the other foundries left out.
+    pub fn units_from(
+        &self,
+        firm: usize,
+        dies_per_wafer: f64,
+        hbm_stacks: f64,
+        allowed: &[usize],
+        actual: bool,
+    ) -> f64 {
+        let mut inputs = if actual { self.actual[firm] } else { self.potential[firm] };
+        inputs.good_wafers =
+            self.foundry_allocation(firm, actual).iter().filter(|(si, _)| allowed.contains(si)).map(|(_, w)| w).sum();
+        inputs.units(dies_per_wafer, hbm_stacks)
+    }
+
+    /// The firm used `used` of its allocation this tick (absolute amounts, not rates), with
+    /// `foundry_used` the good wafers it took from each foundry supplier: suppliers with a
+    /// finite stock lose what was taken from them (HBM and packaging in proportion to what
+    /// each handed the firm of that kind; good wafers are counted back to wafers by yield).
+    pub fn consume(&mut self, firm: usize, t: f64, used: Need, foundry_used: &[(usize, f64)]) {
         let allocated = self.actual[firm];
         for &(si, amount) in &self.drawn[firm] {
             let curve = &mut self.curves[si];
             let Some(left_now) = curve.stock_left else { continue };
             let (got, total) = match curve.kind {
-                SupplierKind::Foundry => (used.good_wafers, allocated.good_wafers),
+                SupplierKind::Foundry => {
+                    let taken: f64 = foundry_used.iter().filter(|u| u.0 == si).map(|u| u.1).sum();
+                    (taken, amount)
+                }
                 SupplierKind::Hbm => (used.hbm_stacks, allocated.hbm_stacks),
                 SupplierKind::Packaging => (used.packages, allocated.packages),
             };

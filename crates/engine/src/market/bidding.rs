@@ -61,13 +61,15 @@ impl Market<'_> {
         let w = &self.s.customers[tender.customer].weights;
         let ask = self.ask_price(fi, ci);
         let power = self.power_cost(ci);
+        let system = self.s.market.system_cost_usd_per_card;
         let (price, tco, risk) = if firm.domestic {
-            let tco = ask * (1.0 - regime.domestic_subsidy) + power * (1.0 - regime.power_subsidy);
+            let tco = ask * (1.0 - regime.domestic_subsidy) + power * (1.0 - regime.power_subsidy) + system;
             (ask, tco, self.s.firms[fi].supply_risk)
         } else {
             let price = ask / (1.0 - regime.export_fee);
             let licence_risk = if regime.license_required { 1.0 - regime.license_approval_prob } else { 0.0 };
-            (price, price + power, (self.s.firms[fi].supply_risk + licence_risk).min(1.0))
+            let risk = self.s.firms[fi].supply_risk + regime.foreign_supply_risk + licence_risk;
+            (price, price + power + system, risk.min(1.0))
         };
         let fit = if tender.training {
             w.performance * chip.tflops.ln()

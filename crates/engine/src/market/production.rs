@@ -17,7 +17,9 @@ impl Market<'_> {
         if !self.supply.is_linked(c.firm) {
             return self.firms[c.firm].capacity_per_quarter;
         }
-        if actual {
+        if !c.foundries.is_empty() {
+            self.supply.units_from(c.firm, c.dies_per_wafer, c.hbm_stacks, &c.foundries, actual)
+        } else if actual {
             self.supply.actual_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
         } else {
             self.supply.potential_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
@@ -94,6 +96,10 @@ impl Market<'_> {
             packages: rate.packages * tick_quarters,
         };
         let start = left;
+        // Good wafers left per foundry supplier (chips may be tied to some foundries).
+        let mut wafers: Vec<(usize, f64)> =
+            self.supply.foundry_allocation(fi, true).into_iter().map(|(si, w)| (si, w * tick_quarters)).collect();
+        let wafers_start = wafers.clone();
         let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
         // Capacity this tick in units of the least demanding chip (reported, and the bound
         // production never passes).
@@ -143,10 +149,13 @@ impl Market<'_> {
                     continue;
                 }
                 let per = self.unit_need(ci);
+                let allowed = self.chips[ci].foundries.clone();
+                let usable = |si: usize| allowed.is_empty() || allowed.contains(&si);
+                let chip_wafers: f64 = wafers.iter().filter(|w| usable(w.0)).map(|w| w.1).sum();
                 let possible = if linked {
                     let mut m = f64::INFINITY;
                     if has[0] {
-                        m = m.min(left.good_wafers / per.good_wafers);
+                        m = m.min(chip_wafers / per.good_wafers);
                     }
                     if has[1] && per.hbm_stacks > 0.0 {
                         m = m.min(left.hbm_stacks / per.hbm_stacks);
@@ -176,7 +185,14 @@ impl Market<'_> {
                 if n == 0 && made <= 0.0 {
                     continue;
                 }
-                left.good_wafers = (left.good_wafers - made * per.good_wafers).max(0.0);
+                // Wafers come from the chip's foundries in proportion to what each has left.
+                let take = made * per.good_wafers;
+                if chip_wafers > 0.0 {
+                    for w in wafers.iter_mut().filter(|w| allowed.is_empty() || allowed.contains(&w.0)) {
+                        w.1 = (w.1 - take * w.1 / chip_wafers).max(0.0);
+                    }
+                }
+                left.good_wafers = (left.good_wafers - take).max(0.0);
                 left.hbm_stacks = (left.hbm_stacks - made * per.hbm_stacks).max(0.0);
                 left.packages = (left.packages - made * per.packages).max(0.0);
                 units_left = (units_left - made).max(0.0);
@@ -199,7 +215,9 @@ impl Market<'_> {
                 hbm_stacks: start.hbm_stacks - left.hbm_stacks,
                 packages: start.packages - left.packages,
             };
-            self.supply.consume(fi, t, used);
+            let foundry_used: Vec<(usize, f64)> =
+                wafers_start.iter().zip(&wafers).map(|(a, b)| (a.0, a.1 - b.1)).collect();
+            self.supply.consume(fi, t, used, &foundry_used);
         }
     }
 

@@ -80,6 +80,7 @@ impl Market<'_> {
             pipeline: 0,
             carry: 0.0,
             weekly_deliveries: 0.0,
+            foundries: base.foundries.clone(),
         });
         self.firms[fi].chips.push(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);

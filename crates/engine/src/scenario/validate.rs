@@ -567,6 +567,7 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
     let m = &s.market;
     let mc = Check::at(root.key("market"));
     mc.num("electricity_usd_per_kwh", m.electricity_usd_per_kwh, 0.0, 10.0, false, "a price from 0 to 10 USD/kWh")?;
+    mc.num("system_cost_usd_per_card", m.system_cost_usd_per_card, 0.0, 1e8, false, "a cost in USD from 0 to 1e8")?;
     mc.num("power_years", m.power_years, 0.0, 50.0, false, "a number of years from 0 to 50")?;
     mc.num("pue", m.pue, 1.0, 10.0, false, "a ratio from 1 to 10")?;
     mc.num("pull_forward_quarters", m.pull_forward_quarters, 0.0, 40.0, false, "a number of quarters from 0 to 40")?;
@@ -776,6 +777,18 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         }
     }
     let supplier_ids: Vec<&str> = s.suppliers.iter().map(|x| x.id.as_str()).collect();
+    let foundry_ids: Vec<&str> =
+        s.suppliers.iter().filter(|x| x.kind == SupplierKind::Foundry).map(|x| x.id.as_str()).collect();
+    for (fi, firm) in s.firms.iter().enumerate() {
+        for (ci, chip) in firm.chips.iter().enumerate() {
+            for (k, id) in chip.foundries.iter().enumerate() {
+                if !foundry_ids.contains(&id.as_str()) {
+                    let path = root.key("firms").index(fi).key("chips").index(ci).key("foundries").index(k);
+                    return Err(missing_ref(path, "foundry supplier", id, &foundry_ids));
+                }
+            }
+        }
+    }
     let mut link_pairs = HashSet::new();
     let mut tags = BTreeSet::new();
     for (li, link) in s.links.iter().enumerate() {
@@ -818,6 +831,7 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         )?;
         rc.num("export_fee", r.export_fee, 0.0, 0.99, false, "a share from 0 to 0.99")?;
         rc.share("foreign_purchase_discouraged", r.foreign_purchase_discouraged)?;
+        rc.share("foreign_supply_risk", r.foreign_supply_risk)?;
         let mc = Check::at(rp.key("domestic_mandate"));
         mc.share("state", r.domestic_mandate.state)?;
         mc.share("hyperscaler", r.domestic_mandate.hyperscaler)?;

@@ -41,6 +41,7 @@
 
 pub mod calendar;
 pub mod error;
+pub mod fit;
 pub mod market;
 pub mod observe;
 pub mod policy;

@@ -40,6 +40,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
 pub mod calendar;
+pub mod calibration;
 pub mod error;
 pub mod fit;
 pub mod market;

@@ -117,11 +117,12 @@ impl CalibrationSpec {
             err.line_col = e.span().map(|s| line_col(text, s.start));
             err
         })?;
-        let spec: CalibrationSpec = serde_path_to_error::deserialize(toml::Value::Table(tree.clone())).map_err(|err| {
-            let mut e = ScenarioError::from_deserialize(&err);
-            e.hint = e.hint.map(|h| h.replace("docs/scenario-format.md", "docs/calibration.md"));
-            e.located(text, &tree, &[])
-        })?;
+        let spec: CalibrationSpec =
+            serde_path_to_error::deserialize(toml::Value::Table(tree.clone())).map_err(|err| {
+                let mut e = ScenarioError::from_deserialize(&err);
+                e.hint = e.hint.map(|h| h.replace("docs/scenario-format.md", "docs/calibration.md"));
+                e.located(text, &tree, &[])
+            })?;
         spec.check().map_err(|e| e.located(text, &tree, &[]))?;
         Ok(spec)
     }
@@ -181,7 +182,10 @@ impl CalibrationSpec {
                 ));
             };
             if !(lo.is_finite() && hi.is_finite() && lo < hi) {
-                return Err(ScenarioError::new(at.key("range"), format!("expected finite low < high, found [{lo}, {hi}]")));
+                return Err(ScenarioError::new(
+                    at.key("range"),
+                    format!("expected finite low < high, found [{lo}, {hi}]"),
+                ));
             }
             if f.scale == Scale::Log && lo <= 0.0 {
                 return Err(ScenarioError::new(at.key("range"), format!("a log scale needs low > 0, found {lo}"))
@@ -243,7 +247,13 @@ impl Calibration {
             vary: spec
                 .free
                 .iter()
-                .map(|f| Axis { path: f.path.clone(), values: None, range: Some(f.range.clone()), steps: None, integer: false })
+                .map(|f| Axis {
+                    path: f.path.clone(),
+                    values: None,
+                    range: Some(f.range.clone()),
+                    steps: None,
+                    integer: false,
+                })
                 .collect(),
         };
         let readdress = |err: ScenarioError| {
@@ -272,8 +282,11 @@ impl Calibration {
             }
             if f.path.split('.').any(|s| s.parse::<usize>().is_ok()) {
                 return Err(SweepSpec::locate_error(
-                    ScenarioError::new(at.key("path"), "a path through a list without ids cannot be written as a layer")
-                        .with_hint("fit values of tables or of items with an id (firms, chips, customers, suppliers)"),
+                    ScenarioError::new(
+                        at.key("path"),
+                        "a path through a list without ids cannot be written as a layer",
+                    )
+                    .with_hint("fit values of tables or of items with an id (firms, chips, customers, suppliers)"),
                     text,
                 ));
             }
@@ -287,7 +300,12 @@ impl Calibration {
                     return Err(SweepSpec::locate_error(
                         ScenarioError::new(
                             KeyPath::root().key("free").index(i).key("range"),
-                            format!("the end {} of the range makes the base scenario invalid: {}: {}", cal.value_at(i, end), e.dotted, e.message),
+                            format!(
+                                "the end {} of the range makes the base scenario invalid: {}: {}",
+                                cal.value_at(i, end),
+                                e.dotted,
+                                e.message
+                            ),
                         )
                         .with_hint("narrow the range to valid values"),
                         text,
@@ -498,9 +516,11 @@ mod tests {
 
     #[test]
     fn files_are_checked_with_places() {
-        let e = spec("[[free]]\npath = \"demand.saturation_pflops\"\nrange = [1.0, 2.0]\nscal = \"log\"\n").unwrap_err();
+        let e =
+            spec("[[free]]\npath = \"demand.saturation_pflops\"\nrange = [1.0, 2.0]\nscal = \"log\"\n").unwrap_err();
         assert_eq!(e.line_col.map(|l| l.0), Some(7), "{e}");
-        let e = spec("[[free]]\npath = \"demand.saturation_pflops\"\nrange = [0.0, 2.0]\nscale = \"log\"\n").unwrap_err();
+        let e =
+            spec("[[free]]\npath = \"demand.saturation_pflops\"\nrange = [0.0, 2.0]\nscale = \"log\"\n").unwrap_err();
         assert!(e.message.contains("low > 0"), "{e}");
         let e = spec("method = \"simplex\"\n[[free]]\npath = \"a.b\"\nrange = [1.0, 2.0]\n").unwrap_err();
         assert_eq!(e.dotted, "method");

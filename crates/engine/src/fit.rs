@@ -113,7 +113,8 @@ impl Period {
     /// The first day after the period.
     pub fn end(&self) -> Date {
         let next = self.last + 1;
-        Date::from_ymd(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1).unwrap_or(Date::from_ymd(9999, 1, 1).expect("a date"))
+        Date::from_ymd(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1)
+            .unwrap_or(Date::from_ymd(9999, 1, 1).expect("a date"))
     }
 
     /// The first day of the period.
@@ -218,10 +219,8 @@ fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
 /// metrics and numbers; scopes are checked against a run by [`bind`].
 pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
     let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| FitError::new(1, 1, "", format!("cannot read the header line: {e}")))?
-        .clone();
+    let headers =
+        rdr.headers().map_err(|e| FitError::new(1, 1, "", format!("cannot read the header line: {e}")))?.clone();
     let mut col = HashMap::new();
     for name in REQUIRED_COLUMNS {
         match headers.iter().position(|h| h.trim() == name) {
@@ -280,25 +279,37 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
         })?;
         let scope = cell("firm");
         if scope.is_empty() {
-            return Err(err("firm", format!("{id}.firm"), "expected a firm id, a chip id, all, domestic or foreign, found an empty cell".into()));
+            return Err(err(
+                "firm",
+                format!("{id}.firm"),
+                "expected a firm id, a chip id, all, domestic or foreign, found an empty cell".into(),
+            ));
         }
         let mut nums = [0.0; 3];
         for (k, name) in ["value", "low", "high"].iter().enumerate() {
             let raw = cell(name);
-            nums[k] = raw.parse::<f64>().ok().filter(|x| x.is_finite()).ok_or_else(|| {
-                err(name, format!("{id}.{name}"), format!("expected a number, found \"{raw}\""))
-            })?;
+            nums[k] = raw
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| err(name, format!("{id}.{name}"), format!("expected a number, found \"{raw}\"")))?;
         }
         let [observed, low, high] = nums;
         if !(low <= observed && observed <= high) {
-            return Err(err("low", format!("{id}.low"), format!("expected low <= value <= high, found {low} <= {observed} <= {high}"))
-                .hint("the band [low, high] must hold the observed value"));
+            return Err(err(
+                "low",
+                format!("{id}.low"),
+                format!("expected low <= value <= high, found {low} <= {observed} <= {high}"),
+            )
+            .hint("the band [low, high] must hold the observed value"));
         }
         let scope_column = place("firm").1;
         targets.push(Target { id, period, metric, scope, observed, low, high, line, scope_column });
     }
     if targets.is_empty() {
-        return Err(FitError::new(1, 1, "", "the targets file has no targets").hint("add one line per observed outcome"));
+        return Err(
+            FitError::new(1, 1, "", "the targets file has no targets").hint("add one line per observed outcome")
+        );
     }
     Ok(targets)
 }
@@ -682,13 +693,15 @@ mod tests {
         assert!(e.to_string().contains("did you mean \"unit_share\""), "{e}");
         let e = parse_targets(&format!("{HEADER}A,\"FY 2025, Nvidia\",units,dom,0.5,0,1,,\n")).unwrap_err();
         assert_eq!((e.line, e.column), (2, 3));
-        let e = parse_targets(&format!("{HEADER}A,2024,units,dom,0.5,0,1,,\nA,2024,units,dom,0.5,0,1,,\n")).unwrap_err();
+        let e =
+            parse_targets(&format!("{HEADER}A,2024,units,dom,0.5,0,1,,\nA,2024,units,dom,0.5,0,1,,\n")).unwrap_err();
         assert_eq!(e.line, 3);
         assert!(e.message.contains("line 2"));
         let e = parse_targets(&format!("{HEADER}A,2024,units,dom,2,0,1,,\n")).unwrap_err();
         assert!(e.message.contains("low <= value <= high"));
         assert!(parse_targets("id,period,metric,firm,value,low\n").unwrap_err().message.contains("`high`"));
-        let targets = parse_targets(&format!("{HEADER}A,2024,units,dom,1,0,2,,\nB,2024,units,nvidia,1,0,2,,\n")).unwrap();
+        let targets =
+            parse_targets(&format!("{HEADER}A,2024,units,dom,1,0,2,,\nB,2024,units,nvidia,1,0,2,,\n")).unwrap();
         let e = bind(&targets, &cat()).unwrap_err();
         assert_eq!((e.line, e.column, e.key.as_str()), (3, 14, "B.firm"));
         let targets = parse_targets(&format!("{HEADER}A,2024,market_usd,dom,1,0,2,,\n")).unwrap();

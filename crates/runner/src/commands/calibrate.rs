@@ -77,8 +77,11 @@ fn load(path: &Path) -> Result<Loaded, InputError> {
     let dir = path.parent().unwrap_or(Path::new(""));
     let base_path = dir.join(&spec.base);
     if !base_path.is_file() {
-        let err = ScenarioError::new(KeyPath::root().key("base"), format!("cannot read the base scenario '{}': no such file", base_path.display()))
-            .with_hint("the path is relative to the folder of the calibration file");
+        let err = ScenarioError::new(
+            KeyPath::root().key("base"),
+            format!("cannot read the base scenario '{}': no such file", base_path.display()),
+        )
+        .with_hint("the path is relative to the folder of the calibration file");
         return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
     }
     let source = load::source(Some(&base_path))?;
@@ -96,8 +99,12 @@ fn load(path: &Path) -> Result<Loaded, InputError> {
     let (mut targets, targets_name) = compare::targets(targets_path.as_deref())?;
     for (i, id) in cal.spec.exclude.iter().enumerate() {
         if !targets.iter().any(|t| &t.id == id) {
-            let err = ScenarioError::new(KeyPath::root().key("exclude").index(i), format!("no target has the id \"{id}\""))
-                .with_hint(format!("the ids of {targets_name} are {}", targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")));
+            let err =
+                ScenarioError::new(KeyPath::root().key("exclude").index(i), format!("no target has the id \"{id}\""))
+                    .with_hint(format!(
+                        "the ids of {targets_name} are {}",
+                        targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
             return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
         }
     }
@@ -154,7 +161,9 @@ impl Evaluator<'_> {
         let options = RunOptions { record_rows: true, trace: false };
         let flows: Result<Vec<RepFlows>, String> = (0..reps)
             .into_par_iter()
-            .map(|r| run_engine(&s, r, options).map(|rep| RepFlows::from_report(&rep, &l.cat)).map_err(|e| e.to_string()))
+            .map(|r| {
+                run_engine(&s, r, options).map(|rep| RepFlows::from_report(&rep, &l.cat)).map_err(|e| e.to_string())
+            })
             .collect();
         Ok(fit::evaluate(&l.targets, &l.scopes, &l.cat, &flows?))
     }
@@ -201,11 +210,22 @@ impl Evaluator<'_> {
     }
 
     /// Append the finished generation to the trace, sorted by unit coordinates when `sort`.
-    fn flush(&self, generation: usize, phase: &str, sort: bool, next_index: &mut u64, best: &mut Option<Eval>) -> Result<()> {
+    fn flush(
+        &self,
+        generation: usize,
+        phase: &str,
+        sort: bool,
+        next_index: &mut u64,
+        best: &mut Option<Eval>,
+    ) -> Result<()> {
         let mut evals = std::mem::take(&mut *self.pending.lock().expect("pending"));
         if sort {
             evals.sort_by(|a, b| {
-                a.u.iter().zip(&b.u).map(|(x, y)| x.total_cmp(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+                a.u.iter()
+                    .zip(&b.u)
+                    .map(|(x, y)| x.total_cmp(y))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
             });
         }
         let mut bytes = Vec::new();
@@ -344,7 +364,11 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     header.extend(spec.free.iter().map(|f| f.path.clone()));
     header.push("loss".to_string());
     header.extend(l.targets.iter().map(|t| t.id.clone()));
-    let mut trace = OpenOptions::new().create(true).write(true).truncate(true).open(&partial)
+    let mut trace = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&partial)
         .with_context(|| format!("failed to write '{}'", partial.display()))?;
     trace.write_all(&csv_line(&header))?;
     if resumed > 0 && !args.quiet {
@@ -352,7 +376,9 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     }
 
     let bar = progress::bar(u64::from(spec.budget), "evaluations", args.quiet);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} evaluations {pos}/{len} [{bar:30}] best loss {msg} {rate} eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} evaluations {pos}/{len} [{bar:30}] best loss {msg} {rate} eta {eta}")
+    {
         let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
             let _ = write!(w, "{:.1} eval/s", state.per_sec());
         };
@@ -441,7 +467,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
             // Evaluations are sequential (the replications of each run in parallel); the
             // search stops when the budget is spent, which argmin sees as an error.
             let _ = pool.install(|| {
-                argmin::core::Executor::new(problem, solver).configure(|s| s.max_iters(u64::from(spec.budget))).timer(false).run()
+                argmin::core::Executor::new(problem, solver)
+                    .configure(|s| s.max_iters(u64::from(spec.budget)))
+                    .timer(false)
+                    .run()
             });
             let n = ev.pending.lock().expect("pending").len();
             if n > 0 {

@@ -123,10 +123,9 @@ fn read_flows(
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let headers = rdr.headers().with_context(|| format!("'{}': no header line", path.display()))?.clone();
     let col = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| InputError(format!("{}: no `{name}` column; is it a chipmarket run folder?", path.display())))
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            InputError(format!("{}: no `{name}` column; is it a chipmarket run folder?", path.display()))
+        })
     };
     let (c_rep, c_q, c_id, c_units, c_rev) =
         (col("replication")?, col("quarter")?, col(key)?, col("units_shipped")?, col("revenue_usd")?);

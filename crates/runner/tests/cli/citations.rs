@@ -89,7 +89,8 @@ fn every_citation_in_the_scenarios_resolves_in_data() {
                 }
             }
             for (at, _) in comment.match_indices("chips.csv:") {
-                let id: String = comment[at + 10..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+                let id: String =
+                    comment[at + 10..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
                 if id.is_empty() && comment[at + 10..].starts_with('<') {
                     continue;
                 }
@@ -108,7 +109,12 @@ fn every_citation_in_the_scenarios_resolves_in_data() {
 
 #[test]
 fn data_files_keep_one_record_per_line_and_their_headers() {
-    for (name, n) in [("chips.csv", 38), ("policy_timeline.csv", 42), ("supply_demand_inputs.csv", 44), ("observed_2022_2024.csv", 23)] {
+    for (name, n) in [
+        ("chips.csv", 38),
+        ("policy_timeline.csv", 42),
+        ("supply_demand_inputs.csv", 44),
+        ("observed_2022_2024.csv", 23),
+    ] {
         let recs = records(name);
         assert_eq!(recs.len(), n, "{name}: records, header included");
         let text = fs::read_to_string(root().join("data").join(name)).unwrap();

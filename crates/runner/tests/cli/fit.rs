@@ -24,7 +24,10 @@ fn rows(path: &Path, id_col: &str) -> BTreeMap<(u32, String, String), (f64, f64)
     lines
         .map(|l| {
             let c: Vec<&str> = l.split(',').collect();
-            ((c[r].parse().unwrap(), c[q].to_string(), c[id].to_string()), (c[u].parse().unwrap(), c[rev].parse().unwrap()))
+            (
+                (c[r].parse().unwrap(), c[q].to_string(), c[id].to_string()),
+                (c[u].parse().unwrap(), c[rev].parse().unwrap()),
+            )
         })
         .collect()
 }
@@ -129,7 +132,8 @@ fn calibration(dir: &Path, name: &str, budget: u32, reps: u32) -> String {
 const OUT_FILES: [&str; 3] = ["calibrated.toml", "fit.csv", "trace.csv"];
 
 fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     v.sort();
     v
 }
@@ -145,7 +149,9 @@ fn calibrations_are_byte_identical_for_any_jobs_and_the_layer_runs() {
     let tmp = tempfile::tempdir().unwrap();
     for method in ["cmaes", "nelder-mead", "lhs"] {
         let file = calibration(tmp.path(), "cal.toml", 30, 2);
-        let text = fs::read_to_string(tmp.path().join(&file)).unwrap().replace("seed = 5", &format!("seed = 5\nmethod = \"{method}\""));
+        let text = fs::read_to_string(tmp.path().join(&file))
+            .unwrap()
+            .replace("seed = 5", &format!("seed = 5\nmethod = \"{method}\""));
         fs::write(tmp.path().join(&file), text).unwrap();
         ok(tmp.path(), &["calibrate", &file, "--out", "j1", "--jobs", "1", "--quiet"]);
         ok(tmp.path(), &["calibrate", &file, "--out", "j2", "--jobs", "2", "--quiet"]);
@@ -182,7 +188,10 @@ fn a_calibration_killed_mid_search_resumes_to_byte_identical_files() {
             break;
         }
         assert!(started.elapsed() < Duration::from_secs(300), "the calibration wrote no rows");
-        assert!(child.try_wait().unwrap().is_none(), "the calibration finished before it could be killed; make it bigger");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the calibration finished before it could be killed; make it bigger"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
     child.kill().unwrap(); // SIGKILL

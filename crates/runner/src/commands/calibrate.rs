@@ -135,10 +135,13 @@ struct Eval {
     cells: Vec<String>,
 }
 
+/// Finished evaluations by parameter cells: the loss and the cells after the parameters.
+type Memo = HashMap<Vec<String>, (f64, Vec<String>)>;
+
 /// Runs evaluations (or takes them from the replayed trace) and writes the trace.
 struct Evaluator<'a> {
     l: &'a Loaded,
-    memo: Mutex<HashMap<Vec<String>, (f64, Vec<String>)>>,
+    memo: Mutex<Memo>,
     /// Evaluations of the generation under way, in completion order.
     pending: Mutex<Vec<Eval>>,
     trace: Mutex<File>,

@@ -82,8 +82,8 @@ fn compare_computes_each_target_from_the_run_csvs() {
         assert!((got - want).abs() <= 1e-9 * want.abs().max(1.0), "{got} vs {want}\n{stdout}");
     }
     let inside: Vec<bool> = fit.iter().map(|r| r[10] == "true").collect();
-    assert_eq!(inside[3], false, "a market of more than 1 USD is outside [0, 1]");
-    assert_eq!(inside[1], true);
+    assert!(!inside[3], "a market of more than 1 USD is outside [0, 1]");
+    assert!(inside[1]);
     let n = inside.iter().filter(|x| **x).count();
     assert!(stdout.contains(&format!("{n}/4 inside")), "{stdout}");
     assert_eq!(fit[1][1], "2024-02..2025-01");
@@ -160,7 +160,7 @@ fn calibrations_are_byte_identical_for_any_jobs_and_the_layer_runs() {
         let trace = fs::read_to_string(tmp.path().join("j1/trace.csv")).unwrap();
         // Header, at most `budget` evaluations, and the re-run.
         let n = trace.lines().count();
-        assert!(n <= 1 + 30 + 1 && n >= 1 + 6 + 1, "{method}: {n} lines");
+        assert!((8..=32).contains(&n), "{method}: {n} lines");
         assert!(trace.lines().last().unwrap().contains(",final,rerun,"));
         // The layer extends the base and runs.
         ok(tmp.path(), &["run", "j1/calibrated.toml", "--out", "run", "--quiet", "--replications", "1"]);

@@ -40,7 +40,9 @@
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
 pub mod calendar;
+pub mod calibration;
 pub mod error;
+pub mod fit;
 pub mod market;
 pub mod observe;
 pub mod policy;

@@ -643,7 +643,24 @@ impl Sweep {
 
     /// The validated scenario of point `point`, with its seed.
     pub fn scenario(&self, point: usize) -> Result<Scenario, ScenarioError> {
-        let overrides = self.overrides(point);
+        let mut scenario = self.scenario_with(&self.overrides(point))?;
+        scenario.scenario.seed = self.seed(point);
+        Ok(scenario)
+    }
+
+    /// The validated scenario at any values of the axes (one per `[[vary]]`, in order), with
+    /// the base seed: for searches (calibration) whose points are not known in advance.
+    pub fn scenario_at(&self, values: &[toml::Value]) -> Result<Scenario, ScenarioError> {
+        let overrides: Vec<Override> =
+            self.spec.vary.iter().zip(values).map(|(axis, v)| Override::new(&axis.path, v.clone())).collect();
+        let mut scenario = self.scenario_with(&overrides)?;
+        scenario.scenario.seed = self.base.scenario.seed;
+        Ok(scenario)
+    }
+
+    /// The base scenario with `overrides` applied, validated.
+    fn scenario_with(&self, overrides: &[Override]) -> Result<Scenario, ScenarioError> {
+        let overrides = overrides.to_vec();
         let fast = || -> Option<Scenario> {
             let mut tree = self.base_tree.clone();
             for ov in &overrides {
@@ -654,15 +671,13 @@ impl Sweep {
             Some(scenario)
         };
         // The fast path skips re-reading the text; on any error the slow one says exactly what.
-        let mut scenario = match fast() {
-            Some(s) => s,
+        match fast() {
+            Some(s) => Ok(s),
             None => {
                 let layers: Vec<&str> = self.base_layers.iter().map(String::as_str).collect();
-                Scenario::from_layers(&layers, &overrides)?
+                Scenario::from_layers(&layers, &overrides)
             }
-        };
-        scenario.scenario.seed = self.seed(point);
-        Ok(scenario)
+        }
     }
 
     /// The sweep with every default filled in and its base scenario inline, as TOML. Running it

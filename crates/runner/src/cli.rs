@@ -28,6 +28,10 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Join the output folders of a sharded sweep into the unsharded sweep's files.
     Merge(MergeArgs),
+    /// Score a run folder against observed outcomes: writes fit.csv, prints N/M inside.
+    Compare(CompareArgs),
+    /// Fit free parameters of a scenario to observed outcomes (docs/calibration.md).
+    Calibrate(CalibrateArgs),
 }
 
 /// `chipmarket run`.
@@ -117,4 +121,33 @@ pub struct MergeArgs {
     /// Folder for the merged sweep (replaced if it exists).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `chipmarket compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// Folder written by `chipmarket run`.
+    pub run_dir: PathBuf,
+    /// Targets file (the format of data/observed_2022_2024.csv). Default: that file, embedded.
+    #[arg(long)]
+    pub targets: Option<PathBuf>,
+}
+
+/// `chipmarket calibrate`.
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Calibration file: base scenario, targets, budget and [[free]] parameters.
+    pub file: PathBuf,
+    /// Output folder. Default: outputs/calibration-<file name>.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Evaluations at a time. Default: one per core. Results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Continue the interrupted calibration in --out (or start it if there is none).
+    #[arg(long)]
+    pub resume: bool,
+    /// No progress bar and no closing table.
+    #[arg(long)]
+    pub quiet: bool,
 }

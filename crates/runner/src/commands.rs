@@ -1,5 +1,7 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+pub mod calibrate;
+pub mod compare;
 mod graph;
 mod merge;
 mod params;
@@ -21,5 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Compare(args)) => compare::compare(&args),
+        Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
     }
 }

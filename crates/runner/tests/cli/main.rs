@@ -1,7 +1,9 @@
 //! The CLI test binary: runs the built `chipmarket` in temporary folders.
 
 mod bad_input;
+mod citations;
 mod common;
+mod fit;
 mod run;
 mod sweep;
 mod validate;

@@ -1,0 +1,718 @@
+//! Fit to observed outcomes: the targets file (observed values with bands), each target's
+//! simulated value per replication, summary statistics, and the calibration loss.
+//!
+//! API Boundary: [`parse_targets`] reads a targets file (the format of
+//! `data/observed_2022_2024.csv`, described in `data/README.md`), [`bind`] checks its scopes
+//! against a run's [`Catalogue`] (firm and chip ids), [`RepFlows`] holds one replication's
+//! quarterly deliveries and revenue (built from a [`RunReport`] or from CSV rows), and
+//! [`evaluate`] turns replications into one [`TargetFit`] per target. Reference for users:
+//! `docs/calibration.md`.
+//!
+//! Periods are whole months (`2022`, `2023H1`, `2024Q3`, `2024-02..2025-01`). The model
+//! reports flows by calendar quarter, so a month range that cuts a quarter takes that
+//! quarter's flows pro rata by months (a quarter with one month inside counts one third).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use chrono::Datelike;
+
+use crate::calendar::{Calendar, Date, Quarter};
+use crate::observe::RunReport;
+use crate::scenario::{Origin, Scenario};
+
+/// The columns a targets file must have (others, such as `unit` or `source`, are kept as
+/// documentation and ignored).
+pub const REQUIRED_COLUMNS: [&str; 7] = ["id", "period", "metric", "firm", "value", "low", "high"];
+
+/// What a target measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    /// Units of the scope over all units delivered in the period.
+    UnitShare,
+    /// Units delivered (conventionally with scope `all`).
+    TotalUnits,
+    /// Units delivered by a firm, a chip or a group.
+    Units,
+    /// Revenue recognised at delivery, before export fees [USD].
+    RevenueUsd,
+    /// Revenue of the whole market or of a group (`all`, `domestic`, `foreign`) [USD].
+    MarketUsd,
+}
+
+impl Metric {
+    /// Every metric, with its name in targets files.
+    pub const ALL: [(&'static str, Metric); 5] = [
+        ("unit_share", Metric::UnitShare),
+        ("total_units", Metric::TotalUnits),
+        ("units", Metric::Units),
+        ("revenue_usd", Metric::RevenueUsd),
+        ("market_usd", Metric::MarketUsd),
+    ];
+
+    /// The name written in targets files.
+    pub fn as_str(self) -> &'static str {
+        Metric::ALL.iter().find(|(_, m)| *m == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// A span of whole months, both ends included, with its label as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Period {
+    /// As written in the targets file.
+    pub label: String,
+    /// First month, as `year * 12 + (month - 1)`.
+    pub first: i32,
+    /// Last month (included), same encoding.
+    pub last: i32,
+}
+
+fn month_index(year: i32, month: u32) -> i32 {
+    year * 12 + month as i32 - 1
+}
+
+impl Period {
+    /// Parse `2022`, `2023H1`, `2024Q3`, `2024-02` or `2024-02..2025-01`.
+    pub fn parse(text: &str) -> Option<Period> {
+        let t = text.trim();
+        let year = |s: &str| -> Option<i32> {
+            (s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+        };
+        let month = |s: &str| -> Option<i32> {
+            let (y, m) = s.split_once('-')?;
+            let m: u32 = (m.len() == 2).then(|| m.parse().ok()).flatten()?;
+            let y = year(y)?;
+            (1..=12).contains(&m).then(|| month_index(y, m))
+        };
+        let (first, last) = if let Some((a, b)) = t.split_once("..") {
+            (month(a)?, month(b)?)
+        } else if let Some(y) = year(t) {
+            (month_index(y, 1), month_index(y, 12))
+        } else if t.len() == 6 && (t.as_bytes()[4] == b'H' || t.as_bytes()[4] == b'Q') {
+            let y = year(&t[..4])?;
+            let k: u32 = t[5..].parse().ok()?;
+            match (t.as_bytes()[4], k) {
+                (b'H', 1..=2) => (month_index(y, (k - 1) * 6 + 1), month_index(y, k * 6)),
+                (b'Q', 1..=4) => (month_index(y, (k - 1) * 3 + 1), month_index(y, k * 3)),
+                _ => return None,
+            }
+        } else {
+            let m = month(t)?;
+            (m, m)
+        };
+        (first <= last).then(|| Period { label: t.to_string(), first, last })
+    }
+
+    /// The share of quarter `q`'s months inside the period (0, 1/3, 2/3 or 1).
+    pub fn weight(&self, q: Quarter) -> f64 {
+        let start = month_index(q.year, u32::from(q.q - 1) * 3 + 1);
+        let inside = (start..start + 3).filter(|m| (self.first..=self.last).contains(m)).count();
+        inside as f64 / 3.0
+    }
+
+    /// The first day after the period.
+    pub fn end(&self) -> Date {
+        let next = self.last + 1;
+        Date::from_ymd(next.div_euclid(12), next.rem_euclid(12) as u32 + 1, 1)
+            .unwrap_or(Date::from_ymd(9999, 1, 1).expect("a date"))
+    }
+
+    /// The first day of the period.
+    pub fn start(&self) -> Date {
+        Date::from_ymd(self.first.div_euclid(12), self.first.rem_euclid(12) as u32 + 1, 1)
+            .unwrap_or(Date::from_ymd(1, 1, 1).expect("a date"))
+    }
+}
+
+/// One observed outcome with its band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    /// Its id (`O1`).
+    pub id: String,
+    /// The months it covers.
+    pub period: Period,
+    /// What it measures.
+    pub metric: Metric,
+    /// The scope as written: a firm id, a chip id, `all`, `domestic` or `foreign`.
+    pub scope: String,
+    /// The observed value.
+    pub observed: f64,
+    /// Low end of the band.
+    pub low: f64,
+    /// High end of the band.
+    pub high: f64,
+    /// Line of its record in the file (header = 1).
+    pub line: usize,
+    /// Column (in characters, 1-based) of the `firm` cell, for error messages.
+    pub scope_column: usize,
+}
+
+/// A problem in a targets file, with its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FitError {
+    /// One-based line (header = 1).
+    pub line: usize,
+    /// One-based column, in characters.
+    pub column: usize,
+    /// The column name or target id the error is about (`O3.firm`), or empty.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+}
+
+impl FitError {
+    fn new(line: usize, column: usize, key: impl Into<String>, message: impl Into<String>) -> FitError {
+        FitError { line, column, key: key.into(), message: message.into(), hint: None }
+    }
+
+    fn hint(mut self, hint: impl Into<String>) -> FitError {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for FitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: ", self.line, self.column)?;
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FitError {}
+
+/// One-based line and character column of field `field` of the record starting at byte `at`.
+fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let mut line = text[..at].matches('\n').count() + 1;
+    let mut col = text[..at].rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+    let (mut quoted, mut seen) = (false, 0);
+    for c in text[at..].chars() {
+        if seen == field {
+            break;
+        }
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => seen += 1,
+            '\n' if !quoted => break,
+            _ => {}
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    (line, col)
+}
+
+/// Parse a targets file (CSV text with a header line). Checks the columns, ids, periods,
+/// metrics and numbers; scopes are checked against a run by [`bind`].
+pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
+    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(text.as_bytes());
+    let headers =
+        rdr.headers().map_err(|e| FitError::new(1, 1, "", format!("cannot read the header line: {e}")))?.clone();
+    let mut col = HashMap::new();
+    for name in REQUIRED_COLUMNS {
+        match headers.iter().position(|h| h.trim() == name) {
+            Some(i) => {
+                col.insert(name, i);
+            }
+            None => {
+                return Err(FitError::new(1, 1, "", format!("the header has no `{name}` column"))
+                    .hint(format!("a targets file starts with the line {}", REQUIRED_COLUMNS.join(","))))
+            }
+        }
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as usize);
+                return Err(FitError::new(line, 1, "", format!("not a valid CSV record: {e}"))
+                    .hint("every record has as many cells as the header; quote cells that hold commas"));
+            }
+        }
+        let (line, byte) = record.position().map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
+        if record.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        let cell = |name: &str| record.get(col[name]).unwrap_or("").trim().to_string();
+        let place = |name: &str| field_place(text, byte, col[name]);
+        let err = |name: &str, key: String, msg: String| {
+            let (l, c) = place(name);
+            FitError::new(l, c, key, msg)
+        };
+        let id = cell("id");
+        if id.is_empty() {
+            return Err(err("id", "id".into(), "expected a target id such as O1, found an empty cell".into()));
+        }
+        if let Some(prev) = targets.iter().find(|t| t.id == id) {
+            return Err(err("id", id.clone(), format!("the id is already used on line {}", prev.line))
+                .hint("give every target its own id"));
+        }
+        let period_text = cell("period");
+        let period = Period::parse(&period_text).ok_or_else(|| {
+            err("period", format!("{id}.period"), format!("expected a period, found \"{period_text}\""))
+                .hint("write a year (2024), a half (2023H1), a quarter (2024Q3) or a month range (2024-02..2025-01)")
+        })?;
+        let metric_text = cell("metric");
+        let metric = Metric::ALL.iter().find(|(n, _)| *n == metric_text).map(|(_, m)| *m).ok_or_else(|| {
+            let names: Vec<&str> = Metric::ALL.iter().map(|(n, _)| *n).collect();
+            err("metric", format!("{id}.metric"), format!("unknown metric \"{metric_text}\"")).hint(format!(
+                "metrics are {}{}",
+                names.join(", "),
+                nearest_hint(&metric_text, names.iter().copied())
+            ))
+        })?;
+        let scope = cell("firm");
+        if scope.is_empty() {
+            return Err(err(
+                "firm",
+                format!("{id}.firm"),
+                "expected a firm id, a chip id, all, domestic or foreign, found an empty cell".into(),
+            ));
+        }
+        let mut nums = [0.0; 3];
+        for (k, name) in ["value", "low", "high"].iter().enumerate() {
+            let raw = cell(name);
+            nums[k] = raw
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .ok_or_else(|| err(name, format!("{id}.{name}"), format!("expected a number, found \"{raw}\"")))?;
+        }
+        let [observed, low, high] = nums;
+        if !(low <= observed && observed <= high) {
+            return Err(err(
+                "low",
+                format!("{id}.low"),
+                format!("expected low <= value <= high, found {low} <= {observed} <= {high}"),
+            )
+            .hint("the band [low, high] must hold the observed value"));
+        }
+        let scope_column = place("firm").1;
+        targets.push(Target { id, period, metric, scope, observed, low, high, line, scope_column });
+    }
+    if targets.is_empty() {
+        return Err(
+            FitError::new(1, 1, "", "the targets file has no targets").hint("add one line per observed outcome")
+        );
+    }
+    Ok(targets)
+}
+
+fn nearest_hint<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> String {
+    candidates
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map_or_else(String::new, |(_, c)| format!(" (did you mean \"{c}\"?)"))
+}
+
+/// What a scenario's outputs can be scoped by: its firms (with their origin) and chips.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Catalogue {
+    /// Firm ids, in scenario order.
+    pub firms: Vec<String>,
+    /// Whether each firm is domestic.
+    pub domestic: Vec<bool>,
+    /// Chip ids (roadmap chips, firm by firm).
+    pub chips: Vec<String>,
+    /// First day simulated.
+    pub start: Option<Date>,
+    /// First day not simulated.
+    pub end: Option<Date>,
+}
+
+impl Catalogue {
+    /// The catalogue of a scenario: its firms, their roadmap chips, and the span it simulates.
+    pub fn of_scenario(s: &Scenario) -> Catalogue {
+        let cal = Calendar::new(s.scenario.start);
+        let end = cal.date_of(crate::market::end_tick(s, &cal));
+        Catalogue {
+            firms: s.firms.iter().map(|f| f.id.clone()).collect(),
+            domestic: s.firms.iter().map(|f| f.origin == Origin::Domestic).collect(),
+            chips: s.firms.iter().flat_map(|f| f.chips.iter().map(|c| c.id.clone())).collect(),
+            start: Some(s.scenario.start),
+            end: Some(end),
+        }
+    }
+}
+
+/// What a target's `firm` cell selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every firm.
+    All,
+    /// Domestic firms.
+    Domestic,
+    /// Foreign firms.
+    Foreign,
+    /// One firm, by position in [`Catalogue::firms`].
+    Firm(usize),
+    /// One chip, by position in [`Catalogue::chips`].
+    Chip(usize),
+}
+
+/// Check every target's scope against a catalogue (and that the run covers its period).
+pub fn bind(targets: &[Target], cat: &Catalogue) -> Result<Vec<Scope>, FitError> {
+    targets
+        .iter()
+        .map(|t| {
+            let err = |msg: String| FitError::new(t.line, t.scope_column, format!("{}.firm", t.id), msg);
+            let scope = match t.scope.as_str() {
+                "all" => Scope::All,
+                "domestic" => Scope::Domestic,
+                "foreign" => Scope::Foreign,
+                s => match (cat.firms.iter().position(|f| f == s), cat.chips.iter().position(|c| c == s)) {
+                    (Some(i), _) => Scope::Firm(i),
+                    (None, Some(i)) => Scope::Chip(i),
+                    (None, None) => {
+                        let near = nearest_hint(s, cat.firms.iter().chain(&cat.chips).map(String::as_str));
+                        return Err(err(format!("unknown firm or chip \"{s}\" (not in the scenario)")).hint(format!(
+                            "scopes are all, domestic, foreign, a firm id ({}) or a chip id{near}",
+                            cat.firms.join(", ")
+                        )));
+                    }
+                },
+            };
+            if t.metric == Metric::MarketUsd && matches!(scope, Scope::Firm(_) | Scope::Chip(_)) {
+                return Err(err(format!("market_usd is market-wide; \"{}\" is one firm or chip", t.scope))
+                    .hint("use scope all, domestic or foreign, or metric revenue_usd for one firm"));
+            }
+            if let (Some(start), Some(end)) = (cat.start, cat.end) {
+                let month_start = Date::from_ymd(start.0.year(), start.0.month(), 1);
+                if month_start.is_some_and(|m| t.period.start() < m) || t.period.end() > end {
+                    return Err(FitError::new(
+                        t.line,
+                        1,
+                        format!("{}.period", t.id),
+                        format!("the run covers {start} to {end} (excluded), not all of {}", t.period.label),
+                    )
+                    .hint("run a scenario that covers the period, or drop the target"));
+                }
+            }
+            Ok(scope)
+        })
+        .collect()
+}
+
+/// One quarter's deliveries of a firm or chip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Flow {
+    /// Calendar quarter.
+    pub quarter: Quarter,
+    /// Firm or chip position in the [`Catalogue`].
+    pub index: usize,
+    /// Units delivered.
+    pub units: f64,
+    /// Revenue before export fees [USD].
+    pub revenue: f64,
+}
+
+/// One replication's quarterly flows: per firm and per chip.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RepFlows {
+    /// Firm rows (`firms_quarterly.csv`).
+    pub firms: Vec<Flow>,
+    /// Chip rows (`chips_quarterly.csv`).
+    pub chips: Vec<Flow>,
+}
+
+impl RepFlows {
+    /// The flows of one replication's report, with firms and chips renumbered into `cat`
+    /// (chips not in the catalogue, such as generated generations, are left out of the chip rows).
+    pub fn from_report(report: &RunReport, cat: &Catalogue) -> RepFlows {
+        let firm_map: Vec<Option<usize>> =
+            report.firm_ids.iter().map(|id| cat.firms.iter().position(|f| f == id)).collect();
+        let chip_map: Vec<Option<usize>> =
+            report.chip_ids.iter().map(|id| cat.chips.iter().position(|c| c == id)).collect();
+        RepFlows {
+            firms: report
+                .firms
+                .iter()
+                .filter_map(|r| {
+                    Some(Flow {
+                        quarter: r.quarter,
+                        index: (*firm_map.get(r.firm)?)?,
+                        units: r.units_shipped as f64,
+                        revenue: r.revenue_usd,
+                    })
+                })
+                .collect(),
+            chips: report
+                .chips
+                .iter()
+                .filter_map(|r| {
+                    Some(Flow {
+                        quarter: r.quarter,
+                        index: (*chip_map.get(r.chip)?)?,
+                        units: r.units_shipped as f64,
+                        revenue: r.revenue_usd,
+                    })
+                })
+                .collect(),
+        }
+    }
+
+    /// Units and revenue of `scope` over `period` (pro rata by months), and units of all firms.
+    fn sums(&self, period: &Period, scope: Scope, cat: &Catalogue) -> (f64, f64, f64) {
+        let (mut units, mut revenue, mut all_units) = (0.0, 0.0, 0.0);
+        for f in &self.firms {
+            let w = period.weight(f.quarter);
+            if w == 0.0 {
+                continue;
+            }
+            all_units += w * f.units;
+            let take = match scope {
+                Scope::All => true,
+                Scope::Domestic => cat.domestic.get(f.index).copied().unwrap_or(false),
+                Scope::Foreign => !cat.domestic.get(f.index).copied().unwrap_or(true),
+                Scope::Firm(i) => f.index == i,
+                Scope::Chip(_) => false,
+            };
+            if take {
+                units += w * f.units;
+                revenue += w * f.revenue;
+            }
+        }
+        if let Scope::Chip(i) = scope {
+            for c in self.chips.iter().filter(|c| c.index == i) {
+                let w = period.weight(c.quarter);
+                units += w * c.units;
+                revenue += w * c.revenue;
+            }
+        }
+        (units, revenue, all_units)
+    }
+
+    /// The simulated value of a target in this replication (a share is 0 when nothing was delivered).
+    pub fn value(&self, target: &Target, scope: Scope, cat: &Catalogue) -> f64 {
+        let (units, revenue, all_units) = self.sums(&target.period, scope, cat);
+        match target.metric {
+            Metric::UnitShare => {
+                if all_units > 0.0 {
+                    units / all_units
+                } else {
+                    0.0
+                }
+            }
+            Metric::TotalUnits | Metric::Units => units,
+            Metric::RevenueUsd | Metric::MarketUsd => revenue,
+        }
+    }
+}
+
+/// One target's simulated values and how they compare with the band.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetFit {
+    /// The value in each replication, in replication order.
+    pub values: Vec<f64>,
+    /// Their mean.
+    pub mean: f64,
+    /// 5th percentile (linear interpolation between order statistics).
+    pub p05: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Whether the mean lies in [low, high].
+    pub inside: bool,
+    /// This target's term of the loss ([`loss_term`]).
+    pub loss: f64,
+}
+
+/// Percentile `p` in [0, 1] of sorted values, interpolating linearly between order statistics.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => {
+            let h = p.clamp(0.0, 1.0) * (n - 1) as f64;
+            let (i, frac) = (h.floor() as usize, h - h.floor());
+            if i + 1 < n {
+                sorted[i] + frac * (sorted[i + 1] - sorted[i])
+            } else {
+                sorted[n - 1]
+            }
+        }
+    }
+}
+
+/// A target's term of the calibration loss: `((mean - observed) / half_width)^2`, where the
+/// half width is the distance from the observed value to the band's end on the side the
+/// simulated mean falls on (`high - observed` above, `observed - low` below). A side of
+/// width zero falls back to half the band, and a band of width zero to 1% of the observed
+/// value (or 1 if that is zero).
+pub fn loss_term(target: &Target, mean: f64) -> f64 {
+    let d = mean - target.observed;
+    let mut half = if d >= 0.0 { target.high - target.observed } else { target.observed - target.low };
+    if half <= 0.0 {
+        half = (target.high - target.low) / 2.0;
+    }
+    if half <= 0.0 {
+        half = (target.observed.abs() * 0.01).max(f64::MIN_POSITIVE);
+        if target.observed == 0.0 {
+            half = 1.0;
+        }
+    }
+    (d / half).powi(2)
+}
+
+/// Evaluate every target over the replications `reps` (in replication order).
+pub fn evaluate(targets: &[Target], scopes: &[Scope], cat: &Catalogue, reps: &[RepFlows]) -> Vec<TargetFit> {
+    targets
+        .iter()
+        .zip(scopes)
+        .map(|(t, &scope)| {
+            let values: Vec<f64> = reps.iter().map(|r| r.value(t, scope, cat)).collect();
+            let mean = if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 };
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            TargetFit {
+                p05: percentile(&sorted, 0.05),
+                p95: percentile(&sorted, 0.95),
+                inside: t.low <= mean && mean <= t.high,
+                loss: loss_term(t, mean),
+                mean,
+                values,
+            }
+        })
+        .collect()
+}
+
+/// Parse a quarter written `2024Q3`.
+pub fn parse_quarter(text: &str) -> Option<Quarter> {
+    let (y, q) = text.trim().split_once('Q')?;
+    let year: i32 = y.parse().ok()?;
+    let q: u8 = q.parse().ok()?;
+    (1..=4).contains(&q).then_some(Quarter { year, q })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "id,period,metric,firm,value,low,high,unit,notes\n";
+
+    fn cat() -> Catalogue {
+        Catalogue {
+            firms: vec!["dom".into(), "usa".into()],
+            domestic: vec![true, false],
+            chips: vec!["dom_1".into(), "usa_1".into()],
+            start: None,
+            end: None,
+        }
+    }
+
+    fn flows() -> RepFlows {
+        let q = |year, q| Quarter { year, q };
+        let f = |quarter, index, units, revenue| Flow { quarter, index, units, revenue };
+        RepFlows {
+            firms: vec![
+                f(q(2024, 1), 0, 30.0, 300.0),
+                f(q(2024, 1), 1, 90.0, 900.0),
+                f(q(2024, 2), 0, 60.0, 600.0),
+                f(q(2024, 2), 1, 0.0, 0.0),
+            ],
+            chips: vec![f(q(2024, 1), 0, 30.0, 300.0), f(q(2024, 2), 0, 60.0, 600.0), f(q(2024, 1), 1, 90.0, 900.0)],
+        }
+    }
+
+    #[test]
+    fn periods_parse_and_weigh_quarters_by_months() {
+        let p = Period::parse("2024-02..2025-01").unwrap();
+        assert_eq!(p.weight(Quarter { year: 2024, q: 1 }), 2.0 / 3.0);
+        assert_eq!(p.weight(Quarter { year: 2024, q: 3 }), 1.0);
+        assert_eq!(p.weight(Quarter { year: 2025, q: 1 }), 1.0 / 3.0);
+        assert_eq!(p.weight(Quarter { year: 2025, q: 2 }), 0.0);
+        assert_eq!(Period::parse("2023H2").unwrap().weight(Quarter { year: 2023, q: 2 }), 0.0);
+        assert_eq!(Period::parse("2023H2").unwrap().weight(Quarter { year: 2023, q: 4 }), 1.0);
+        assert_eq!(Period::parse("2024Q3").unwrap().end(), Date::from_ymd(2024, 10, 1).unwrap());
+        assert_eq!(Period::parse("2024").unwrap().end(), Date::from_ymd(2025, 1, 1).unwrap());
+        for bad in ["", "24", "2024H3", "2024Q0", "2024-13", "2025-01..2024-02", "FY2025", "2024-1"] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn values_follow_the_definitions() {
+        let text = format!(
+            "{HEADER}A,2024Q1,unit_share,usa,0.7,0.6,0.8,,\nB,2024H1,unit_share,domestic,0.5,0,1,,\n\
+             C,2024-02..2024-04,units,dom,1,0,100,,\nD,2024,revenue_usd,foreign,1,0,2000,,\n\
+             E,2024H1,market_usd,all,1,0,2000,,\nF,2024H1,units,dom_1,1,0,100,,\nG,2024H1,total_units,all,1,0,1000,,\n"
+        );
+        let targets = parse_targets(&text).unwrap();
+        let scopes = bind(&targets, &cat()).unwrap();
+        let r = flows();
+        let v: Vec<f64> = targets.iter().zip(&scopes).map(|(t, s)| r.value(t, *s, &cat())).collect();
+        assert_eq!(v[0], 0.75); // 90 / 120
+        assert_eq!(v[1], 90.0 / 180.0);
+        assert!((v[2] - (30.0 * 2.0 / 3.0 + 60.0 / 3.0)).abs() < 1e-9, "{}", v[2]);
+        assert_eq!(v[3], 900.0);
+        assert_eq!(v[4], 1800.0);
+        assert_eq!(v[5], 90.0);
+        assert_eq!(v[6], 180.0);
+    }
+
+    #[test]
+    fn statistics_and_loss() {
+        let targets = parse_targets(&format!("{HEADER}A,2024Q1,units,dom,40,20,50,,\n")).unwrap();
+        let scopes = bind(&targets, &cat()).unwrap();
+        let mut a = flows();
+        let mut b = flows();
+        a.firms[0].units = 10.0;
+        b.firms[0].units = 70.0;
+        let fit = &evaluate(&targets, &scopes, &cat(), &[a, b])[0];
+        assert_eq!(fit.values, vec![10.0, 70.0]);
+        assert_eq!(fit.mean, 40.0);
+        assert!((fit.p05 - 13.0).abs() < 1e-9 && (fit.p95 - 67.0).abs() < 1e-9);
+        assert!(fit.inside);
+        assert_eq!(fit.loss, 0.0);
+        // Above the value, the upper side (10 wide) scales the error; below, the lower (20 wide).
+        assert_eq!(loss_term(&targets[0], 60.0), 4.0);
+        assert_eq!(loss_term(&targets[0], 0.0), 4.0);
+        assert_eq!(percentile(&[1.0, 2.0, 3.0], 0.5), 2.0);
+    }
+
+    #[test]
+    fn errors_name_line_column_and_key() {
+        let e = parse_targets(&format!("{HEADER}A,2024,unit_shares,dom,0.5,0,1,,\n")).unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_str()), (2, 8, "A.metric"));
+        assert!(e.to_string().contains("did you mean \"unit_share\""), "{e}");
+        let e = parse_targets(&format!("{HEADER}A,\"FY 2025, Nvidia\",units,dom,0.5,0,1,,\n")).unwrap_err();
+        assert_eq!((e.line, e.column), (2, 3));
+        let e =
+            parse_targets(&format!("{HEADER}A,2024,units,dom,0.5,0,1,,\nA,2024,units,dom,0.5,0,1,,\n")).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("line 2"));
+        let e = parse_targets(&format!("{HEADER}A,2024,units,dom,2,0,1,,\n")).unwrap_err();
+        assert!(e.message.contains("low <= value <= high"));
+        assert!(parse_targets("id,period,metric,firm,value,low\n").unwrap_err().message.contains("`high`"));
+        let targets =
+            parse_targets(&format!("{HEADER}A,2024,units,dom,1,0,2,,\nB,2024,units,nvidia,1,0,2,,\n")).unwrap();
+        let e = bind(&targets, &cat()).unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_str()), (3, 14, "B.firm"));
+        let targets = parse_targets(&format!("{HEADER}A,2024,market_usd,dom,1,0,2,,\n")).unwrap();
+        assert!(bind(&targets, &cat()).is_err());
+    }
+
+    #[test]
+    fn the_projects_targets_parse() {
+        let targets = parse_targets(include_str!("../../../data/observed_2022_2024.csv")).unwrap();
+        assert_eq!(targets.len(), 22);
+        assert_eq!(targets[0].period, Period::parse("2022-01..2022-09").unwrap());
+        assert_eq!(targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()[21], "O22");
+    }
+}

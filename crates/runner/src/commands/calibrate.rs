@@ -1,0 +1,536 @@
+//! `chipmarket calibrate FILE [--out DIR] [--jobs N] [--resume] [--quiet]`: fit the `[[free]]`
+//! parameters of a scenario to observed outcomes (reference: `docs/calibration.md`).
+//!
+//! A Latin-hypercube screening, then CMA-ES (`cmaes` crate) or Nelder-Mead (`argmin` crate)
+//! from the best screened point, searching the unit cube of the free parameters (a point
+//! outside it is reflected back in). Every evaluation runs the same replications with the
+//! base seed (common random numbers) and scores them with the band-normalised loss of the
+//! engine's `fit` module. The best point is re-run with five times the replications and
+//! that re-run is what `fit.csv` and `calibrated.toml` report.
+//!
+//! Determinism: evaluations of one generation run in parallel on a pool of `--jobs` threads,
+//! but their rows are written in an order that depends only on the points (screening: design
+//! order; a CMA-ES generation: by unit coordinates), so every file is byte-identical for any
+//! `--jobs`. Resume: finished generations are appended to a hidden `.trace.partial.csv`; after
+//! a kill, `--resume` replays the search from the start and takes every evaluation already in
+//! that file from it instead of running it again, so it continues from the last finished
+//! generation and ends with the same files as an uninterrupted run.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::num::NonZeroUsize;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{anyhow, Context, Result};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use rayon::prelude::*;
+
+use chipmarket_engine::calibration::{Calibration, CalibrationSpec, Search};
+use chipmarket_engine::fit::{self, Catalogue, RepFlows, Scope, Target, TargetFit};
+use chipmarket_engine::scenario::{KeyPath, ScenarioError};
+use chipmarket_engine::sweep::{unit_design, Method, SweepSpec};
+use chipmarket_engine::{run as run_engine, RunOptions, Scenario};
+
+use crate::cli::CalibrateArgs;
+use crate::commands::compare;
+use crate::load::{self, InputError};
+use crate::output::csv::num;
+use crate::progress;
+
+/// The hidden file finished generations are appended to.
+const PARTIAL: &str = ".trace.partial.csv";
+/// The hidden file that says which calibration the partial trace belongs to.
+const STATE: &str = ".calibration.state";
+/// Loss given to an evaluation whose scenario cannot run (the search moves away from it).
+const FAILED_LOSS: f64 = 1e12;
+/// How many times the replications the best point is re-run with.
+const RERUN_FACTOR: u32 = 5;
+
+/// Render a calibration-file error: `file:line:column: path: message`.
+fn describe(source: &str, err: &ScenarioError) -> InputError {
+    let place = match err.line_col {
+        Some((line, col)) => format!("{source}:{line}:{col}: "),
+        None => format!("{source}: "),
+    };
+    InputError(format!("invalid calibration: {place}{err}"))
+}
+
+/// A calibration file read and checked: its parameters, targets and catalogue.
+struct Loaded {
+    cal: Calibration,
+    targets: Vec<Target>,
+    scopes: Vec<Scope>,
+    cat: Catalogue,
+    /// Text that identifies the calibration (for `--resume`).
+    identity: String,
+    /// The base scenario's path.
+    base_path: PathBuf,
+}
+
+fn load(path: &Path) -> Result<Loaded, InputError> {
+    let text = load::read_text(path, "calibration file")?;
+    let shown = path.display().to_string();
+    let spec = CalibrationSpec::from_toml_str(&text).map_err(|e| describe(&shown, &e))?;
+    let dir = path.parent().unwrap_or(Path::new(""));
+    let base_path = dir.join(&spec.base);
+    if !base_path.is_file() {
+        let err = ScenarioError::new(
+            KeyPath::root().key("base"),
+            format!("cannot read the base scenario '{}': no such file", base_path.display()),
+        )
+        .with_hint("the path is relative to the folder of the calibration file");
+        return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
+    }
+    let source = load::source(Some(&base_path))?;
+    Scenario::from_layers(&source.layers(), &[]).map_err(|e| load::describe(&source.layer_name(e.layer), &e))?;
+    let layers = source.layers();
+    let targets_path = spec.targets.as_ref().map(|t| dir.join(t));
+    if let Some(p) = &targets_path {
+        if !p.is_file() {
+            let err = ScenarioError::new(KeyPath::root().key("targets"), format!("cannot read the targets file '{}': no such file", p.display()))
+                .with_hint("the path is relative to the folder of the calibration file; leave `targets` out for the project's observed outcomes");
+            return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
+        }
+    }
+    let cal = Calibration::bind(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
+    let (mut targets, targets_name) = compare::targets(targets_path.as_deref())?;
+    for (i, id) in cal.spec.exclude.iter().enumerate() {
+        if !targets.iter().any(|t| &t.id == id) {
+            let err =
+                ScenarioError::new(KeyPath::root().key("exclude").index(i), format!("no target has the id \"{id}\""))
+                    .with_hint(format!(
+                        "the ids of {targets_name} are {}",
+                        targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ));
+            return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
+        }
+    }
+    targets.retain(|t| !cal.spec.exclude.contains(&t.id));
+    cal.check_until(&targets, &text).map_err(|e| describe(&shown, &e))?;
+    let probe = cal.scenario_at(&cal.values_at(&vec![0.5; cal.spec.free.len()])).map_err(|e| describe(&shown, &e))?;
+    let cat = Catalogue::of_scenario(&probe);
+    let scopes = fit::bind(&targets, &cat).map_err(|e| compare::describe(&targets_name, &e))?;
+    let identity = format!(
+        "{}\n{}\n{}",
+        toml::to_string(&cal.spec).unwrap_or_default(),
+        cal.sweep.base.to_toml_string(),
+        targets.iter().map(|t| format!("{:?}", t)).collect::<Vec<_>>().join("\n")
+    );
+    Ok(Loaded { cal, targets, scopes, cat, identity, base_path })
+}
+
+/// One evaluation: where, and what it gave (cells as written to `trace.csv`).
+#[derive(Debug, Clone)]
+struct Eval {
+    /// Unit coordinates.
+    u: Vec<f64>,
+    /// Parameter cells.
+    params: Vec<String>,
+    /// The loss.
+    loss: f64,
+    /// Loss cell and one cell per target (empty when the run failed).
+    cells: Vec<String>,
+}
+
+/// Finished evaluations by parameter cells: the loss and the cells after the parameters.
+type Memo = HashMap<Vec<String>, (f64, Vec<String>)>;
+
+/// Runs evaluations (or takes them from the replayed trace) and writes the trace.
+struct Evaluator<'a> {
+    l: &'a Loaded,
+    memo: Mutex<Memo>,
+    /// Evaluations of the generation under way, in completion order.
+    pending: Mutex<Vec<Eval>>,
+    trace: Mutex<File>,
+    count: Mutex<(u64, f64)>,
+    bar: ProgressBar,
+}
+
+fn param_cell(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Float(x) => num(*x),
+        other => other.to_string(),
+    }
+}
+
+impl Evaluator<'_> {
+    /// Run `values` with `reps` replications: the per-target fits, or why it failed.
+    fn run(&self, values: &[toml::Value], reps: u32) -> Result<Vec<TargetFit>, String> {
+        let l = self.l;
+        let s = l.cal.scenario_at(values).map_err(|e| format!("invalid scenario: {e}"))?;
+        let options = RunOptions { record_rows: true, trace: false };
+        let flows: Result<Vec<RepFlows>, String> = (0..reps)
+            .into_par_iter()
+            .map(|r| {
+                run_engine(&s, r, options).map(|rep| RepFlows::from_report(&rep, &l.cat)).map_err(|e| e.to_string())
+            })
+            .collect();
+        Ok(fit::evaluate(&l.targets, &l.scopes, &l.cat, &flows?))
+    }
+
+    /// Evaluate the point `u` of the unit cube (from the memo if it was evaluated before).
+    fn eval(&self, u: &[f64]) -> f64 {
+        let values = self.l.cal.values_at(u);
+        let params: Vec<String> = values.iter().map(param_cell).collect();
+        let hit = self.memo.lock().expect("memo").get(&params).cloned();
+        let (loss, cells) = match hit {
+            Some(found) => found,
+            None => {
+                let (loss, cells) = match self.run(&values, self.l.cal.spec.replications) {
+                    Ok(fits) => {
+                        let loss: f64 = fits.iter().map(|f| f.loss).sum();
+                        let mut cells = vec![num(loss)];
+                        cells.extend(fits.iter().map(|f| num(f.mean)));
+                        (loss, cells)
+                    }
+                    Err(msg) => {
+                        self.bar.suspend(|| eprintln!("warning: evaluation at {} failed: {msg}", params.join(", ")));
+                        let mut cells = vec![num(FAILED_LOSS)];
+                        cells.extend(std::iter::repeat_n(String::new(), self.l.targets.len()));
+                        (FAILED_LOSS, cells)
+                    }
+                };
+                // Keep the loss exactly as the trace will show it, so a replay gives the same search.
+                let loss: f64 = cells[0].parse().unwrap_or(loss);
+                self.memo.lock().expect("memo").insert(params.clone(), (loss, cells.clone()));
+                (loss, cells)
+            }
+        };
+        self.pending.lock().expect("pending").push(Eval { u: u.to_vec(), params, loss, cells });
+        {
+            let mut c = self.count.lock().expect("count");
+            c.0 += 1;
+            if loss < c.1 {
+                c.1 = loss;
+                self.bar.set_message(format!("{loss:.4}"));
+            }
+        }
+        self.bar.inc(1);
+        loss
+    }
+
+    /// Append the finished generation to the trace, sorted by unit coordinates when `sort`.
+    fn flush(
+        &self,
+        generation: usize,
+        phase: &str,
+        sort: bool,
+        next_index: &mut u64,
+        best: &mut Option<Eval>,
+    ) -> Result<()> {
+        let mut evals = std::mem::take(&mut *self.pending.lock().expect("pending"));
+        if sort {
+            evals.sort_by(|a, b| {
+                a.u.iter()
+                    .zip(&b.u)
+                    .map(|(x, y)| x.total_cmp(y))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
+        }
+        let mut bytes = Vec::new();
+        for e in evals {
+            let mut cells = vec![next_index.to_string(), generation.to_string(), phase.to_string()];
+            cells.extend(e.params.iter().cloned());
+            cells.extend(e.cells.iter().cloned());
+            bytes.extend(csv_line(&cells));
+            *next_index += 1;
+            if best.as_ref().is_none_or(|b| e.loss < b.loss) {
+                *best = Some(e);
+            }
+        }
+        let mut f = self.trace.lock().expect("trace");
+        f.write_all(&bytes).context("failed to append to the trace")?;
+        f.sync_data().context("failed to sync the trace")?;
+        Ok(())
+    }
+}
+
+fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let _ = w.write_record(cells);
+    w.into_inner().unwrap_or_default()
+}
+
+/// Reflect a coordinate into [0, 1] (a search step past a bound comes back in).
+fn reflect(x: f64) -> f64 {
+    if !x.is_finite() {
+        return 0.5;
+    }
+    let y = x.rem_euclid(2.0);
+    if y > 1.0 {
+        2.0 - y
+    } else {
+        y
+    }
+}
+
+/// `path` relative to the folder `from` (both made absolute), for `extends`.
+fn relative(path: &Path, from: &Path) -> Option<String> {
+    let path = fs::canonicalize(path).ok()?;
+    let from = fs::canonicalize(from).ok()?;
+    let a: Vec<Component> = path.components().collect();
+    let b: Vec<Component> = from.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return None;
+    }
+    let mut parts: Vec<String> = vec!["..".to_string(); b.len() - common];
+    parts.extend(a[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    Some(parts.join("/"))
+}
+
+/// Argmin's view of the search: the loss of a point of the unit cube (reflected).
+struct NmProblem<'a, 'b> {
+    ev: &'a Evaluator<'b>,
+    left: Mutex<u64>,
+}
+
+impl argmin::core::CostFunction for NmProblem<'_, '_> {
+    type Param = Vec<f64>;
+    type Output = f64;
+
+    fn cost(&self, p: &Vec<f64>) -> Result<f64, argmin::core::Error> {
+        {
+            let mut left = self.left.lock().expect("budget");
+            if *left == 0 {
+                return Err(argmin::core::Error::msg("budget spent"));
+            }
+            *left -= 1;
+        }
+        let u: Vec<f64> = p.iter().map(|&x| reflect(x)).collect();
+        Ok(self.ev.eval(&u))
+    }
+}
+
+/// `chipmarket calibrate FILE [--out DIR] [--jobs N] [--resume] [--quiet]`
+pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
+    let started = Instant::now();
+    let l = load(&args.file)?;
+    let spec = &l.cal.spec;
+    let jobs = match args.jobs {
+        Some(0) => return Err(InputError("--jobs: expected a whole number of at least 1, found 0".into()).into()),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
+    };
+    let name = args.file.file_stem().map_or_else(|| "calibration".into(), |s| s.to_string_lossy().into_owned());
+    let out = args.out.clone().unwrap_or_else(|| Path::new("outputs").join(format!("calibration-{name}")));
+    let partial = out.join(PARTIAL);
+    let state = out.join(STATE);
+
+    // The previous trace, if resuming.
+    let mut memo = HashMap::new();
+    if partial.exists() || state.exists() {
+        if !args.resume {
+            return Err(InputError(format!(
+                "{} holds an interrupted calibration\n\nhint: add --resume to continue it, or remove the folder to start again",
+                out.display()
+            ))
+            .into());
+        }
+        let previous = fs::read_to_string(&state).unwrap_or_default();
+        if previous != l.identity {
+            return Err(InputError(format!(
+                "{} holds an interrupted calibration of another file or version (its settings, base scenario or targets differ)\n\nhint: remove the folder, or give another --out",
+                out.display()
+            ))
+            .into());
+        }
+        let text = fs::read_to_string(&partial).unwrap_or_default();
+        let d = spec.free.len();
+        let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+        let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(complete.as_bytes());
+        for rec in rdr.records().flatten() {
+            let cells: Vec<String> = rec.iter().map(str::to_string).collect();
+            if cells.len() != 3 + d + 1 + l.targets.len() {
+                continue;
+            }
+            let params = cells[3..3 + d].to_vec();
+            let rest = cells[3 + d..].to_vec();
+            if let Ok(loss) = rest[0].parse::<f64>() {
+                memo.insert(params, (loss, rest));
+            }
+        }
+    } else if args.resume && out.join("trace.csv").is_file() && out.join("calibrated.toml").is_file() {
+        if !args.quiet {
+            println!("{name}: already complete in {}", out.display());
+        }
+        return Ok(());
+    }
+    fs::create_dir_all(&out).with_context(|| format!("failed to create '{}'", out.display()))?;
+    fs::write(&state, &l.identity).with_context(|| format!("failed to write '{}'", state.display()))?;
+    let resumed = memo.len();
+    let mut header = vec!["evaluation".to_string(), "generation".to_string(), "phase".to_string()];
+    header.extend(spec.free.iter().map(|f| f.path.clone()));
+    header.push("loss".to_string());
+    header.extend(l.targets.iter().map(|t| t.id.clone()));
+    let mut trace = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&partial)
+        .with_context(|| format!("failed to write '{}'", partial.display()))?;
+    trace.write_all(&csv_line(&header))?;
+    if resumed > 0 && !args.quiet {
+        eprintln!("resuming {name}: {resumed} evaluation(s) already done");
+    }
+
+    let bar = progress::bar(u64::from(spec.budget), "evaluations", args.quiet);
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} evaluations {pos}/{len} [{bar:30}] best loss {msg} {rate} eta {eta}")
+    {
+        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.1} eval/s", state.per_sec());
+        };
+        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
+    }
+    let ev = Evaluator {
+        l: &l,
+        memo: Mutex::new(memo),
+        pending: Mutex::new(Vec::new()),
+        trace: Mutex::new(trace),
+        count: Mutex::new((0, f64::INFINITY)),
+        bar: bar.clone(),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs)
+        .thread_name(|i| format!("chipmarket-calibrate-{i}"))
+        .build()
+        .context("failed to start the worker threads")?;
+
+    let d = spec.free.len();
+    let mut index = 0u64;
+    let mut best: Option<Eval> = None;
+    // Screening: a Latin hypercube from the file's seed.
+    let screen_spec = SweepSpec {
+        base: toml::Value::String(String::new()),
+        replications: None,
+        method: Method::Lhs,
+        samples: Some(spec.screening()),
+        seed: spec.seed,
+        crn: true,
+        scramble: None,
+        vary: l.cal.sweep.spec.vary.clone(),
+    };
+    let design = unit_design(&screen_spec);
+    let losses: Vec<f64> = pool.install(|| design.par_iter().map(|u| ev.eval(u)).collect());
+    // Keep design order in the trace: rows of the screening are matched to their points.
+    {
+        let mut pending = ev.pending.lock().expect("pending");
+        let mut by_point: Vec<Eval> = Vec::with_capacity(design.len());
+        for u in &design {
+            let i = pending.iter().position(|e| &e.u == u).ok_or_else(|| anyhow!("lost a screening evaluation"))?;
+            by_point.push(pending.swap_remove(i));
+        }
+        *pending = by_point;
+    }
+    drop(losses);
+    ev.flush(0, "screen", false, &mut index, &mut best)?;
+    let start_u = best.as_ref().map(|b| b.u.clone()).unwrap_or_else(|| vec![0.5; d]);
+    let left = u64::from(spec.budget - spec.screening());
+
+    match spec.method {
+        Search::Lhs => {}
+        Search::Cmaes => {
+            let objective = |x: &cmaes::DVector<f64>| {
+                let u: Vec<f64> = x.iter().map(|&v| reflect(v)).collect();
+                ev.eval(&u)
+            };
+            let mut cm = cmaes::CMAESOptions::new(start_u.clone(), 0.2)
+                .seed(spec.seed)
+                .build(objective)
+                .map_err(|e| anyhow!("CMA-ES could not start: {e:?}"))?;
+            let lambda = cm.parameters().lambda() as u64;
+            let mut used = 0u64;
+            let mut generation = 1;
+            while used + lambda <= left {
+                let done = pool.install(|| cm.next_parallel());
+                used += lambda;
+                ev.flush(generation, "cmaes", true, &mut index, &mut best)?;
+                generation += 1;
+                if done.is_some() {
+                    break;
+                }
+            }
+        }
+        Search::NelderMead => {
+            let mut simplex = vec![start_u.clone()];
+            for i in 0..d {
+                let mut p = start_u.clone();
+                p[i] = if p[i] + 0.1 <= 1.0 { p[i] + 0.1 } else { p[i] - 0.1 };
+                simplex.push(p);
+            }
+            let problem = NmProblem { ev: &ev, left: Mutex::new(left) };
+            let solver = argmin::solver::neldermead::NelderMead::new(simplex)
+                .with_sd_tolerance(1e-9)
+                .map_err(|e| anyhow!("Nelder-Mead could not start: {e}"))?;
+            // Evaluations are sequential (the replications of each run in parallel); the
+            // search stops when the budget is spent, which argmin sees as an error.
+            let _ = pool.install(|| {
+                argmin::core::Executor::new(problem, solver)
+                    .configure(|s| s.max_iters(u64::from(spec.budget)))
+                    .timer(false)
+                    .run()
+            });
+            let n = ev.pending.lock().expect("pending").len();
+            if n > 0 {
+                ev.flush(1, "nelder-mead", false, &mut index, &mut best)?;
+            }
+        }
+    }
+    bar.finish_and_clear();
+
+    // The best point, re-run with five times the replications.
+    let best = best.ok_or_else(|| anyhow!("no evaluation finished"))?;
+    let values = l.cal.values_at(&best.u);
+    let fits = pool
+        .install(|| ev.run(&values, spec.replications * RERUN_FACTOR))
+        .map_err(|e| anyhow!("the re-run of the best point failed: {e}"))?;
+    let loss: f64 = fits.iter().map(|f| f.loss).sum();
+    let mut cells = vec![index.to_string(), "final".to_string(), "rerun".to_string()];
+    cells.extend(values.iter().map(param_cell));
+    cells.push(num(loss));
+    cells.extend(fits.iter().map(|f| num(f.mean)));
+    {
+        let mut f = ev.trace.lock().expect("trace");
+        f.write_all(&csv_line(&cells))?;
+        f.sync_data()?;
+    }
+
+    let extends = relative(&l.base_path, &out).unwrap_or_else(|| {
+        l.base_path.file_name().map_or_else(|| spec.base.clone(), |n| n.to_string_lossy().into_owned())
+    });
+    let inside = fits.iter().filter(|f| f.inside).count();
+    let file_name = args.file.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let header = vec![
+        format!("Calibrated by chipmarket {} from {file_name}: method {}, budget {}, seed {}, {} replication(s) per evaluation.", env!("CARGO_PKG_VERSION"), spec.method.as_str(), spec.budget, spec.seed, spec.replications),
+        format!("Best point re-run with {} replications: loss {} (band-normalised squared error, docs/calibration.md), {inside}/{} targets inside their band.", spec.replications * RERUN_FACTOR, num(loss), fits.len()),
+        "Per-target values and loss terms: fit.csv and trace.csv next to this file.".to_string(),
+        "`extends` is relative to this file; next to the base scenario, write its file name instead.".to_string(),
+    ];
+    let layer = l.cal.layer_toml(&values, &extends, &header);
+    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+        let tmp = out.join(format!(".{file}.tmp"));
+        fs::write(&tmp, bytes).with_context(|| format!("failed to write '{}'", tmp.display()))?;
+        fs::rename(&tmp, out.join(file)).with_context(|| format!("failed to write '{}'", out.join(file).display()))
+    };
+    write("calibrated.toml", layer.as_bytes())?;
+    write("fit.csv", &compare::fit_csv(&l.targets, &fits))?;
+    fs::rename(&partial, out.join("trace.csv")).context("failed to move the trace into place")?;
+    fs::remove_file(&state).context("failed to remove the calibration state")?;
+    if !args.quiet {
+        print!("{}", compare::table(&l.targets, &fits));
+        let evals = ev.count.lock().expect("count").0;
+        println!(
+            "{name}: {evals} evaluation(s) ({resumed} from the previous trace) + a re-run with {} replications in {:.1} s; loss {}; wrote {}",
+            spec.replications * RERUN_FACTOR,
+            started.elapsed().as_secs_f64(),
+            num(loss),
+            out.display()
+        );
+    }
+    Ok(())
+}

@@ -258,9 +258,12 @@ impl SweepSpec {
             Some(_) => {}
         }
         let p = self.morris_levels();
-        if !(2..=100).contains(&p) || p % 2 != 0 {
-            return Err(ScenarioError::new(root.key("levels"), format!("expected an even number from 2 to 100, found {p}"))
-                .with_hint("use levels = 4 (or 6, 8): with even p every step of p / (2 (p - 1)) lands on the grid"));
+        if !(2..=100).contains(&p) || !p.is_multiple_of(2) {
+            return Err(ScenarioError::new(
+                root.key("levels"),
+                format!("expected an even number from 2 to 100, found {p}"),
+            )
+            .with_hint("use levels = 4 (or 6, 8): with even p every step of p / (2 (p - 1)) lands on the grid"));
         }
         Ok(())
     }
@@ -337,8 +340,11 @@ impl SweepSpec {
             _ => {}
         }
         if self.scramble.is_some() && !matches!(self.method, Method::Sobol | Method::Saltelli) {
-            return Err(ScenarioError::new(root.key("scramble"), "`scramble` applies to sobol and saltelli designs only")
-                .with_hint("remove it, or set method = \"sobol\""));
+            return Err(ScenarioError::new(
+                root.key("scramble"),
+                "`scramble` applies to sobol and saltelli designs only",
+            )
+            .with_hint("remove it, or set method = \"sobol\""));
         }
         if self.vary.is_empty() {
             return Err(ScenarioError::new(root.key("vary"), "expected at least one [[vary]] entry, found none")

@@ -28,6 +28,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Join the output folders of a sharded sweep into the unsharded sweep's files.
     Merge(MergeArgs),
+    /// Sensitivity indices of a saltelli or morris sweep, or PRIM boxes with --discover.
+    Analyze(AnalyzeArgs),
 }
 
 /// `chipmarket run`.
@@ -117,4 +119,29 @@ pub struct MergeArgs {
     /// Folder for the merged sweep (replaced if it exists).
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// `chipmarket analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Output folder of a finished sweep (`sweep.resolved.toml` and `runs.csv`).
+    pub dir: PathBuf,
+    /// Analyse only this KPI (a `runs.csv` column; repeatable). Default: every KPI.
+    #[arg(long, value_name = "NAME")]
+    pub kpi: Vec<String>,
+    /// File to write. Default: DIR/sensitivity.csv, or DIR/boxes.csv with --discover.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Scenario discovery: PRIM boxes where the condition holds, e.g. "thead_final_year_compute_share > 0.1".
+    #[arg(long, value_name = "KPI > VALUE", allow_hyphen_values = true)]
+    pub discover: Option<String>,
+    /// Bootstrap resamples of the confidence intervals.
+    #[arg(long, default_value_t = chipmarket_engine::analysis::DEFAULT_RESAMPLES, value_name = "N")]
+    pub resamples: usize,
+    /// Seed of the bootstrap. Default: the sweep's `seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No table and no closing message.
+    #[arg(long)]
+    pub quiet: bool,
 }

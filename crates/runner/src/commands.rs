@@ -1,5 +1,6 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+mod analyze;
 mod graph;
 mod merge;
 mod params;
@@ -21,5 +22,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Analyze(args)) => analyze::analyze(&args),
     }
 }

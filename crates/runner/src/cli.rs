@@ -43,9 +43,10 @@ pub struct RunArgs {
     /// Master seed (overrides `scenario.seed`).
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    /// Number of replications (overrides `scenario.replications`).
-    #[arg(long, allow_negative_numbers = true)]
-    pub replications: Option<u32>,
+    /// Number of replications (overrides `scenario.replications`), or `auto`: run batches until
+    /// the KPIs of `[scenario.precision]` are precise (docs/analysis.md).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_replications, value_name = "N|auto")]
+    pub replications: Option<Replications>,
     /// Override one value: PATH=VALUE, e.g. firms.thead.rd_intensity=0.3 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
@@ -55,6 +56,24 @@ pub struct RunArgs {
     /// No progress bar and no closing message.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--replications`: a count, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replications {
+    /// Exactly this many.
+    Count(u32),
+    /// Until precise, by `[scenario.precision]`.
+    Auto,
+}
+
+fn parse_replications(text: &str) -> Result<Replications, String> {
+    if text == "auto" {
+        return Ok(Replications::Auto);
+    }
+    text.parse::<u32>()
+        .map(Replications::Count)
+        .map_err(|_| format!("expected a whole number of at least 1, or auto, found \"{text}\""))
 }
 
 /// `chipmarket validate`.

@@ -139,3 +139,90 @@ fn analyze_refuses_other_designs_unknown_kpis_and_bad_conditions() {
         assert!(!dir.path().join("out/sensitivity.csv").exists() && !dir.path().join("out/boxes.csv").exists());
     }
 }
+
+/// tiny.toml with a `[scenario.precision]` table.
+fn precise_scenario(dir: &Path, table: &str) -> String {
+    let text = fs::read_to_string(data("tiny.toml")).unwrap();
+    fs::write(dir.join("p.toml"), format!("{text}\n[scenario.precision]\n{table}")).unwrap();
+    "p.toml".to_string()
+}
+
+#[test]
+fn replications_auto_stops_when_precise_at_the_same_count_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = precise_scenario(
+        dir.path(),
+        "kpis = [\"market_cumulative_delivered_pflops\", \"dom_cumulative_revenue_usd\"]\n\
+         relative_half_width = 0.1\nbatch = 4\nmin_replications = 6\nmax_replications = 200\n",
+    );
+    let mut outs = Vec::new();
+    for threads in ["1", "2"] {
+        let out_dir = format!("out{threads}");
+        let args = ["run", file.as_str(), "--replications", "auto", "--out", out_dir.as_str()];
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chipmarket"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("RAYON_NUM_THREADS", threads)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&args, dir.path(), &out));
+        outs.push(out_dir);
+    }
+    let precision = rows(&dir.path().join("out1/precision.csv"));
+    assert_eq!(precision.len(), 2);
+    let n: usize = precision[0]["n"].parse().unwrap();
+    assert!(n >= 6 && (n - 6) % 4 == 0, "the minimum, then whole batches: {n}");
+    for row in &precision {
+        assert_eq!(row["precise"], "true", "{row:?}");
+        let f = |k: &str| row[k].parse::<f64>().unwrap();
+        assert!(f("half_width") <= 0.1 * f("mean").abs() && f("half_width") > 0.0, "{row:?}");
+    }
+    // Stopping one batch earlier would not have been precise: the rule stopped at the first chance.
+    let summary = rows(&dir.path().join("out1/summary.csv"));
+    assert_eq!(summary.len(), n, "summary.csv has one row per replication run");
+    assert!(n > 6, "the targets need more than the minimum here, so the stop point is tested");
+    {
+        let kpi = "market_cumulative_delivered_pflops";
+        let values: Vec<f64> = summary.iter().map(|r| r[kpi].parse().unwrap()).collect();
+        let other = "dom_cumulative_revenue_usd";
+        let values2: Vec<f64> = summary.iter().map(|r| r[other].parse().unwrap()).collect();
+        let hw = |v: &[f64]| chipmarket_engine::analysis::precision::half_width(v).unwrap();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        let earlier = n - 4;
+        let precise_then = hw(&values[..earlier]) <= 0.1 * mean(&values[..earlier]).abs()
+            && hw(&values2[..earlier]) <= 0.1 * mean(&values2[..earlier]).abs();
+        assert!(!precise_then, "should have stopped at {earlier}");
+    }
+    for f in ["summary.csv", "precision.csv", "scenario.resolved.toml", "market_quarterly.csv"] {
+        let a = fs::read(dir.path().join(&outs[0]).join(f)).unwrap();
+        let b = fs::read(dir.path().join(&outs[1]).join(f)).unwrap();
+        assert!(a == b, "{f} differs between 1 and 2 threads");
+    }
+    let resolved = fs::read_to_string(dir.path().join("out1/scenario.resolved.toml")).unwrap();
+    assert!(resolved.contains(&format!("replications = {n}")), "the resolved scenario reruns the same count");
+}
+
+#[test]
+fn replications_auto_refuses_a_scenario_without_precision_or_with_an_unknown_kpi() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (data("tiny.toml").to_string_lossy().into_owned(), "no [scenario.precision] table"),
+        (
+            precise_scenario(dir.path(), "kpis = [\"market_cumulative_delivered_pflop\"]\nrelative_half_width = 0.1\n"),
+            "did you mean \"market_cumulative_delivered_pflops\"",
+        ),
+    ];
+    for (file, says) in &cases {
+        let args = ["run", file.as_str(), "--replications", "auto", "--out", "out"];
+        let out = chipmarket(dir.path(), &args);
+        let shown = show(&args, dir.path(), &out);
+        assert_eq!(out.status.code(), Some(2), "{shown}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{says:?} in {shown}");
+        assert!(!dir.path().join("out").exists(), "{shown}");
+    }
+    precise_scenario(dir.path(), "kpis = [\"k\"]\n");
+    let args = ["run", "p.toml", "--replications", "auto"];
+    let out = chipmarket(dir.path(), &args);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&args, dir.path(), &out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scenario.precision"), "{}", show(&args, dir.path(), &out));
+}

@@ -171,7 +171,7 @@ fn replications_auto_stops_when_precise_at_the_same_count_for_any_thread_count()
     let precision = rows(&dir.path().join("out1/precision.csv"));
     assert_eq!(precision.len(), 2);
     let n: usize = precision[0]["n"].parse().unwrap();
-    assert!(n >= 6 && (n - 6) % 4 == 0, "the minimum, then whole batches: {n}");
+    assert!(n >= 6 && (n - 6).is_multiple_of(4), "the minimum, then whole batches: {n}");
     for row in &precision {
         assert_eq!(row["precise"], "true", "{row:?}");
         let f = |k: &str| row[k].parse::<f64>().unwrap();

@@ -6,7 +6,9 @@
 //! - first order (Saltelli et al. 2010): `S1_i = mean_j f(B_j) (f(AB_ij) - f(A_j)) / V`;
 //! - total order (Jansen 1999): `ST_i = mean_j (f(A_j) - f(AB_ij))^2 / (2 V)`.
 //!
-//! These are SALib's estimators. The 95 % intervals are `1.96 x` the standard deviation of the
+//! These are SALib's estimators, on outputs centred on their mean (which leaves the indices'
+//! expectations alone and keeps the S1 estimator's variance from growing with the mean of the
+//! output). The 95 % intervals are `1.96 x` the standard deviation of the
 //! estimates over bootstrap resamples of the base rows (drawn from the stream `analysis/sobol`
 //! of the given seed). A base row with a missing output (NaN) is left out whole.
 
@@ -56,7 +58,12 @@ pub fn indices(y: &[f64], d: usize, resamples: usize, seed: u64) -> Result<Sobol
     if d == 0 || !y.len().is_multiple_of(block) {
         return Err(SobolError::Shape { block, found: y.len() });
     }
-    let rows: Vec<&[f64]> = y.chunks(block).filter(|b| b.iter().all(|v| v.is_finite())).collect();
+    // Centre the outputs (as SALib does): the estimators' expectations do not depend on the
+    // mean, but the variance of the S1 estimator grows with it.
+    let finite: Vec<f64> = y.iter().copied().filter(|v| v.is_finite()).collect();
+    let centre = if finite.is_empty() { 0.0 } else { finite.iter().sum::<f64>() / finite.len() as f64 };
+    let centred: Vec<f64> = y.iter().map(|v| v - centre).collect();
+    let rows: Vec<&[f64]> = centred.chunks(block).filter(|b| b.iter().all(|v| v.is_finite())).collect();
     let n = rows.len();
     let all: Vec<usize> = (0..n).collect();
     let variance = variance_ab(&rows, &all);
@@ -188,6 +195,17 @@ mod tests {
         for (i, want) in [0.2, 0.8, 0.0].iter().enumerate() {
             assert!((got.s1[i] - want).abs() < 0.02, "{got:?}");
             assert!((got.st[i] - want).abs() < 0.02, "{got:?}");
+        }
+    }
+
+    #[test]
+    fn a_large_mean_does_not_blur_the_first_order_indices() {
+        let rows = saltelli_rows(512, 3, 4);
+        let plain: Vec<f64> = rows.iter().map(|u| ishigami(u)).collect();
+        let shifted: Vec<f64> = plain.iter().map(|y| y + 1e4).collect();
+        let (a, b) = (indices(&plain, 3, 100, 1).unwrap(), indices(&shifted, 3, 100, 1).unwrap());
+        for i in 0..3 {
+            assert!((a.s1[i] - b.s1[i]).abs() < 1e-6 && (a.s1_conf[i] - b.s1_conf[i]).abs() < 1e-6, "{a:?} {b:?}");
         }
     }
 

@@ -37,11 +37,21 @@ const KPIS: usize = 50;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str, default: u32| -> u32 {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
     };
-    let dir = PathBuf::from(args.first().filter(|a| !a.starts_with("--")).ok_or("usage: analyze_input DIR [--samples N] [--replications R]")?);
+    let dir = PathBuf::from(
+        args.first()
+            .filter(|a| !a.starts_with("--"))
+            .ok_or("usage: analyze_input DIR [--samples N] [--replications R]")?,
+    );
     let (samples, replications) = (flag("--samples", 1024), flag("--replications", 10));
-    let mut text = format!("base = \"tiny.toml\"\nmethod = \"saltelli\"\nsamples = {samples}\nreplications = {replications}\nseed = 1\n");
+    let mut text = format!(
+        "base = \"tiny.toml\"\nmethod = \"saltelli\"\nsamples = {samples}\nreplications = {replications}\nseed = 1\n"
+    );
     for p in PATHS {
         text.push_str(&format!("[[vary]]\npath = \"{p}\"\nrange = [0.05, 0.5]\n"));
     }

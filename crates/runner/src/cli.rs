@@ -1,4 +1,4 @@
-//! The command line, declared with clap's derive API (DESIGN.md section 4).
+//! The command line, declared with clap's derive API.
 
 use std::path::PathBuf;
 

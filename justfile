@@ -8,6 +8,14 @@ run *args:
 sweep file *args:
     cargo run --release -- sweep {{file}} {{args}}
 
+# Sensitivity analysis of the shipped sweeps (docs/analysis.md): run both, then analyze.
+analysis:
+    cargo run --release -- sweep scenarios/sweeps/screening-morris.toml --quiet
+    cargo run --release -- analyze outputs/screening-morris --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
+    cargo run --release -- sweep scenarios/sweeps/sensitivity-sobol.toml --quiet
+    cargo run --release -- analyze outputs/sensitivity-sobol --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
+    cargo run --release -- analyze outputs/sensitivity-sobol --discover "thead_final_year_compute_share > 0.35"
+
 # All tests.
 test:
     cargo test --workspace
@@ -19,6 +27,8 @@ bench:
     cargo bench -p chipmarket-engine --bench baseline
     cargo run --release -p chipmarket-engine --example replication -- scenarios/stress-large.toml --reps 3
     cargo bench -p chipmarket --bench sweep
+    cargo run --release -p chipmarket --example analyze_input -- outputs/analyze-bench --samples 1024 --replications 10
+    /usr/bin/time -f "analyze: %e s, %M KiB peak" target/release/chipmarket analyze outputs/analyze-bench --quiet
 
 # Lints as CI runs them.
 lint:

@@ -244,6 +244,8 @@ impl Calibration {
             seed: spec.seed,
             crn: true,
             scramble: None,
+            trajectories: None,
+            levels: None,
             vary: spec
                 .free
                 .iter()

@@ -39,6 +39,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
+pub mod analysis;
 pub mod calendar;
 pub mod calibration;
 pub mod error;

@@ -74,6 +74,35 @@ pub struct Meta {
     /// Production tick in days (1 to 92). Default: 7.
     #[serde(default = "default_tick_days")]
     pub tick_days: u32,
+    /// `[scenario.precision]`: when `chipmarket run --replications auto` stops. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+}
+
+/// `[scenario.precision]`: replications until precise. With `chipmarket run --replications auto`,
+/// replications run in batches of `batch` and stop once every KPI in `kpis` has a 95 %
+/// confidence half-width (Student t) of its mean within target, or at `max_replications`.
+/// Give `relative_half_width`, `absolute_half_width` or both (then either suffices).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Precision {
+    /// KPIs that must be precise: column names of `summary.csv`, at least one.
+    pub kpis: Vec<String>,
+    /// Target half-width as a share of the mean's absolute value (0.05 = 5 %), above 0. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relative_half_width: Option<f64>,
+    /// Target half-width in the KPI's own unit, above 0. Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute_half_width: Option<f64>,
+    /// Replications per batch (1 to 10000); the stop is checked after each batch. Default: 10.
+    #[serde(default = "default_precision_batch")]
+    pub batch: u32,
+    /// Fewest replications (2 to 1000000). Default: 10.
+    #[serde(default = "default_precision_min")]
+    pub min_replications: u32,
+    /// Most replications (at least `min_replications`, at most 1000000). Default: 1000.
+    #[serde(default = "default_precision_max")]
+    pub max_replications: u32,
 }
 
 /// Which S-curve drives installed compute.
@@ -842,6 +871,15 @@ fn one_u32() -> u32 {
 }
 fn one_f64() -> f64 {
     1.0
+}
+fn default_precision_batch() -> u32 {
+    10
+}
+fn default_precision_min() -> u32 {
+    10
+}
+fn default_precision_max() -> u32 {
+    1000
 }
 fn default_tick_days() -> u32 {
     7

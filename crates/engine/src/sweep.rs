@@ -1,5 +1,6 @@
 //! Sweeps: the schema of a sweep file, its checks against the base scenario, and the pure
-//! expansion of its design (grid, random, Latin hypercube, Sobol) into points.
+//! expansion of its design (grid, random, Latin hypercube, Sobol, and the two designs for
+//! sensitivity analysis, Saltelli and Morris) into points.
 //!
 //! API Boundary: [`SweepSpec::from_toml_str`] reads a sweep file, [`Sweep::bind`] checks it
 //! against its base scenario (every point is validated before anything runs), [`expand`] is the
@@ -7,7 +8,8 @@
 //! and writing files belong to the runner.
 //!
 //! Randomness: `random` and `lhs` designs draw from the named stream `sweep/<method>` of the
-//! sweep's own `seed`; `sobol` scrambles with a seed derived from it, so a design depends on
+//! sweep's own `seed`, `morris` from `sweep/morris`; `sobol` and `saltelli` scramble with a
+//! seed derived from it, so a design depends on
 //! nothing but the file. The runs of every point use the base scenario's seed (common random
 //! numbers: replication `r` of every point sees the same streams), or with `crn = false` a seed
 //! derived from the base seed and the point index.
@@ -48,6 +50,12 @@ pub const MAX_RUNS: u64 = 1_000_000_000;
 pub const MAX_SOBOL_SAMPLES: u32 = 1 << 16;
 /// Most axes of a Sobol design (the dimensions of the `sobol_burley` sequence).
 pub const MAX_SOBOL_AXES: usize = 256;
+/// Most axes of a Saltelli design (it draws from a sequence of twice as many dimensions).
+pub const MAX_SALTELLI_AXES: usize = MAX_SOBOL_AXES / 2;
+/// Most trajectories of a Morris design.
+pub const MAX_TRAJECTORIES: u32 = 100_000;
+/// Default number of grid levels of a Morris design.
+pub const DEFAULT_MORRIS_LEVELS: u32 = 4;
 
 /// How a sweep picks its points.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +70,13 @@ pub enum Method {
     Lhs,
     /// The first `samples` points of a Sobol sequence, Owen-scrambled unless `scramble = false`.
     Sobol,
+    /// Saltelli's design for Sobol sensitivity indices: base `samples` N (a power of two) and
+    /// N x (D + 2) points from one 2D-dimensional Sobol sequence, for each base row j: A_j,
+    /// AB_1j .. AB_Dj (A_j with column i from B_j), B_j (SALib's order without second order).
+    Saltelli,
+    /// Morris's elementary-effects screening: `trajectories` r of D + 1 points on a grid of
+    /// `levels` p, each step moving one factor by p / (2 (p - 1)) of its range.
+    Morris,
 }
 
 impl Method {
@@ -72,11 +87,13 @@ impl Method {
             Method::Random => "random",
             Method::Lhs => "lhs",
             Method::Sobol => "sobol",
+            Method::Saltelli => "saltelli",
+            Method::Morris => "morris",
         }
     }
 }
 
-/// A whole sweep file (DESIGN.md section 5). Reference for authors: `docs/sweeps.md`.
+/// A whole sweep file. Reference for authors: `docs/sweeps.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
@@ -86,21 +103,29 @@ pub struct SweepSpec {
     /// Replications per point (1 to 1000000). Default: the base scenario's `scenario.replications`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replications: Option<u32>,
-    /// `grid`, `random`, `lhs` or `sobol`. Default: `grid`.
+    /// `grid`, `random`, `lhs`, `sobol`, `saltelli` or `morris`. Default: `grid`.
     #[serde(default = "default_method")]
     pub method: Method,
-    /// Number of points of a `random`, `lhs` or `sobol` design (at most 65536 for `sobol`).
+    /// Number of points of a `random`, `lhs` or `sobol` design (at most 65536 for `sobol`); the
+    /// base sample N of a `saltelli` design (a power of two, at most 65536).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub samples: Option<u32>,
-    /// Seed of the design's own random stream (`random`, `lhs`, `sobol` scrambling). Default: 1.
+    /// `morris` only: number of trajectories r (each of D + 1 points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectories: Option<u32>,
+    /// `morris` only: number of grid levels p, even, from 2 to 100. Default: 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<u32>,
+    /// Seed of the design's own random stream (`random`, `lhs`, `morris`, `sobol` and
+    /// `saltelli` scrambling). Default: 1.
     #[serde(default = "one_u64")]
     pub seed: u64,
     /// Common random numbers: replication `r` of every point uses the same random streams.
     /// Default: true. With false, each point gets its own seed, derived from the base seed.
     #[serde(default = "yes")]
     pub crn: bool,
-    /// `sobol` only: Owen scrambling of the sequence. Default: true (false = the plain sequence,
-    /// which starts at the lower corner of the ranges).
+    /// `sobol` and `saltelli` only: Owen scrambling of the sequence. Default: true (false = the
+    /// plain sequence, which starts at the lower corner of the ranges).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scramble: Option<bool>,
     /// `[[vary]]`: the axes, each one sweepable path.
@@ -195,10 +220,52 @@ impl SweepSpec {
 
     /// Number of points the design has (saturating).
     pub fn n_points(&self) -> u64 {
+        let d = self.vary.len() as u64;
         match self.method {
             Method::Grid => self.vary.iter().fold(1u64, |n, a| n.saturating_mul(a.levels().len() as u64)),
+            Method::Saltelli => u64::from(self.samples.unwrap_or(0)).saturating_mul(d + 2),
+            Method::Morris => u64::from(self.trajectories.unwrap_or(0)).saturating_mul(d + 1),
             _ => u64::from(self.samples.unwrap_or(0)),
         }
+    }
+
+    /// The grid levels p of a `morris` design.
+    pub fn morris_levels(&self) -> u32 {
+        self.levels.unwrap_or(DEFAULT_MORRIS_LEVELS)
+    }
+
+    /// The `morris` keys: `trajectories` given, `levels` even, no `samples`.
+    fn check_morris(&self) -> Result<(), ScenarioError> {
+        let root = KeyPath::root();
+        if self.samples.is_some() {
+            return Err(ScenarioError::new(
+                root.key("samples"),
+                "a morris design is sized by `trajectories`, not `samples`",
+            )
+            .with_hint("replace `samples` with `trajectories = 20` (each trajectory runs D + 1 points)"));
+        }
+        match self.trajectories {
+            None => {
+                return Err(ScenarioError::new(root.key("method"), "method = \"morris\" needs `trajectories`")
+                    .with_hint("add for example `trajectories = 20`"))
+            }
+            Some(r) if r == 0 || r > MAX_TRAJECTORIES => {
+                return Err(ScenarioError::new(
+                    root.key("trajectories"),
+                    format!("expected a whole number from 1 to {MAX_TRAJECTORIES}, found {r}"),
+                ))
+            }
+            Some(_) => {}
+        }
+        let p = self.morris_levels();
+        if !(2..=100).contains(&p) || !p.is_multiple_of(2) {
+            return Err(ScenarioError::new(
+                root.key("levels"),
+                format!("expected an even number from 2 to 100, found {p}"),
+            )
+            .with_hint("use levels = 4 (or 6, 8): with even p every step of p / (2 (p - 1)) lands on the grid"));
+        }
+        Ok(())
     }
 
     /// Checks that need nothing but the file.
@@ -223,7 +290,18 @@ impl SweepSpec {
                 ));
             }
         }
+        if self.method == Method::Morris {
+            self.check_morris()?;
+        } else {
+            for (key, given) in [("trajectories", self.trajectories.is_some()), ("levels", self.levels.is_some())] {
+                if given {
+                    return Err(ScenarioError::new(root.key(key), format!("`{key}` applies to morris designs only"))
+                        .with_hint("remove it, or set method = \"morris\""));
+                }
+            }
+        }
         match (self.method, self.samples) {
+            (Method::Morris, _) => {}
             (Method::Grid, Some(_)) => {
                 return Err(ScenarioError::new(
                     root.key("samples"),
@@ -242,6 +320,16 @@ impl SweepSpec {
             (_, Some(0)) => {
                 return Err(ScenarioError::new(root.key("samples"), "expected at least 1 sample, found 0"));
             }
+            (Method::Saltelli, Some(n)) if !n.is_power_of_two() || n > MAX_SOBOL_SAMPLES => {
+                return Err(ScenarioError::new(
+                    root.key("samples"),
+                    format!("a saltelli design needs a base sample that is a power of two up to {MAX_SOBOL_SAMPLES}, found {n}"),
+                )
+                .with_hint(format!(
+                    "use samples = {} (the estimators' error shrinks with N; N x (D + 2) points are run)",
+                    n.next_power_of_two().min(MAX_SOBOL_SAMPLES)
+                )))
+            }
             (Method::Sobol, Some(n)) if n > MAX_SOBOL_SAMPLES => {
                 return Err(ScenarioError::new(
                     root.key("samples"),
@@ -251,9 +339,12 @@ impl SweepSpec {
             }
             _ => {}
         }
-        if self.scramble.is_some() && self.method != Method::Sobol {
-            return Err(ScenarioError::new(root.key("scramble"), "`scramble` applies to sobol designs only")
-                .with_hint("remove it, or set method = \"sobol\""));
+        if self.scramble.is_some() && !matches!(self.method, Method::Sobol | Method::Saltelli) {
+            return Err(ScenarioError::new(
+                root.key("scramble"),
+                "`scramble` applies to sobol and saltelli designs only",
+            )
+            .with_hint("remove it, or set method = \"sobol\""));
         }
         if self.vary.is_empty() {
             return Err(ScenarioError::new(root.key("vary"), "expected at least one [[vary]] entry, found none")
@@ -264,6 +355,13 @@ impl SweepSpec {
                 root.key("vary"),
                 format!("a sobol design has at most {MAX_SOBOL_AXES} axes, found {}", self.vary.len()),
             ));
+        }
+        if self.method == Method::Saltelli && self.vary.len() > MAX_SALTELLI_AXES {
+            return Err(ScenarioError::new(
+                root.key("vary"),
+                format!("a saltelli design has at most {MAX_SALTELLI_AXES} axes, found {}", self.vary.len()),
+            )
+            .with_hint("screen the axes first with method = \"morris\", then run saltelli on the ones that matter"));
         }
         for (i, axis) in self.vary.iter().enumerate() {
             axis.check(root.key("vary").index(i), self.method)?;
@@ -454,8 +552,14 @@ pub fn expand(spec: &SweepSpec) -> Vec<Point> {
 /// Salt of the Sobol scrambling seed.
 const SOBOL_SALT: u64 = 0x50B0_1000;
 
-/// The design of a `random`, `lhs` or `sobol` sweep in the unit hypercube: `samples` rows of one
-/// coordinate in [0, 1) per axis. Empty for a grid.
+/// The design of a sampled sweep in the unit hypercube: one row per point, one coordinate in
+/// [0, 1) per axis (in [0, 1] for `morris`, whose grid includes both ends). Empty for a grid.
+///
+/// `saltelli`: rows of the 2D-dimensional sequence give A (first D coordinates) and B (last D);
+/// for each base row j the points are A_j, AB_1j .. AB_Dj, B_j. `morris`: trajectory t is rows
+/// t (D + 1) .. t (D + 1) + D; each factor starts at a random grid level `lo` (or `lo + delta`,
+/// at random), and step s moves the factor in the trajectory's random order s from one to the
+/// other, so consecutive rows differ in exactly one coordinate, by +-delta.
 pub fn unit_design(spec: &SweepSpec) -> Vec<Vec<f64>> {
     let n = spec.samples.unwrap_or(0) as usize;
     let d = spec.vary.len();
@@ -480,26 +584,75 @@ pub fn unit_design(spec: &SweepSpec) -> Vec<Vec<f64>> {
             }
             rows
         }
-        Method::Sobol => {
-            let seed = derive_seed(spec.seed, SOBOL_SALT) as u32;
-            let scramble = spec.scramble.unwrap_or(true);
-            (0..n as u32)
-                .map(|i| {
-                    (0..d as u32)
-                        .map(|j| {
-                            let x = if scramble {
-                                sobol_burley::sample(i, j, seed)
-                            } else {
-                                use sobol_burley::parts::{sobol_rev, u32_to_f32_norm};
-                                u32_to_f32_norm(sobol_rev(i.reverse_bits(), j).reverse_bits())
-                            };
-                            f64::from(x)
-                        })
-                        .collect()
-                })
-                .collect()
+        Method::Sobol => sobol_rows(spec, n, d),
+        Method::Saltelli => {
+            let rows = sobol_rows(spec, n, 2 * d);
+            let mut out = Vec::with_capacity(n * (d + 2));
+            for row in rows {
+                let (a, b) = row.split_at(d);
+                out.push(a.to_vec());
+                for i in 0..d {
+                    let mut ab = a.to_vec();
+                    ab[i] = b[i];
+                    out.push(ab);
+                }
+                out.push(b.to_vec());
+            }
+            out
+        }
+        Method::Morris => {
+            let r = spec.trajectories.unwrap_or(0) as usize;
+            let p = spec.morris_levels();
+            let half = p / 2;
+            let delta = morris_delta(p);
+            let mut rng = stream(spec.seed, 0, "sweep/morris");
+            let mut out = Vec::with_capacity(r * (d + 1));
+            for _ in 0..r {
+                let mut order: Vec<usize> = (0..d).collect();
+                order.shuffle(&mut rng);
+                let mut pairs = Vec::with_capacity(d);
+                for _ in 0..d {
+                    let lo = f64::from(rng.random_range(0..half)) / f64::from(p - 1);
+                    let up = rng.random::<bool>();
+                    pairs.push(if up { (lo, lo + delta) } else { (lo + delta, lo) });
+                }
+                let mut row: Vec<f64> = pairs.iter().map(|(from, _)| *from).collect();
+                out.push(row.clone());
+                for &i in &order {
+                    row[i] = pairs[i].1;
+                    out.push(row.clone());
+                }
+            }
+            out
         }
     }
+}
+
+/// The step of a Morris design on a grid of `levels` p, as a share of each range: p / (2 (p - 1)).
+pub fn morris_delta(levels: u32) -> f64 {
+    f64::from(levels) / (2.0 * f64::from(levels - 1))
+}
+
+/// The first `n` points of the `d`-dimensional Sobol sequence of `spec` (scrambled unless
+/// `scramble = false`).
+fn sobol_rows(spec: &SweepSpec, n: usize, d: usize) -> Vec<Vec<f64>> {
+    let seed = derive_seed(spec.seed, SOBOL_SALT) as u32;
+    let scramble = spec.scramble.unwrap_or(true);
+    (0..n as u32)
+        .map(|i| {
+            (0..d as u32)
+                .map(|j| {
+                    let x = if scramble {
+                        sobol_burley::sample(i, j, seed)
+                    } else {
+                        use sobol_burley::parts::{sobol_rev, u32_to_f32_norm};
+                        u32_to_f32_norm(sobol_rev(i.reverse_bits(), j).reverse_bits())
+                    };
+                    f64::from(x)
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// `f64::next_down` for positive numbers (stable on our minimum Rust version).
@@ -689,6 +842,10 @@ impl Sweep {
             method: Method,
             #[serde(skip_serializing_if = "Option::is_none")]
             samples: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            trajectories: Option<u32>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            levels: Option<u32>,
             seed: u64,
             crn: bool,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -699,9 +856,12 @@ impl Sweep {
             replications: self.replications(),
             method: self.spec.method,
             samples: self.spec.samples,
+            trajectories: self.spec.trajectories,
+            levels: (self.spec.method == Method::Morris).then_some(self.spec.morris_levels()),
             seed: self.spec.seed,
             crn: self.spec.crn,
-            scramble: (self.spec.method == Method::Sobol).then_some(self.spec.scramble.unwrap_or(true)),
+            scramble: matches!(self.spec.method, Method::Sobol | Method::Saltelli)
+                .then_some(self.spec.scramble.unwrap_or(true)),
             vary: &self.spec.vary,
         };
         let body = toml::to_string(&resolved).expect("a resolved sweep always serialises to TOML");
@@ -1076,6 +1236,8 @@ demand_share = 1.0
             replications: None,
             method,
             samples: (method != Method::Grid).then_some(samples),
+            trajectories: None,
+            levels: None,
             seed,
             crn: true,
             scramble: None,
@@ -1095,6 +1257,82 @@ demand_share = 1.0
             steps: None,
             integer: false,
         }
+    }
+
+    #[test]
+    fn saltelli_points_are_a_then_each_ab_then_b_from_one_sequence() {
+        let d = 3;
+        let axes: Vec<Axis> = (0..d).map(|i| range_axis(i, 0.0, 1.0, false)).collect();
+        let s = spec(Method::Saltelli, 8, axes, 11);
+        assert_eq!(s.n_points(), 8 * (3 + 2));
+        let rows = unit_design(&s);
+        assert_eq!(rows.len(), 40);
+        // The same 2D-dimensional sequence as a sobol design over 2D axes.
+        let wide = spec(Method::Sobol, 8, (0..2 * d).map(|i| range_axis(i, 0.0, 1.0, false)).collect(), 11);
+        for (j, seq) in unit_design(&wide).iter().enumerate() {
+            let block = &rows[j * (d + 2)..(j + 1) * (d + 2)];
+            assert_eq!(block[0], seq[..d].to_vec(), "A_{j}");
+            assert_eq!(block[d + 1], seq[d..].to_vec(), "B_{j}");
+            for i in 0..d {
+                let mut ab = seq[..d].to_vec();
+                ab[i] = seq[d + i];
+                assert_eq!(block[1 + i], ab, "AB_{i}{j}");
+            }
+        }
+    }
+
+    #[test]
+    fn morris_trajectories_move_one_factor_per_step_on_the_grid() {
+        let d = 4;
+        let axes: Vec<Axis> = (0..d).map(|i| range_axis(i, 0.0, 1.0, false)).collect();
+        let mut s = spec(Method::Morris, 0, axes, 5);
+        s.samples = None;
+        s.trajectories = Some(30);
+        s.levels = Some(6);
+        assert_eq!(s.n_points(), 30 * 5);
+        let rows = unit_design(&s);
+        assert_eq!(rows.len(), 150);
+        let delta = morris_delta(6);
+        assert!((delta - 0.6).abs() < 1e-12);
+        let mut ups = 0;
+        for t in rows.chunks(d + 1) {
+            let mut moved = vec![0; d];
+            for w in t.windows(2) {
+                let changed: Vec<usize> = (0..d).filter(|&i| w[0][i] != w[1][i]).collect();
+                assert_eq!(changed.len(), 1, "{w:?}");
+                let i = changed[0];
+                let step = w[1][i] - w[0][i];
+                assert!((step.abs() - delta).abs() < 1e-12, "{step}");
+                ups += usize::from(step > 0.0);
+                moved[i] += 1;
+            }
+            assert_eq!(moved, vec![1; d], "each factor moves once per trajectory");
+            for x in t.iter().flatten() {
+                let k = x * 5.0;
+                assert!((k - k.round()).abs() < 1e-9 && (0.0..=1.0).contains(x), "{x} is off the grid");
+            }
+        }
+        assert!(ups > 30 && ups < 90, "both directions occur: {ups} of 120 steps go up");
+        assert_eq!(unit_design(&s), rows, "seeded");
+    }
+
+    #[test]
+    fn sensitivity_designs_check_their_keys() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("method = \"saltelli\"\nsamples = 100\n", "samples", "power of two"),
+            ("method = \"morris\"\n", "method", "needs `trajectories`"),
+            ("method = \"morris\"\ntrajectories = 10\nlevels = 5\n", "levels", "even number"),
+            ("method = \"morris\"\ntrajectories = 10\nsamples = 4\n", "samples", "trajectories"),
+            ("method = \"lhs\"\nsamples = 4\ntrajectories = 10\n", "trajectories", "morris designs only"),
+        ];
+        for (head, dotted, says) in cases {
+            let text = format!("base = \"b.toml\"\n{head}[[vary]]\npath = \"a.b\"\nrange = [0, 1]\n");
+            let err = SweepSpec::from_toml_str(&text).expect_err(&text);
+            assert_eq!(err.dotted, *dotted, "{text}\n{err}");
+            assert!(format!("{err}").contains(says), "{says:?} in {err}");
+        }
+        let ok = "base = \"b.toml\"\nmethod = \"saltelli\"\nsamples = 64\n[[vary]]\npath = \"a.b\"\nrange = [0, 1]\n";
+        assert_eq!(SweepSpec::from_toml_str(ok).unwrap().n_points(), 64 * 3);
     }
 
     proptest! {

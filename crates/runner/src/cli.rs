@@ -1,4 +1,4 @@
-//! The command line, declared with clap's derive API (DESIGN.md section 4).
+//! The command line, declared with clap's derive API.
 
 use std::path::PathBuf;
 
@@ -32,6 +32,8 @@ pub enum Command {
     Compare(CompareArgs),
     /// Fit free parameters of a scenario to observed outcomes (docs/calibration.md).
     Calibrate(CalibrateArgs),
+    /// Sensitivity indices of a saltelli or morris sweep, or PRIM boxes with --discover.
+    Analyze(AnalyzeArgs),
 }
 
 /// `chipmarket run`.
@@ -45,9 +47,10 @@ pub struct RunArgs {
     /// Master seed (overrides `scenario.seed`).
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
-    /// Number of replications (overrides `scenario.replications`).
-    #[arg(long, allow_negative_numbers = true)]
-    pub replications: Option<u32>,
+    /// Number of replications (overrides `scenario.replications`), or `auto`: run batches until
+    /// the KPIs of `[scenario.precision]` are precise (docs/analysis.md).
+    #[arg(long, allow_negative_numbers = true, value_parser = parse_replications, value_name = "N|auto")]
+    pub replications: Option<Replications>,
     /// Override one value: PATH=VALUE, e.g. firms.thead.rd_intensity=0.3 (repeatable).
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
@@ -57,6 +60,24 @@ pub struct RunArgs {
     /// No progress bar and no closing message.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// `--replications`: a count, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replications {
+    /// Exactly this many.
+    Count(u32),
+    /// Until precise, by `[scenario.precision]`.
+    Auto,
+}
+
+fn parse_replications(text: &str) -> Result<Replications, String> {
+    if text == "auto" {
+        return Ok(Replications::Auto);
+    }
+    text.parse::<u32>()
+        .map(Replications::Count)
+        .map_err(|_| format!("expected a whole number of at least 1, or auto, found \"{text}\""))
 }
 
 /// `chipmarket validate`.
@@ -148,6 +169,31 @@ pub struct CalibrateArgs {
     #[arg(long)]
     pub resume: bool,
     /// No progress bar and no closing table.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// `chipmarket analyze`.
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Output folder of a finished sweep (`sweep.resolved.toml` and `runs.csv`).
+    pub dir: PathBuf,
+    /// Analyse only this KPI (a `runs.csv` column; repeatable). Default: every KPI.
+    #[arg(long, value_name = "NAME")]
+    pub kpi: Vec<String>,
+    /// File to write. Default: DIR/sensitivity.csv, or DIR/boxes.csv with --discover.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Scenario discovery: PRIM boxes where the condition holds, e.g. "thead_final_year_compute_share > 0.1".
+    #[arg(long, value_name = "KPI > VALUE", allow_hyphen_values = true)]
+    pub discover: Option<String>,
+    /// Bootstrap resamples of the confidence intervals.
+    #[arg(long, default_value_t = chipmarket_engine::analysis::DEFAULT_RESAMPLES, value_name = "N")]
+    pub resamples: usize,
+    /// Seed of the bootstrap. Default: the sweep's `seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// No table and no closing message.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+mod analyze;
 pub mod calibrate;
 pub mod compare;
 mod graph;
@@ -25,5 +26,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Compare(args)) => compare::compare(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
+        Some(Command::Analyze(args)) => analyze::analyze(&args),
     }
 }

@@ -494,6 +494,42 @@ fn missing_ref(path: KeyPath, what: &str, name: &str, valid: &[&str]) -> Scenari
     }
 }
 
+/// `[scenario.precision]`: names given, a target, sensible batch and bounds.
+fn check_precision(p: &crate::scenario::Precision, at: KeyPath) -> Result<(), ScenarioError> {
+    if p.kpis.is_empty() {
+        return Err(ScenarioError::new(at.key("kpis"), "expected at least one KPI, found none")
+            .with_hint("name columns of summary.csv, e.g. kpis = [\"market_final_year_domestic_compute_share\"]"));
+    }
+    if let Some(i) = p.kpis.iter().position(|k| k.trim().is_empty()) {
+        return Err(ScenarioError::new(at.key("kpis").index(i), "expected a KPI name, found an empty string"));
+    }
+    if p.relative_half_width.is_none() && p.absolute_half_width.is_none() {
+        return Err(ScenarioError::new(
+            at.clone(),
+            "expected a target: relative_half_width, absolute_half_width or both",
+        )
+        .with_hint("for example relative_half_width = 0.05 (a 95 % interval within 5 % of the mean)"));
+    }
+    let c = Check::at(at);
+    if let Some(r) = p.relative_half_width {
+        c.num("relative_half_width", r, 0.0, 1e9, true, "a share above 0 (0.05 = 5 %)")?;
+    }
+    if let Some(a) = p.absolute_half_width {
+        c.num("absolute_half_width", a, 0.0, f64::MAX, true, "a number above 0")?;
+    }
+    c.num("batch", f64::from(p.batch), 1.0, 1e4, false, "a whole number from 1 to 10000")?;
+    c.num("min_replications", f64::from(p.min_replications), 2.0, 1e6, false, "a whole number from 2 to 1000000")?;
+    c.num(
+        "max_replications",
+        f64::from(p.max_replications),
+        f64::from(p.min_replications),
+        1e6,
+        false,
+        "a whole number from min_replications to 1000000",
+    )?;
+    Ok(())
+}
+
 /// Every rule a scenario must meet before the engine runs it. The engine relies on them:
 /// a scenario that passes never makes it panic.
 pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
@@ -503,6 +539,9 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
     meta.num("horizon_years", s.scenario.horizon_years, 0.0, 100.0, true, "a number of years above 0 and at most 100")?;
     meta.num("replications", f64::from(s.scenario.replications), 1.0, 1e6, false, "a whole number from 1 to 1000000")?;
     meta.num("tick_days", f64::from(s.scenario.tick_days), 1.0, 92.0, false, "a whole number of days from 1 to 92")?;
+    if let Some(p) = &s.scenario.precision {
+        check_precision(p, root.key("scenario").key("precision"))?;
+    }
     if s.scenario.start.year() < 1900 || s.scenario.start.year() > 2200 {
         return Err(ScenarioError::new(
             root.key("scenario").key("start"),

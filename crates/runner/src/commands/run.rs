@@ -5,9 +5,10 @@ use rayon::prelude::*;
 
 use chipmarket_engine::{run as run_engine, RunOptions, RunReport, Scenario};
 
-use crate::cli::RunArgs;
+use crate::cli::{Replications, RunArgs};
 use crate::load::{self, InputError};
 use crate::output::{csv, layout};
+use crate::precision;
 use crate::progress;
 
 /// Run every replication of `scenario` (in parallel; results in replication order).
@@ -49,7 +50,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(seed) = args.seed {
         sets.push(format!("scenario.seed={seed}"));
     }
-    if let Some(n) = args.replications {
+    if let Some(Replications::Count(n)) = args.replications {
         if n == 0 {
             return Err(InputError("--replications: expected a whole number of at least 1, found 0".into()).into());
         }
@@ -58,9 +59,18 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let (scenario, _source) = load::scenario(args.scenario.as_deref(), &sets)?;
     let trace = args.trace || scenario.output.trace;
     let options = RunOptions { record_rows: true, trace };
-    let reports = replications(&scenario, options, args.quiet)?;
+    let (scenario, reports, reached) = match args.replications {
+        Some(Replications::Auto) => precision::run_until_precise(scenario, options, args.quiet)?,
+        _ => {
+            let reports = replications(&scenario, options, args.quiet)?;
+            (scenario, reports, None)
+        }
+    };
     let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
-    let files = files(&scenario, &reports, trace);
+    let mut files = files(&scenario, &reports, trace);
+    if let Some(reached) = &reached {
+        files.push((precision::FILE, precision::csv(reached)));
+    }
     layout::write_dir_atomically(&out, &files)?;
     if !args.quiet {
         let events: u64 = reports.iter().map(|r| r.events_processed).sum();
@@ -72,6 +82,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
             files.len(),
             out.display()
         );
+    }
+    if let (Some(reached), false) = (&reached, args.quiet) {
+        print!("{}", precision::describe(reached));
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! The CLI test binary: runs the built `chipmarket` in temporary folders.
 
+mod analyze;
 mod bad_input;
 mod citations;
 mod common;

@@ -413,6 +413,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         seed: spec.seed,
         crn: true,
         scramble: None,
+        trajectories: None,
+        levels: None,
         vary: l.cal.sweep.spec.vary.clone(),
     };
     let design = unit_design(&screen_spec);

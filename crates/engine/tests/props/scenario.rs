@@ -152,7 +152,7 @@ fn chip() -> impl Strategy<Value = GenChip> {
 
 fn next_gen() -> impl Strategy<Value = GenNextGen> {
     (
-        0.2f64..5.0,
+        0.25f64..5.0,
         0.5f64..20.0,
         1e7f64..1e10,
         0.0f64..2.0,
@@ -818,5 +818,71 @@ proptest! {
             columns.push(report.summary.kpis.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>());
         }
         prop_assert_eq!(&columns[0], &columns[1], "summary columns differ between replications");
+    }
+}
+
+/// A one-firm scenario whose firm makes next generations with the given cycle.
+fn next_gen_scenario(cycle_years: f64, cycle_shape: f64, horizon_years: u32) -> String {
+    format!(
+        r#"
+[scenario]
+name = "gens"
+start = "2024-01-01"
+horizon_years = {horizon_years}
+seed = 3
+replications = 1
+
+[demand]
+installed_start_pflops = 1000.0
+saturation_pflops = 50000.0
+
+[[firms]]
+id = "dom"
+origin = "domestic"
+capacity_units_per_quarter = 4000.0
+rd_floor_usd_per_year = 1e15
+[[firms.chips]]
+id = "dom_1"
+launch = "2023-06-01"
+bf16_tflops = 300.0
+unit_cost_usd = 5000.0
+[firms.next_gen]
+cycle_years = {cycle_years:?}
+cycle_shape = {cycle_shape:?}
+
+[[customers]]
+id = "cloud"
+kind = "hyperscaler"
+demand_share = 1.0
+"#
+    )
+}
+
+/// Cycles too short to simulate are refused by validation (they used to make a generation
+/// every tick: a run that never ends).
+#[test]
+fn next_generation_cycles_below_a_quarter_are_refused() {
+    for (cycle, shape, key) in [(1e-5, 4.0, "cycle_years"), (1e-9, 4.0, "cycle_years"), (2.0, 1e-50, "cycle_shape")] {
+        let err = Scenario::from_toml_str(&next_gen_scenario(cycle, shape, 2)).expect_err("refused");
+        assert_eq!(err.dotted, format!("firms.dom.next_gen.{key}"), "{err}");
+        assert!(err.line_col.is_some(), "{err}");
+    }
+    Scenario::from_toml_str(&next_gen_scenario(0.25, 0.1, 2)).expect("the shortest cycle and shape allowed are valid");
+}
+
+/// Whatever R&D does and however spread the Gamma draw, generations are at least a month apart.
+#[test]
+fn generations_are_at_least_a_month_apart() {
+    // The shortest cycle and the most spread shape allowed, with R&D so high that the mean is
+    // clamped to a quarter of the cycle: most raw Gamma draws are then a few minutes long.
+    let scenario = Scenario::from_toml_str(&next_gen_scenario(0.25, 0.1, 10)).unwrap();
+    let report = run(&scenario, 0, RunOptions { record_rows: true, trace: true }).unwrap();
+    let dates: Vec<NaiveDate> =
+        report.events.iter().filter(|e| e.kind == "next_generation").map(|e| e.time.0).collect();
+    assert!(dates.len() >= 10, "expected many generations in ten years, found {}", dates.len());
+    assert!(dates.len() <= 10 * 12 + 1, "more than one generation a month: {}", dates.len());
+    for w in dates.windows(2) {
+        let gap = (w[1] - w[0]).num_days();
+        assert!(gap >= 30, "two generations {gap} day(s) apart: {} and {}", w[0], w[1]);
     }
 }

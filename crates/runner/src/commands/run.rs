@@ -61,17 +61,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let reports = replications(&scenario, options, args.quiet)?;
     let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
     let files = files(&scenario, &reports, trace);
-    layout::write_dir_atomically(&out, &files)?;
+    layout::write_run_dir(&out, &files, args.force)?;
     if !args.quiet {
         let events: u64 = reports.iter().map(|r| r.events_processed).sum();
-        println!(
+        crate::console::outln!(
             "{}: {} replication(s), {} events; wrote {} files to {}",
             scenario.scenario.name,
             reports.len(),
             events,
             files.len(),
             out.display()
-        );
+        )?;
     }
     Ok(())
 }

@@ -76,7 +76,7 @@ impl Method {
     }
 }
 
-/// A whole sweep file (DESIGN.md section 5). Reference for authors: `docs/sweeps.md`.
+/// A whole sweep file. Reference for authors: `docs/sweeps.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {

@@ -1,5 +1,5 @@
 //! `chipmarket sweep SWEEP.toml`: every point x replication of a sweep file, in parallel, streamed
-//! into `runs.csv` and summarised into `points.csv` (DESIGN.md sections 4 to 7).
+//! into `runs.csv` and summarised into `points.csv` (docs/sweeps.md).
 //!
 //! Runs are numbered point-major (`point x replications + replication`) and written in that
 //! order whatever `--jobs`, so the files are byte-identical for any thread count. `--shard K/N`

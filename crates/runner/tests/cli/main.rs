@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod harden;
 mod run;
 mod sweep;
 mod validate;

@@ -886,3 +886,101 @@ fn generations_are_at_least_a_month_apart() {
         assert!(gap >= 30, "two generations {gap} day(s) apart: {} and {}", w[0], w[1]);
     }
 }
+
+/// Values a mutation may put in place of a `key = value` line's value: edges of ranges,
+/// non-finite and huge numbers, wrong types, dates.
+const MUTANT_VALUES: &[&str] = &[
+    "0",
+    "-1",
+    "1",
+    "0.25",
+    "0.1",
+    "1e-9",
+    "1e-300",
+    "1e300",
+    "1.7e308",
+    "-1.7e308",
+    "nan",
+    "inf",
+    "-inf",
+    "100",
+    "1000000",
+    "4294967296",
+    "\"\"",
+    "\"x\"",
+    "true",
+    "[]",
+    "{}",
+    "2024-02-29",
+    "\"2199-12-31\"",
+];
+
+/// One edit of a scenario text, at line `at` (a fraction of the line count).
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Replace the value of a `key = value` line.
+    Value { at: f64, value: usize },
+    /// Delete a line.
+    Delete { at: f64 },
+    /// Repeat a line.
+    Duplicate { at: f64 },
+    /// Exchange two lines.
+    Swap { at: f64, with: f64 },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (unit(), 0..MUTANT_VALUES.len()).prop_map(|(at, value)| Mutation::Value { at, value }),
+        1 => unit().prop_map(|at| Mutation::Delete { at }),
+        1 => unit().prop_map(|at| Mutation::Duplicate { at }),
+        1 => (unit(), unit()).prop_map(|(at, with)| Mutation::Swap { at, with }),
+    ]
+}
+
+fn mutate(text: &str, mutations: &[Mutation]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let pick = |at: f64, n: usize| ((at * n as f64) as usize).min(n.saturating_sub(1));
+    for m in mutations {
+        if lines.is_empty() {
+            break;
+        }
+        let n = lines.len();
+        match *m {
+            Mutation::Value { at, value } => {
+                let i = pick(at, n);
+                if let Some((key, _)) = lines[i].split_once(" = ") {
+                    lines[i] = format!("{key} = {}", MUTANT_VALUES[value]);
+                }
+            }
+            Mutation::Delete { at } => {
+                lines.remove(pick(at, n));
+            }
+            Mutation::Duplicate { at } => {
+                let i = pick(at, n);
+                lines.insert(i, lines[i].clone());
+            }
+            Mutation::Swap { at, with } => lines.swap(pick(at, n), pick(with, n)),
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Mutated scenario files never make validation panic, and every mutant that still
+    /// validates runs a short horizon (one year, one replication) without a panic or an error.
+    #[test]
+    fn mutated_scenarios_are_refused_or_run(gen in scenario(), mutations in prop::collection::vec(mutation(), 1..4)) {
+        let text = mutate(&gen.to_toml(), &mutations);
+        let short = [
+            chipmarket_engine::scenario::parse_override("scenario.horizon_years=1").unwrap(),
+            chipmarket_engine::scenario::parse_override("scenario.replications=1").unwrap(),
+        ];
+        if let Ok(scenario) = Scenario::from_toml_str_with(&text, &short) {
+            let report = run(&scenario, 0, RunOptions::default())
+                .map_err(|e| TestCaseError::fail(format!("a valid mutant failed to run: {e}\n{text}")))?;
+            prop_assert!(!report.summary.kpis.is_empty());
+        }
+    }
+}

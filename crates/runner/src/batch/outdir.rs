@@ -45,6 +45,10 @@ const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// ... or when this many bytes wait.
 const FLUSH_BYTES: usize = 64 * 1024;
 
+/// Tells whether a line of the runs file (with its newline) is the right row for run `idx`;
+/// the error says what is wrong.
+pub type RowCheck<'a> = dyn Fn(u64, &[u8]) -> Result<(), String> + 'a;
+
 /// What a sweep in progress records about itself, to refuse resuming something else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -107,13 +111,7 @@ impl OutDir {
     /// holds a different sweep. In a `foreign` folder (`--force`), only the files of the sweep's
     /// names are replaced: an existing `runs/` there is not cleared.
     /// `check` tells whether a line of the runs file is the right row for run `idx`.
-    pub fn open(
-        dir: &Path,
-        expect: Expect,
-        resume: bool,
-        foreign: bool,
-        check: &dyn Fn(u64, &[u8]) -> Result<(), String>,
-    ) -> Result<Opened> {
+    pub fn open(dir: &Path, expect: Expect, resume: bool, foreign: bool, check: &RowCheck) -> Result<Opened> {
         fs::create_dir_all(dir).with_context(|| format!("failed to create output folder '{}'", dir.display()))?;
         let lock = lock(dir)?;
         let state_path = dir.join(STATE);
@@ -274,12 +272,7 @@ fn start_fresh(dir: &Path, expect: Expect, lock: File, foreign: bool) -> Result<
 }
 
 /// Continue an interrupted sweep: cut torn rows, count what is done.
-fn continue_in(
-    dir: &Path,
-    expect: Expect,
-    lock: File,
-    check: &dyn Fn(u64, &[u8]) -> Result<(), String>,
-) -> Result<Opened> {
+fn continue_in(dir: &Path, expect: Expect, lock: File, check: &RowCheck) -> Result<Opened> {
     let runs_partial = dir.join(RUNS_PARTIAL);
     let failures_partial = dir.join(FAILURES_PARTIAL);
     if !runs_partial.exists() && dir.join(RUNS).exists() {

@@ -41,3 +41,9 @@ fmt:
 # What CI runs.
 ci:
     bash .ci/run
+
+# Fuzz each target briefly (nightly + cargo-fuzz; see fuzz/README.md). SECONDS per target.
+fuzz seconds="60":
+    cd fuzz && cargo +nightly fuzz run scenario -- -max_total_time={{seconds}}
+    cd fuzz && cargo +nightly fuzz run sweep_file -- -max_total_time={{seconds}}
+    cd fuzz && cargo +nightly fuzz run set_override -- -max_total_time={{seconds}}

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 pub use crate::calendar::Date;
 pub use layers::{extends_of, merge, EXTENDS};
 pub use paths::{apply_override, list_params, parse_override, KeyPath, Override, PathSeg};
-pub use validate::ScenarioError;
+pub use validate::{ScenarioError, MIN_CYCLE_SHAPE, MIN_CYCLE_YEARS};
 
 /// A whole scenario file. Top-level tables are fixed by the product contract
 /// (DESIGN.md section 5) plus `[market]` for market-wide behaviour constants.
@@ -366,10 +366,11 @@ pub struct Chip {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NextGen {
-    /// Mean time between generations at the reference R&D spend [years]. Default: 2.
+    /// Mean time between generations at the reference R&D spend [years], 0.25 to 50. Default: 2.
+    /// Generations are never less than a month apart.
     #[serde(default = "default_cycle_years")]
     pub cycle_years: f64,
-    /// Shape of the Gamma-distributed cycle (higher = more regular). Default: 4.
+    /// Shape of the Gamma-distributed cycle (higher = more regular), 0.1 to 1000. Default: 4.
     #[serde(default = "default_gamma_shape")]
     pub cycle_shape: f64,
     /// R&D spend at which the mean cycle is `cycle_years` [USD/year]. Default: 1e9.
@@ -808,12 +809,32 @@ impl Scenario {
                 e.layer = Some(i);
                 e
             })?;
-            if i == 0 && layer.contains_key(EXTENDS) {
-                let mut e = ScenarioError::new(KeyPath::root().key(EXTENDS), "the base scenario was not loaded");
-                e.layer = Some(0);
-                return Err(
-                    e.with_hint("`chipmarket` loads the file named by `extends`; pass all layers to from_layers")
-                );
+            if let Some(ext) = layer.get(EXTENDS) {
+                let e = match ext {
+                    toml::Value::String(_) if i > 0 => None,
+                    toml::Value::String(s) => Some(
+                        ScenarioError::new(
+                            KeyPath::root().key(EXTENDS),
+                            format!("the base scenario \"{s}\" was not read"),
+                        )
+                        .with_hint("run the file with `chipmarket`, which reads the files named by `extends`"),
+                    ),
+                    other => Some(
+                        ScenarioError::new(
+                            KeyPath::root().key(EXTENDS),
+                            format!(
+                                "expected the path of a base scenario file, found {}",
+                                validate::describe_toml(other)
+                            ),
+                        )
+                        .with_hint("write extends = \"baseline.toml\" (relative to the folder of this file)"),
+                    ),
+                };
+                if let Some(e) = e {
+                    let mut e = e.located(text, &layer, &[]);
+                    e.layer = Some(i);
+                    return Err(e);
+                }
             }
             layer.remove(EXTENDS);
             merge(&mut tree, layer);

@@ -222,7 +222,7 @@ impl SweepSpec {
     pub fn n_points(&self) -> u64 {
         let d = self.vary.len() as u64;
         match self.method {
-            Method::Grid => self.vary.iter().fold(1u64, |n, a| n.saturating_mul(a.levels().len() as u64)),
+            Method::Grid => self.vary.iter().fold(1u64, |n, a| n.saturating_mul(a.level_count())),
             Method::Saltelli => u64::from(self.samples.unwrap_or(0)).saturating_mul(d + 2),
             Method::Morris => u64::from(self.trajectories.unwrap_or(0)).saturating_mul(d + 1),
             _ => u64::from(self.samples.unwrap_or(0)),
@@ -441,6 +441,16 @@ impl Axis {
                 if range.iter().any(|x| !x.is_finite()) {
                     return Err(ScenarioError::new(at.key("range"), "expected finite numbers, found nan or inf"));
                 }
+                if !(range[1] - range[0]).is_finite() {
+                    return Err(ScenarioError::new(
+                        at.key("range"),
+                        format!(
+                            "the range [{:?}, {:?}] is wider than a number can hold (high - low overflows)",
+                            range[0], range[1]
+                        ),
+                    )
+                    .with_hint("use a range whose width is below 1.7e308"));
+                }
                 if range[0] > range[1] {
                     return Err(ScenarioError::new(
                         at.key("range"),
@@ -456,8 +466,18 @@ impl Axis {
                         )
                         .with_hint("add `steps = 5` to take 5 evenly spaced values, or list them: values = [...]"))
                     }
-                    (Method::Grid, Some(0)) => {
-                        return Err(ScenarioError::new(at.key("steps"), "expected at least 1 step, found 0"));
+                    (Method::Grid, Some(n)) if n < 2 => {
+                        return Err(ScenarioError::new(
+                            at.key("steps"),
+                            format!("expected at least 2 steps (both ends of the range), found {n}"),
+                        )
+                        .with_hint("for one value, write values = [x] instead of a range"));
+                    }
+                    (Method::Grid, Some(n)) if u64::from(n) > MAX_POINTS => {
+                        return Err(ScenarioError::new(
+                            at.key("steps"),
+                            format!("expected at most {MAX_POINTS} steps, the most points a sweep may have, found {n}"),
+                        ));
                     }
                     (Method::Grid, Some(_)) => {}
                     (m, Some(_)) => {
@@ -474,22 +494,25 @@ impl Axis {
         Ok(())
     }
 
-    /// The values a grid takes on this axis: the list, or `steps` evenly spaced values of the range.
+    /// How many values a grid takes on this axis, without making them (checked before expansion).
+    pub fn level_count(&self) -> u64 {
+        match &self.values {
+            Some(values) => values.len() as u64,
+            None => u64::from(self.steps.unwrap_or(1).max(1)),
+        }
+    }
+
+    /// The values a grid takes on this axis: the list, or `steps` evenly spaced values of the
+    /// range, both ends included (a checked axis has at least 2 steps).
     pub fn levels(&self) -> Vec<toml::Value> {
         if let Some(values) = &self.values {
             return values.clone();
         }
         let (lo, hi) = self.bounds();
-        let steps = self.steps.unwrap_or(1).max(1);
+        let steps = self.steps.unwrap_or(2).max(2);
         (0..steps)
             .map(|k| {
-                let x = if k + 1 == steps && steps > 1 {
-                    hi
-                } else if steps == 1 {
-                    lo
-                } else {
-                    lo + (hi - lo) * f64::from(k) / f64::from(steps - 1)
-                };
+                let x = if k + 1 == steps { hi } else { lo + (hi - lo) * f64::from(k) / f64::from(steps - 1) };
                 self.number(x)
             })
             .collect()
@@ -1125,6 +1148,36 @@ demand_share = 1.0
             ("base = \"b.toml\"\nsamples = 3\n[[vary]]\npath = \"a.b\"\nvalues = [1]\n", 2, "samples", &["grid"]),
             ("base = 3\n[[vary]]\npath = \"a.b\"\nvalues = [1]\n", 1, "base", &["expected the path"]),
             ("base = \"b.toml\"\n[[vary]\n", 2, "", &["invalid TOML"]),
+            (
+                "base = \"b.toml\"\n[[vary]]\npath = \"a.b\"\nrange = [0, 1]\nsteps = 1\n",
+                5,
+                "vary.0.steps",
+                &["at least 2 steps", "values = [x]"],
+            ),
+            (
+                "base = \"b.toml\"\n[[vary]]\npath = \"a.b\"\nrange = [0, 1]\nsteps = 1000000000\n",
+                5,
+                "vary.0.steps",
+                &["at most 10000000 steps"],
+            ),
+            (
+                "base = \"b.toml\"\n[[vary]]\npath = \"a.b\"\nrange = [0, 1]\nsteps = 4000\n[[vary]]\npath = \"a.c\"\nrange = [0, 1]\nsteps = 4000\n",
+                2,
+                "vary",
+                &["16000000 points, more than the 10000000"],
+            ),
+            (
+                "base = \"b.toml\"\nmethod = \"random\"\nsamples = 4\n[[vary]]\npath = \"a.b\"\nrange = [-1.7e308, 1.7e308]\n",
+                6,
+                "vary.0.range",
+                &["wider than a number can hold"],
+            ),
+            (
+                "base = \"b.toml\"\n[[vary]]\npath = \"a.b\"\nrange = [-1.7e308, 1.7e308]\nsteps = 3\n",
+                4,
+                "vary.0.range",
+                &["high - low overflows"],
+            ),
         ];
         for (text, line, dotted, says) in cases {
             let err = SweepSpec::from_toml_str(text).expect_err(text);
@@ -1352,15 +1405,14 @@ demand_share = 1.0
         }
 
         #[test]
-        fn grid_ranges_take_evenly_spaced_values_ends_included(lo in -10.0f64..10.0, width in 0.0f64..5.0, steps in 1u32..7) {
+        fn grid_ranges_take_evenly_spaced_values_ends_included(lo in -10.0f64..10.0, width in 0.0f64..5.0, steps in 2u32..7) {
             let mut axis = range_axis(0, lo, width, false);
             axis.steps = Some(steps);
             let levels = axis.levels();
             prop_assert_eq!(levels.len(), steps as usize);
+            prop_assert_eq!(axis.level_count(), u64::from(steps));
             prop_assert_eq!(levels[0].as_float(), Some(lo));
-            if steps > 1 {
-                prop_assert_eq!(levels[steps as usize - 1].as_float(), Some(lo + width));
-            }
+            prop_assert_eq!(levels[steps as usize - 1].as_float(), Some(lo + width));
         }
 
         #[test]

@@ -1,9 +1,10 @@
 //! Batch machinery of `chipmarket sweep` and `merge`: the ordered parallel pool (`pool`), the
-//! sweep's output folder with its resume protocol (`outdir`), the per-point statistics of
-//! `points.csv` (`stats`), and shard slices ([`Shard`]).
+//! sweep's output folder with its resume protocol (`outdir`), the rows of `runs.csv` and their
+//! checks (`rows`), the per-point statistics of `points.csv` (`stats`), and shard slices ([`Shard`]).
 
 pub mod outdir;
 pub mod pool;
+pub mod rows;
 pub mod stats;
 
 use std::fmt;

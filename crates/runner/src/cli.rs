@@ -41,9 +41,14 @@ pub enum Command {
 pub struct RunArgs {
     /// Scenario file; without one, the embedded baseline.
     pub scenario: Option<PathBuf>,
-    /// Output folder. Default: outputs/<scenario name>.
+    /// Output folder. Default: outputs/<scenario name>. An earlier run's output there is
+    /// replaced; any other non-empty folder is refused unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out folder that is not an earlier run's output (its other
+    /// files are kept; files of the same names are replaced).
+    #[arg(long)]
+    pub force: bool,
     /// Master seed (overrides `scenario.seed`).
     #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
@@ -111,8 +116,14 @@ pub struct SweepArgs {
     /// Sweep file: a base scenario and the paths to vary (docs/sweeps.md).
     pub file: PathBuf,
     /// Output folder. Default: outputs/<sweep file name> (with -shard-K-of-N for a shard).
+    /// An earlier sweep's output there is replaced; any other non-empty folder is refused
+    /// unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write into a non-empty --out folder that is not an earlier sweep's output (its other
+    /// files are kept; files of the sweep's names are replaced).
+    #[arg(long)]
+    pub force: bool,
     /// Runs at a time. Default: one per core. Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
@@ -139,9 +150,14 @@ pub struct MergeArgs {
     /// Output folders of the shards (`chipmarket sweep --shard K/N`), in any order.
     #[arg(required = true)]
     pub dirs: Vec<PathBuf>,
-    /// Folder for the merged sweep (replaced if it exists).
+    /// Folder for the merged sweep. An earlier sweep's or merge's output there is replaced;
+    /// any other non-empty folder is refused unless --force.
     #[arg(long)]
     pub out: PathBuf,
+    /// Write into a non-empty --out folder that is not an earlier sweep's output (its other
+    /// files are kept; files of the sweep's names are replaced).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `chipmarket compare`.

@@ -13,12 +13,19 @@ mod validate;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, RunArgs};
+use crate::output::layout::{self, Kind};
 
 /// Run the command the user asked for (`run` on the baseline when none).
 pub fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         None => run::run(&RunArgs::default()),
-        Some(Command::Run(args)) => run::run(&args),
+        Some(Command::Run(args)) => {
+            // Refuse a wrong --out before running (run checks again when it writes).
+            if let Some(out) = &args.out {
+                layout::check_out(out, Kind::Run, args.force)?;
+            }
+            run::run(&args)
+        }
         Some(Command::Validate(args)) => validate::validate(&args),
         Some(Command::Params(args)) => params::params(&args),
         Some(Command::Graph(args)) => graph::graph(&args),

@@ -2,9 +2,10 @@
 //! scenario errors into `file:line:column` messages.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chipmarket_engine::scenario::{extends_of, parse_override, Override};
+use chipmarket_engine::scenario::{extends_of, parse_override, KeyPath, Override, EXTENDS};
 use chipmarket_engine::{Scenario, ScenarioError};
 
 /// The baseline scenario, embedded in the binary.
@@ -59,22 +60,37 @@ impl Source {
     }
 }
 
-/// Read the files a scenario `extends`, base-most first.
+/// Read the files a scenario `extends`, base-most first. A base that cannot be read is
+/// reported at the `extends` line of the file that names it.
 fn read_bases(path: &Path, text: &str) -> Result<Vec<(PathBuf, String)>, InputError> {
     let mut bases = Vec::new();
     let (mut current, mut current_text) = (path.to_path_buf(), text.to_string());
     while let Some(rel) = extends_of(&current_text) {
         let base = current.parent().unwrap_or(Path::new(".")).join(&rel);
         if bases.len() >= MAX_EXTENDS {
-            return Err(InputError(format!(
-                "{}: more than {MAX_EXTENDS} files in its `extends` chain
-
-hint: check for a file that extends itself",
-                path.display()
-            )));
+            let err = ScenarioError::new(
+                KeyPath::root().key(EXTENDS),
+                format!("more than {MAX_EXTENDS} files in the `extends` chain of {}", path.display()),
+            )
+            .with_hint("check for a file that extends itself");
+            return Err(describe(&current.display().to_string(), &err.locate_in_text(&current_text)));
         }
-        let base_text = read_text(&base, "base scenario")
-            .map_err(|e| InputError(format!("{}: extends = \"{rel}\": {}", current.display(), e.0)))?;
+        let base_text = match read_text(&base, "base scenario") {
+            Ok(t) => t,
+            Err(e) => {
+                let (message, _) = e.0.split_once("\n\nhint:").unwrap_or((&e.0, ""));
+                let hint = if Path::new(&rel).is_absolute() {
+                    "`extends` names a scenario file (a regular TOML file)".to_string()
+                } else {
+                    format!(
+                        "`extends = \"{rel}\"` is relative to the folder of {}, not to the current folder",
+                        current.display()
+                    )
+                };
+                let err = ScenarioError::new(KeyPath::root().key(EXTENDS), message.to_string()).with_hint(hint);
+                return Err(describe(&current.display().to_string(), &err.locate_in_text(&current_text)));
+            }
+        };
         bases.push((base.clone(), base_text.clone()));
         current = base;
         current_text = base_text;
@@ -83,20 +99,57 @@ hint: check for a file that extends itself",
     Ok(bases)
 }
 
-/// Read a text file, refusing missing, unreadable, empty-of-bytes or binary files.
-pub fn read_text(path: &Path, what: &str) -> Result<String, InputError> {
-    if path.is_dir() {
+/// Largest scenario or sweep file read [bytes]: 16 MiB, far above any real one (the baseline is
+/// a few kilobytes), so that a wrong path (`/dev/zero`, a huge log) fails fast.
+pub const MAX_INPUT_BYTES: u64 = 16 << 20;
+
+/// Read a whole regular file of at most `limit` bytes. Refuses folders, named pipes, devices
+/// and sockets before opening them (opening a pipe can block forever), and files over the limit,
+/// checked on the metadata and again while reading (a file may grow).
+pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
+    let cannot = |e: std::io::Error| {
+        InputError(format!(
+            "cannot read {what} '{}': {e}\n\nhint: check the path; it is relative to the current folder",
+            path.display()
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if meta.is_dir() {
         return Err(InputError(format!(
             "cannot read {what} '{}': it is a folder\n\nhint: give the path of a .toml file",
             path.display()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
-        InputError(format!(
-            "cannot read {what} '{}': {e}\n\nhint: check the path; it is relative to the current folder",
+    if !meta.is_file() {
+        return Err(InputError(format!(
+            "cannot read {what} '{}': it is not a regular file (a named pipe, device or socket)\n\n\
+             hint: save the {what} to a file and give its path",
             path.display()
+        )));
+    }
+    let too_big = || {
+        InputError(format!(
+            "cannot read {what} '{}': it is larger than {} MiB, the most a {what} may be\n\n\
+             hint: check the path; a {what} is a small TOML text file",
+            path.display(),
+            limit >> 20
         ))
-    })?;
+    };
+    if meta.len() > limit {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path).and_then(|f| f.take(limit + 1).read_to_end(&mut bytes)).map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
+/// Read a text file, refusing missing, unreadable, oversized, binary or non-UTF-8 files and
+/// anything that is not a regular file.
+pub fn read_text(path: &Path, what: &str) -> Result<String, InputError> {
+    let bytes = read_bounded(path, what, MAX_INPUT_BYTES)?;
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let (line, col) = byte_line_col(&bytes, pos);
         return Err(InputError(format!(
@@ -155,7 +208,14 @@ pub fn describe(source_name: &str, err: &ScenarioError) -> InputError {
 pub fn scenario(path: Option<&Path>, sets: &[String]) -> Result<(Scenario, Source), InputError> {
     let source = source(path)?;
     let overrides = overrides(sets)?;
-    let scenario =
-        Scenario::from_layers(&source.layers(), &overrides).map_err(|e| describe(&source.layer_name(e.layer), &e))?;
+    let scenario = Scenario::from_layers(&source.layers(), &overrides).map_err(|e| {
+        // An override cannot be blamed for what is wrong with the file itself (a `[[scenario]]`
+        // list where a table belongs): report the file's own error first.
+        let e = match (&e.from_override, overrides.is_empty()) {
+            (Some(_), false) => Scenario::from_layers(&source.layers(), &[]).err().unwrap_or(e),
+            _ => e,
+        };
+        describe(&source.layer_name(e.layer), &e)
+    })?;
     Ok((scenario, source))
 }

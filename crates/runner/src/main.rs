@@ -1,11 +1,14 @@
 //! `chipmarket`: run scenarios and sweeps of the China AI-accelerator market simulator.
 //!
 //! This binary does all the I/O: it reads scenario files, drives the pure engine, shows
-//! progress on stderr and writes CSV. Exit codes: 0 ok, 2 invalid input, 1 anything else.
+//! progress on stderr and writes CSV. Exit codes: 0 ok (also when stdout is a pipe closed by
+//! its reader, such as `chipmarket graph | head -1`), 2 invalid input, 1 anything else.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod batch;
 mod cli;
 mod commands;
+mod console;
 mod load;
 mod output;
 mod precision;
@@ -15,18 +18,20 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use crate::console::errln;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if let Some(input) = err.downcast_ref::<load::InputError>() {
-                eprintln!("error: {input}");
+                errln!("error: {input}");
                 ExitCode::from(2)
-            } else if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            } else if console::is_broken_pipe(&err) {
                 ExitCode::SUCCESS
             } else {
-                eprintln!("error: {err:#}");
+                errln!("error: {err:#}");
                 ExitCode::from(1)
             }
         }

@@ -1,6 +1,14 @@
-//! Technology and funding: roadmap launches, R&D-driven next generations, funding events (DESIGN.md 3.4).
+//! Technology and funding: roadmap launches, R&D-driven next generations, funding events.
+//!
+//! The time to a next generation is Gamma-distributed around a mean set by R&D spend (clamped
+//! to a quarter and four times `cycle_years`), and never shorter than
+//! [`MIN_GENERATION_GAP_YEARS`], so no parameter or R&D budget can make generations pile up.
 
 use super::*;
+
+/// Shortest time between two generations of one firm [years]: one month. A Gamma draw can be
+/// close to zero; without a floor a short cycle means a generation every tick.
+pub(crate) const MIN_GENERATION_GAP_YEARS: f64 = 1.0 / 12.0;
 
 impl Market<'_> {
     pub(super) fn on_launch(&mut self, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
@@ -29,6 +37,7 @@ impl Market<'_> {
             .clamp(ng.cycle_years / 4.0, ng.cycle_years * 4.0);
         let delay =
             Gamma::new(ng.cycle_shape, mean / ng.cycle_shape).map_or(mean, |g| g.sample(&mut self.firms[fi].rd_stream));
+        let delay = if delay.is_finite() { delay.max(MIN_GENERATION_GAP_YEARS) } else { mean };
         let at = now.saturating_add(ticks_of_years(delay));
         if at < self.end {
             queue.schedule_in(

@@ -9,6 +9,11 @@ use std::ops::Range;
 use super::paths::{nearest, KeyPath, Override, PathSeg};
 use super::*;
 
+/// Shortest mean cycle between generations a scenario may ask for [years] (a quarter).
+pub const MIN_CYCLE_YEARS: f64 = 0.25;
+/// Smallest Gamma shape of the cycle: below it nearly every draw is close to zero.
+pub const MIN_CYCLE_SHAPE: f64 = 0.1;
+
 /// A scenario that cannot be run, with where and why. Fatal for the command that read it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioError {
@@ -50,6 +55,15 @@ impl ScenarioError {
     pub fn with_hint(mut self, hint: impl Into<String>) -> ScenarioError {
         self.hint = Some(hint.into());
         self
+    }
+
+    /// Fill in the dotted path and the line and column of the error's key path in the scenario
+    /// `text` (for errors found outside the engine, such as a base file that cannot be read).
+    pub fn locate_in_text(self, text: &str) -> ScenarioError {
+        match text.parse::<toml::Table>() {
+            Ok(tree) => self.located(text, &tree, &[]),
+            Err(_) => self,
+        }
     }
 
     /// Mark the error as coming from an override.
@@ -269,6 +283,19 @@ pub(crate) fn deserialize_tree(
 }
 
 /// Turn serde's wording into ours, with the nearest valid key for unknown keys.
+/// A TOML value as messages show it: `the number 1`, `a table`.
+pub(crate) fn describe_toml(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => format!("the string \"{s}\""),
+        toml::Value::Integer(i) => format!("the number {i}"),
+        toml::Value::Float(x) => format!("the number {x}"),
+        toml::Value::Boolean(b) => format!("the boolean {b}"),
+        toml::Value::Datetime(d) => format!("the date {d}"),
+        toml::Value::Array(_) => "a list".to_string(),
+        toml::Value::Table(_) => "a table".to_string(),
+    }
+}
+
 fn schema_error(mut path: KeyPath, raw: &str) -> ScenarioError {
     if let Some(rest) = raw.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
@@ -707,8 +734,8 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         }
         if let Some(ng) = &firm.next_gen {
             let nc = Check::at(fp.key("next_gen"));
-            nc.num("cycle_years", ng.cycle_years, 0.0, 50.0, true, "a number of years above 0 and at most 50")?;
-            nc.num("cycle_shape", ng.cycle_shape, 0.0, 1000.0, true, "a shape above 0")?;
+            nc.num("cycle_years", ng.cycle_years, MIN_CYCLE_YEARS, 50.0, false, "a number of years from 0.25 to 50")?;
+            nc.num("cycle_shape", ng.cycle_shape, MIN_CYCLE_SHAPE, 1000.0, false, "a shape from 0.1 to 1000")?;
             nc.positive("rd_reference_usd_per_year", ng.rd_reference_usd_per_year)?;
             nc.num("rd_elasticity", ng.rd_elasticity, 0.0, 5.0, false, "an elasticity from 0 to 5")?;
             nc.num("gain_median", ng.gain_median, 0.0, 100.0, true, "a multiplier above 0")?;

@@ -152,7 +152,7 @@ fn chip() -> impl Strategy<Value = GenChip> {
 
 fn next_gen() -> impl Strategy<Value = GenNextGen> {
     (
-        0.2f64..5.0,
+        0.25f64..5.0,
         0.5f64..20.0,
         1e7f64..1e10,
         0.0f64..2.0,
@@ -847,5 +847,169 @@ proptest! {
             columns.push(report.summary.kpis.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>());
         }
         prop_assert_eq!(&columns[0], &columns[1], "summary columns differ between replications");
+    }
+}
+
+/// A one-firm scenario whose firm makes next generations with the given cycle.
+fn next_gen_scenario(cycle_years: f64, cycle_shape: f64, horizon_years: u32) -> String {
+    format!(
+        r#"
+[scenario]
+name = "gens"
+start = "2024-01-01"
+horizon_years = {horizon_years}
+seed = 3
+replications = 1
+
+[demand]
+installed_start_pflops = 1000.0
+saturation_pflops = 50000.0
+
+[[firms]]
+id = "dom"
+origin = "domestic"
+capacity_units_per_quarter = 4000.0
+rd_floor_usd_per_year = 1e15
+[[firms.chips]]
+id = "dom_1"
+launch = "2023-06-01"
+bf16_tflops = 300.0
+unit_cost_usd = 5000.0
+[firms.next_gen]
+cycle_years = {cycle_years:?}
+cycle_shape = {cycle_shape:?}
+
+[[customers]]
+id = "cloud"
+kind = "hyperscaler"
+demand_share = 1.0
+"#
+    )
+}
+
+/// Cycles too short to simulate are refused by validation (they used to make a generation
+/// every tick: a run that never ends).
+#[test]
+fn next_generation_cycles_below_a_quarter_are_refused() {
+    for (cycle, shape, key) in [(1e-5, 4.0, "cycle_years"), (1e-9, 4.0, "cycle_years"), (2.0, 1e-50, "cycle_shape")] {
+        let err = Scenario::from_toml_str(&next_gen_scenario(cycle, shape, 2)).expect_err("refused");
+        assert_eq!(err.dotted, format!("firms.dom.next_gen.{key}"), "{err}");
+        assert!(err.line_col.is_some(), "{err}");
+    }
+    Scenario::from_toml_str(&next_gen_scenario(0.25, 0.1, 2)).expect("the shortest cycle and shape allowed are valid");
+}
+
+/// Whatever R&D does and however spread the Gamma draw, generations are at least a month apart.
+#[test]
+fn generations_are_at_least_a_month_apart() {
+    // The shortest cycle and the most spread shape allowed, with R&D so high that the mean is
+    // clamped to a quarter of the cycle: most raw Gamma draws are then a few minutes long.
+    let scenario = Scenario::from_toml_str(&next_gen_scenario(0.25, 0.1, 10)).unwrap();
+    let report = run(&scenario, 0, RunOptions { record_rows: true, trace: true }).unwrap();
+    let dates: Vec<NaiveDate> =
+        report.events.iter().filter(|e| e.kind == "next_generation").map(|e| e.time.0).collect();
+    assert!(dates.len() >= 10, "expected many generations in ten years, found {}", dates.len());
+    assert!(dates.len() <= 10 * 12 + 1, "more than one generation a month: {}", dates.len());
+    for w in dates.windows(2) {
+        let gap = (w[1] - w[0]).num_days();
+        assert!(gap >= 30, "two generations {gap} day(s) apart: {} and {}", w[0], w[1]);
+    }
+}
+
+/// Values a mutation may put in place of a `key = value` line's value: edges of ranges,
+/// non-finite and huge numbers, wrong types, dates.
+const MUTANT_VALUES: &[&str] = &[
+    "0",
+    "-1",
+    "1",
+    "0.25",
+    "0.1",
+    "1e-9",
+    "1e-300",
+    "1e300",
+    "1.7e308",
+    "-1.7e308",
+    "nan",
+    "inf",
+    "-inf",
+    "100",
+    "1000000",
+    "4294967296",
+    "\"\"",
+    "\"x\"",
+    "true",
+    "[]",
+    "{}",
+    "2024-02-29",
+    "\"2199-12-31\"",
+];
+
+/// One edit of a scenario text, at line `at` (a fraction of the line count).
+#[derive(Debug, Clone)]
+enum Mutation {
+    /// Replace the value of a `key = value` line.
+    Value { at: f64, value: usize },
+    /// Delete a line.
+    Delete { at: f64 },
+    /// Repeat a line.
+    Duplicate { at: f64 },
+    /// Exchange two lines.
+    Swap { at: f64, with: f64 },
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    prop_oneof![
+        4 => (unit(), 0..MUTANT_VALUES.len()).prop_map(|(at, value)| Mutation::Value { at, value }),
+        1 => unit().prop_map(|at| Mutation::Delete { at }),
+        1 => unit().prop_map(|at| Mutation::Duplicate { at }),
+        1 => (unit(), unit()).prop_map(|(at, with)| Mutation::Swap { at, with }),
+    ]
+}
+
+fn mutate(text: &str, mutations: &[Mutation]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let pick = |at: f64, n: usize| ((at * n as f64) as usize).min(n.saturating_sub(1));
+    for m in mutations {
+        if lines.is_empty() {
+            break;
+        }
+        let n = lines.len();
+        match *m {
+            Mutation::Value { at, value } => {
+                let i = pick(at, n);
+                if let Some((key, _)) = lines[i].split_once(" = ") {
+                    lines[i] = format!("{key} = {}", MUTANT_VALUES[value]);
+                }
+            }
+            Mutation::Delete { at } => {
+                lines.remove(pick(at, n));
+            }
+            Mutation::Duplicate { at } => {
+                let i = pick(at, n);
+                lines.insert(i, lines[i].clone());
+            }
+            Mutation::Swap { at, with } => lines.swap(pick(at, n), pick(with, n)),
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Mutated scenario files never make validation panic, and every mutant that still
+    /// validates runs a short horizon (one year, one replication) without a panic or an error.
+    #[test]
+    fn mutated_scenarios_are_refused_or_run(gen in scenario(), mutations in prop::collection::vec(mutation(), 1..4)) {
+        let text = mutate(&gen.to_toml(), &mutations);
+        let short = [
+            chipmarket_engine::scenario::parse_override("scenario.horizon_years=1").unwrap(),
+            chipmarket_engine::scenario::parse_override("scenario.replications=1").unwrap(),
+        ];
+        if let Ok(scenario) = Scenario::from_toml_str_with(&text, &short) {
+            let report = run(&scenario, 0, RunOptions::default())
+                .map_err(|e| TestCaseError::fail(format!("a valid mutant failed to run: {e}\n{text}")))?;
+            prop_assert!(!report.summary.kpis.is_empty());
+        }
     }
 }

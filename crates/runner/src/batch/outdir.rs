@@ -8,10 +8,12 @@
 //! partials are renamed to `failures.csv` (only if a run failed) and `runs.csv`, and the state
 //! file goes. A sweep killed at any moment leaves at worst a torn last row, which `--resume`
 //! cuts off before it goes on with the next run; the visible files only ever appear whole.
+//! Every whole row kept on resume is checked first (`batch::rows`): a partial file that was
+//! edited (a row deleted, swapped or changed) is refused rather than continued.
 //! (This protects against the process dying, not against power loss, which would need fsync.)
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -42,6 +44,10 @@ const FAILURES_PARTIAL: &str = ".failures.csv.partial";
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
 /// ... or when this many bytes wait.
 const FLUSH_BYTES: usize = 64 * 1024;
+
+/// Tells whether a line of the runs file (with its newline) is the right row for run `idx`;
+/// the error says what is wrong.
+pub type RowCheck<'a> = dyn Fn(u64, &[u8]) -> Result<(), String> + 'a;
 
 /// What a sweep in progress records about itself, to refuse resuming something else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,14 +108,15 @@ impl OutDir {
     /// Open `dir` for a sweep: a fresh start (clearing earlier results of ours), or with
     /// `resume` the continuation of what the folder holds. Refuses (exit code 2) a folder that
     /// another sweep is writing, that holds an interrupted sweep when `resume` is off, or that
-    /// holds a different sweep.
-    pub fn open(dir: &Path, expect: Expect, resume: bool) -> Result<Opened> {
+    /// holds a different sweep. In a `foreign` folder (`--force`), only the files of the sweep's
+    /// names are replaced: an existing `runs/` there is not cleared.
+    /// `check` tells whether a line of the runs file is the right row for run `idx`.
+    pub fn open(dir: &Path, expect: Expect, resume: bool, foreign: bool, check: &RowCheck) -> Result<Opened> {
         fs::create_dir_all(dir).with_context(|| format!("failed to create output folder '{}'", dir.display()))?;
         let lock = lock(dir)?;
         let state_path = dir.join(STATE);
         if state_path.exists() {
-            let text = fs::read_to_string(&state_path)
-                .with_context(|| format!("failed to read '{}'", state_path.display()))?;
+            let text = read_small(&state_path)?;
             let old: State = toml::from_str(&text).map_err(|_| {
                 InputError(format!(
                     "'{}' is damaged: its state file cannot be read\n\nhint: remove the folder '{}' to start over",
@@ -125,12 +132,12 @@ impl OutDir {
                 .into());
             }
             check_same(dir, &old, &expect.state)?;
-            return continue_in(dir, expect, lock);
+            return continue_in(dir, expect, lock, check);
         }
         let resolved_path = dir.join(RESOLVED);
         if resolved_path.exists() && resume {
-            let resolved = fs::read_to_string(&resolved_path).unwrap_or_default();
-            let shard_toml = fs::read_to_string(dir.join(SHARD)).ok();
+            let resolved = read_small(&resolved_path).unwrap_or_default();
+            let shard_toml = read_small(&dir.join(SHARD)).ok();
             if resolved == expect.state.resolved
                 && shard_toml == expect.shard_toml
                 && dir.join(RUNS).exists()
@@ -147,7 +154,7 @@ impl OutDir {
             ))
             .into());
         }
-        start_fresh(dir, expect, lock)
+        start_fresh(dir, expect, lock, foreign)
     }
 
     /// Queue one run's row (and its failure row, written first) for the partial files.
@@ -249,12 +256,12 @@ fn check_same(dir: &Path, old: &State, new: &State) -> Result<()> {
 }
 
 /// Remove earlier results of ours and start empty partial files.
-fn start_fresh(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
+fn start_fresh(dir: &Path, expect: Expect, lock: File, foreign: bool) -> Result<Opened> {
     for name in [RUNS, POINTS, FAILURES, SHARD, RESOLVED, RUNS_PARTIAL, FAILURES_PARTIAL] {
         remove_if_there(&dir.join(name))?;
     }
     let run_dirs = dir.join(RUN_DIRS);
-    if run_dirs.is_dir() {
+    if run_dirs.is_dir() && !foreign {
         fs::remove_dir_all(&run_dirs).with_context(|| format!("failed to remove '{}'", run_dirs.display()))?;
     }
     let state = toml::to_string(&expect.state).context("failed to describe the sweep state")?;
@@ -265,7 +272,7 @@ fn start_fresh(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
 }
 
 /// Continue an interrupted sweep: cut torn rows, count what is done.
-fn continue_in(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
+fn continue_in(dir: &Path, expect: Expect, lock: File, check: &RowCheck) -> Result<Opened> {
     let runs_partial = dir.join(RUNS_PARTIAL);
     let failures_partial = dir.join(FAILURES_PARTIAL);
     if !runs_partial.exists() && dir.join(RUNS).exists() {
@@ -279,15 +286,17 @@ fn continue_in(dir: &Path, expect: Expect, lock: File) -> Result<Opened> {
         // Killed between the two final renames: undo the first.
         fs::rename(dir.join(FAILURES), &failures_partial).context("failed to reopen the failures")?;
     }
-    let (runs, rows) = reopen(&runs_partial, &expect.runs_header, |_| true)?;
+    let first_run = expect.first_run;
+    let (runs, rows) =
+        reopen(&runs_partial, &expect.runs_header, |row, line| check(first_run + row, line.as_bytes()).map(|()| true))?;
     let last_run = expect.first_run + rows;
     let reps = expect.replications.max(1);
-    let (failures, failed) = reopen(&failures_partial, &expect.failures_header, |line| {
+    let (failures, failed) = reopen(&failures_partial, &expect.failures_header, |_, line| {
         // Keep the failures of runs that are in; a later one is re-run.
         let mut cells = line.splitn(3, ',');
         let point = cells.next().and_then(|c| c.parse::<u64>().ok());
         let rep = cells.next().and_then(|c| c.parse::<u64>().ok());
-        matches!((point, rep), (Some(p), Some(r)) if p * reps + r < last_run)
+        Ok(matches!((point, rep), (Some(p), Some(r)) if p * reps + r < last_run))
     })?;
     let run_dirs = dir.join(RUN_DIRS);
     if run_dirs.is_dir() {
@@ -319,9 +328,10 @@ impl OutDir {
 }
 
 /// Reopen a partial file for appending: check its header, keep the whole rows that `keep`
-/// accepts (a prefix: the first refused row and all after it go), and count them. A missing
-/// file, or one without a whole header, starts over.
-fn reopen(path: &Path, header: &str, keep: impl Fn(&str) -> bool) -> Result<(File, u64)> {
+/// accepts (a prefix: the first refused row and all after it go), and count them; a row that
+/// `keep` finds damaged refuses the folder (exit code 2). A missing file, or one without a
+/// whole header, starts over.
+fn reopen(path: &Path, header: &str, keep: impl Fn(u64, &str) -> Result<bool, String>) -> Result<(File, u64)> {
     if !path.exists() {
         return Ok((create_with(path, header)?, 0));
     }
@@ -347,8 +357,19 @@ fn reopen(path: &Path, header: &str, keep: impl Fn(&str) -> bool) -> Result<(Fil
             }
             first = false;
         } else {
-            if !keep(&line) {
-                break;
+            match keep(rows, &line) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(what) => {
+                    return Err(InputError(format!(
+                        "{}:{}: {what}\n\nhint: the file was changed since the sweep wrote it; remove the folder '{}' \
+                         to start over",
+                        path.display(),
+                        rows + 2,
+                        path.parent().map_or_else(String::new, |p| p.display().to_string())
+                    ))
+                    .into());
+                }
             }
             rows += 1;
         }
@@ -428,13 +449,9 @@ pub fn copy_lines(mut reader: impl BufRead, out: &mut dyn Write) -> Result<u64> 
     Ok(rows)
 }
 
-/// Read a whole small text file of a sweep folder.
+/// Read a whole small text file of a sweep folder (a regular file of at most 16 MiB).
 pub fn read_small(path: &Path) -> Result<String> {
-    let mut text = String::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_string(&mut text))
-        .with_context(|| format!("failed to read '{}'", path.display()))?;
-    Ok(text)
+    Ok(crate::load::read_text(path, "file of the sweep folder")?)
 }
 
 /// True if `dir` holds a sweep that has not finished.

@@ -7,6 +7,7 @@ use chipmarket_engine::policy::PolicyBook;
 use chipmarket_engine::supply::SupplyNetwork;
 
 use crate::cli::GraphArgs;
+use crate::console::out;
 use crate::load::{self, InputError};
 
 /// Print the graph, with links cut by the regime scheduled at `--at` drawn as cut.
@@ -25,6 +26,6 @@ pub fn graph(args: &GraphArgs) -> Result<()> {
     let regime = policy.scheduled_at(cal.tick_of(at));
     let mut net = SupplyNetwork::new(&scenario, &cal);
     net.set_regime(&policy.regimes[regime].cut_links);
-    print!("// regime in force on {at} by the schedule: {}\n{}", policy.names[regime], net.to_dot(&scenario));
+    out!("// regime in force on {at} by the schedule: {}\n{}", policy.names[regime], net.to_dot(&scenario))?;
     Ok(())
 }

@@ -1,10 +1,13 @@
 //! `chipmarket merge DIR... --out DIR`: join the output folders of a sharded sweep into the
 //! folder the unsharded sweep writes, byte for byte.
 //!
-//! Shards hold whole, contiguous blocks of points, so their `runs.csv` and `points.csv` rows are
-//! simply concatenated in shard order. Before writing anything, merge checks that every folder is
-//! a finished shard of the same sweep (same `sweep.resolved.toml`, same N, same columns), that no
-//! shard appears twice and none is missing, and that each holds all its runs.
+//! Shards hold whole, contiguous blocks of points, so their `runs.csv` rows are concatenated in
+//! shard order, and `points.csv` is computed again from the merged runs (so the two always
+//! agree). Before writing anything, merge checks that every folder is a finished shard of the
+//! same sweep (same `sweep.resolved.toml`, same N, same columns), that no shard appears twice
+//! and none is missing; while copying it checks every row against the sweep's design
+//! (`batch::rows`: cells, run order, seeds, parameter values, finite KPIs). Any damage refuses
+//! the merge (exit code 2, naming the file and line) and leaves `--out` untouched.
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -12,10 +15,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use chipmarket_engine::sweep::{Sweep, SweepSpec};
+
 use crate::batch::outdir::{self, copy_lines, read_small, FAILURES, POINTS, RESOLVED, RUNS, RUN_DIRS, SHARD};
-use crate::batch::{Shard, ShardFile};
+use crate::batch::rows::RunsCheck;
+use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::MergeArgs;
+use crate::console::outln;
 use crate::load::InputError;
+use crate::output::layout::{self, Kind, OutFolder};
 
 /// One input folder.
 struct Part {
@@ -126,7 +134,32 @@ fn check(mut parts: Vec<Part>) -> Result<Vec<Part>> {
     Ok(parts)
 }
 
-/// `chipmarket merge DIR... --out DIR`.
+/// The sweep a shard folder holds, read back from its `sweep.resolved.toml`.
+fn bind(part: &Part) -> Result<Sweep> {
+    let path = part.dir.join(RESOLVED);
+    let damaged = |e: String| InputError(format!("'{}' is damaged: {e}\n\nhint: run the shard again", path.display()));
+    let spec = SweepSpec::from_toml_str(&part.resolved).map_err(|e| damaged(e.to_string()))?;
+    let base = spec.base_inline_text().ok_or_else(|| damaged("its base scenario is not inline".into()))?;
+    Ok(Sweep::bind(spec, &part.resolved, &[&base]).map_err(|e| damaged(e.to_string()))?)
+}
+
+/// The runs of `part`: its slice of the sweep's run indices.
+fn runs_of(part: &Part, sweep: &Sweep) -> Result<std::ops::Range<u64>> {
+    let reps = u64::from(sweep.replications());
+    let n_points = sweep.points.len() as u64;
+    match &part.file {
+        None => Ok(0..n_points * reps),
+        Some(f) if f.replications == reps && f.points == n_points && f.end_point <= n_points => {
+            Ok(f.first_point * reps..f.end_point * reps)
+        }
+        Some(_) => refuse(format!(
+            "'{}' does not match its sweep ({n_points} points x {reps} replications)\n\nhint: its {SHARD} is damaged; run the shard again",
+            part.dir.join(SHARD).display()
+        )),
+    }
+}
+
+/// `chipmarket merge DIR... --out DIR [--force]`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let parts = args.dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
     let parts = check(parts)?;
@@ -136,6 +169,8 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             return refuse(format!("--out '{}' is one of the shards\n\nhint: merge into a new folder", out.display()));
         }
     }
+    let folder = layout::check_out(out, Kind::Sweep, args.force)?;
+    let sweep = bind(&parts[0])?;
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("failed to create '{}'", parent.display()))?;
     let name = out.file_name().map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());
@@ -143,22 +178,25 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
-    let result = write_merged(&parts, &tmp).and_then(|()| replace_dir(&tmp, out));
-    if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
-    }
+    let result = write_merged(&parts, &sweep, &tmp).and_then(|()| match folder {
+        OutFolder::Foreign => layout::move_entries_into(&tmp, out),
+        OutFolder::Fresh | OutFolder::Ours => replace_dir(&tmp, out),
+    });
+    let _ = fs::remove_dir_all(&tmp);
     result?;
-    println!("merged {} shard(s) into {}", parts.len(), out.display());
+    outln!("merged {} shard(s) into {}", parts.len(), out.display())?;
     Ok(())
 }
 
-fn write_merged(parts: &[Part], tmp: &Path) -> Result<()> {
+fn write_merged(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
     fs::create_dir_all(tmp).with_context(|| format!("failed to create '{}'", tmp.display()))?;
     fs::write(tmp.join(RESOLVED), &parts[0].resolved)?;
-    concat(parts, RUNS, tmp, true)?;
-    concat(parts, POINTS, tmp, false)?;
+    merge_runs(parts, sweep, tmp)?;
+    let runs = tmp.join(RUNS);
+    let reader = BufReader::new(File::open(&runs).with_context(|| format!("failed to read '{}'", runs.display()))?);
+    outdir::write_atomically(&tmp.join(POINTS), |w| stats::points_csv(reader, w, sweep.spec.vary.len()))?;
     if parts.iter().any(|p| p.dir.join(FAILURES).is_file()) {
-        concat(parts, FAILURES, tmp, false)?;
+        concat(parts, FAILURES, tmp)?;
     }
     for p in parts {
         let runs = p.dir.join(RUN_DIRS);
@@ -169,9 +207,86 @@ fn write_merged(parts: &[Part], tmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Write the shards' `runs.csv` as one, checking the header and every row against the sweep.
+fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
+    let path = tmp.join(RUNS);
+    let mut out =
+        BufWriter::new(File::create(&path).with_context(|| format!("failed to create '{}'", path.display()))?);
+    let identity = RunsCheck::identity_header(sweep);
+    let mut header: Option<String> = None;
+    let mut check: Option<RunsCheck> = None;
+    let mut line = Vec::with_capacity(1 << 12);
+    for p in parts {
+        let src = p.dir.join(RUNS);
+        let damaged = |line_no: u64, what: String| -> Result<()> {
+            refuse(format!(
+                "{}:{line_no}: {what}\n\nhint: the file is damaged; run shard {} again",
+                src.display(),
+                p.shard
+            ))
+        };
+        let mut reader =
+            BufReader::new(File::open(&src).with_context(|| format!("failed to read '{}'", src.display()))?);
+        let mut h = String::new();
+        reader.read_line(&mut h).with_context(|| format!("failed to read '{}'", src.display()))?;
+        match &header {
+            None => {
+                let cols: Vec<String> =
+                    h.trim_end_matches('\n').split(',').map(|c| c.trim_matches('"').to_string()).collect();
+                if !h.ends_with('\n') || cols.len() <= identity.len() || cols[..identity.len()] != identity[..] {
+                    return damaged(1, format!("expected a header starting {}", identity.join(",")));
+                }
+                out.write_all(h.as_bytes())?;
+                check = Some(RunsCheck::new(sweep, cols));
+                header = Some(h);
+            }
+            Some(first) if *first != h => {
+                return refuse(format!(
+                    "'{}' has other columns than the first shard's {RUNS}\n\nhint: merge only the shards of one sweep",
+                    src.display()
+                ));
+            }
+            Some(_) => {}
+        }
+        let check = check.as_ref().expect("set with the header");
+        let runs = runs_of(p, sweep)?;
+        let mut idx = runs.start;
+        loop {
+            line.clear();
+            let n =
+                reader.read_until(b'\n', &mut line).with_context(|| format!("failed to read '{}'", src.display()))?;
+            if n == 0 {
+                break;
+            }
+            let line_no = idx - runs.start + 2;
+            if idx >= runs.end {
+                return damaged(
+                    line_no,
+                    format!("one row too many: shard {} holds {} runs", p.shard, runs.end - runs.start),
+                );
+            }
+            if let Err(what) = check.check_line(idx, &line) {
+                return damaged(line_no, what);
+            }
+            out.write_all(&line)?;
+            idx += 1;
+        }
+        if idx != runs.end {
+            return refuse(format!(
+                "'{}' has {} runs, expected {} for shard {}: it is incomplete or damaged\n\nhint: run the shard again",
+                src.display(),
+                idx - runs.start,
+                runs.end - runs.start,
+                p.shard
+            ));
+        }
+    }
+    out.flush().with_context(|| format!("failed to write '{}'", path.display()))?;
+    Ok(())
+}
+
 /// Write `name` as the header of the first part that has the file, then every part's rows.
-/// With `count`, check each part's row count against its shard file.
-fn concat(parts: &[Part], name: &str, tmp: &Path, count: bool) -> Result<()> {
+fn concat(parts: &[Part], name: &str, tmp: &Path) -> Result<()> {
     let path = tmp.join(name);
     let mut out =
         BufWriter::new(File::create(&path).with_context(|| format!("failed to create '{}'", path.display()))?);
@@ -198,17 +313,7 @@ fn concat(parts: &[Part], name: &str, tmp: &Path, count: bool) -> Result<()> {
             }
             Some(_) => {}
         }
-        let n = copy_lines(reader, &mut out).with_context(|| format!("failed to copy '{}'", src.display()))?;
-        if let (true, Some(f)) = (count, &p.file) {
-            let expected = (f.end_point - f.first_point) * f.replications;
-            if n != expected {
-                return refuse(format!(
-                    "'{}' has {n} runs, expected {expected} for shard {}: it is incomplete or damaged\n\nhint: run the shard again",
-                    src.display(),
-                    p.shard
-                ));
-            }
-        }
+        copy_lines(reader, &mut out).with_context(|| format!("failed to copy '{}'", src.display()))?;
     }
     out.flush().with_context(|| format!("failed to write '{}'", path.display()))?;
     Ok(())

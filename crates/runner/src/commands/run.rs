@@ -71,17 +71,17 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(reached) = &reached {
         files.push((precision::FILE, precision::csv(reached)));
     }
-    layout::write_dir_atomically(&out, &files)?;
+    layout::write_run_dir(&out, &files, args.force)?;
     if !args.quiet {
         let events: u64 = reports.iter().map(|r| r.events_processed).sum();
-        println!(
+        crate::console::outln!(
             "{}: {} replication(s), {} events; wrote {} files to {}",
             scenario.scenario.name,
             reports.len(),
             events,
             files.len(),
             out.display()
-        );
+        )?;
     }
     if let (Some(reached), false) = (&reached, args.quiet) {
         print!("{}", precision::describe(reached));

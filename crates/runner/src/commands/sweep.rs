@@ -1,5 +1,5 @@
 //! `chipmarket sweep SWEEP.toml`: every point x replication of a sweep file, in parallel, streamed
-//! into `runs.csv` and summarised into `points.csv` (DESIGN.md sections 4 to 7).
+//! into `runs.csv` and summarised into `points.csv` (docs/sweeps.md).
 //!
 //! Runs are numbered point-major (`point x replications + replication`) and written in that
 //! order whatever `--jobs`, so the files are byte-identical for any thread count. `--shard K/N`
@@ -20,11 +20,13 @@ use chipmarket_engine::{run as run_engine, RunOptions};
 
 use crate::batch::outdir::{self, Expect, Opened, OutDir, State};
 use crate::batch::pool::{panic_message, run_ordered};
+use crate::batch::rows::{self, RunsCheck};
 use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::SweepArgs;
 use crate::commands::run;
+use crate::console::{errln, outln};
 use crate::load::{self, InputError};
-use crate::output::csv::{num, opt};
+use crate::output::csv::opt;
 use crate::output::layout;
 use crate::progress;
 
@@ -105,10 +107,7 @@ impl Plan<'_> {
 
     /// point, replication, seed and the parameter cells of a run.
     fn identity(&self, idx: u64) -> Vec<String> {
-        let (point, rep) = self.locate(idx);
-        let mut cells = vec![point.to_string(), rep.to_string(), self.sweep.seed(point).to_string()];
-        cells.extend(self.sweep.points[point].values.iter().map(param_cell));
-        cells
+        rows::identity(self.sweep, self.replications, idx)
     }
 
     fn rows(&self, idx: u64, kpis: Result<Vec<Option<f64>>, String>) -> RunRows {
@@ -153,17 +152,6 @@ impl Plan<'_> {
                 .map_err(|e| format!("failed to write its files: {e:#}"))?;
         }
         Ok(report.summary.kpis.iter().map(|(_, v)| *v).collect())
-    }
-}
-
-/// A parameter value as a CSV cell: numbers as everywhere else, strings bare.
-fn param_cell(value: &toml::Value) -> String {
-    match value {
-        toml::Value::Float(x) => num(*x),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Boolean(b) => b.to_string(),
-        other => other.to_string(),
     }
 }
 
@@ -219,13 +207,14 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         None => layout::default_out(&name),
     });
 
+    let folder = layout::check_out(&out, layout::Kind::Sweep, args.force)?;
+
     let replications = u64::from(sweep.replications());
     let kpis = kpi_names(&sweep)?;
-    let mut identity = vec!["point".to_string(), "replication".to_string(), "seed".to_string()];
-    identity.extend(sweep.paths().map(|p| format!("param_{p}")));
+    let identity = RunsCheck::identity_header(&sweep);
     let runs_header = String::from_utf8_lossy(&csv_line(&[identity.clone(), kpis.clone()].concat())).into_owned();
     let failures_header =
-        String::from_utf8_lossy(&csv_line(&[identity, vec!["error".to_string()]].concat())).into_owned();
+        String::from_utf8_lossy(&csv_line(&[identity.clone(), vec!["error".to_string()]].concat())).into_owned();
     let shard_file = shard.map(|s| ShardFile {
         shard: s.to_string(),
         first_point: points.start as u64,
@@ -251,10 +240,13 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         Some(s) => format!("{name} (shard {s}: points {} to {})", points.start, points.end - 1),
         None => name.clone(),
     };
-    let mut dir = match OutDir::open(&out, expect, args.resume)? {
+    let check = RunsCheck::new(&sweep, [identity.clone(), kpis.clone()].concat());
+    let mut dir = match OutDir::open(&out, expect, args.resume, folder == layout::OutFolder::Foreign, &|idx, line| {
+        check.check_line(idx, line)
+    })? {
         Opened::Complete => {
             if !args.quiet {
-                println!("{what}: already complete in {}", out.display());
+                outln!("{what}: already complete in {}", out.display())?;
             }
             return Ok(());
         }
@@ -263,7 +255,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let total = runs.end - runs.start;
     let todo = runs.start + dir.done..runs.end;
     if dir.done > 0 && !args.quiet {
-        eprintln!("resuming {what}: {} of {total} runs already done", dir.done);
+        errln!("resuming {what}: {} of {total} runs already done", dir.done);
     }
 
     let plan = Plan {
@@ -306,7 +298,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
             if let Some((_, message)) = &rows.failure {
                 let (point, rep) = plan.locate(idx);
                 bar.suspend(|| {
-                    eprintln!(
+                    errln!(
                         "warning: run failed: point {point}, replication {rep}, seed {} ({}): {message}",
                         plan.sweep.seed(point),
                         plan.sweep.describe_point(point)
@@ -325,12 +317,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
 
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();
-        println!(
+        outln!(
             "{what}: {} point(s) x {replications} replication(s) = {total} runs; ran {ran} in {secs:.1} s ({:.1} runs/s); wrote {}",
             points.len(),
             ran as f64 / secs.max(1e-9),
             out.display()
-        );
+        )?;
     }
     if failed > 0 {
         bail!("{failed} of {total} runs failed; see {}", out.join(outdir::FAILURES).display());

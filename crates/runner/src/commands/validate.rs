@@ -3,6 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::ValidateArgs;
+use crate::console::{errln, outln};
 use crate::load::{self, InputError};
 
 /// Validate every file; exit code 2 if any is invalid.
@@ -17,9 +18,9 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
             load::scenario(Some(path), &[]).map(|_| String::new())
         };
         match checked {
-            Ok(what) => println!("ok: {}{what}", path.display()),
+            Ok(what) => outln!("ok: {}{what}", path.display())?,
             Err(err) => {
-                eprintln!("error: {err}");
+                errln!("error: {err}");
                 failed.push(path.display().to_string());
             }
         }
@@ -34,7 +35,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
 
 /// A sweep file has a top-level `base` key; anything else is read as a scenario.
 fn is_sweep_file(path: &std::path::Path) -> bool {
-    std::fs::read_to_string(path)
+    load::read_text(path, "file")
         .ok()
         .and_then(|text| text.parse::<toml::Table>().ok())
         .is_some_and(|table| table.contains_key("base"))

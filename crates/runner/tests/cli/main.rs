@@ -5,6 +5,7 @@ mod bad_input;
 mod citations;
 mod common;
 mod fit;
+mod harden;
 mod run;
 mod sweep;
 mod validate;

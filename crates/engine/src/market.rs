@@ -234,6 +234,8 @@ struct Tender {
     budget: f64,
     training: bool,
     min_tflops: f64,
+    /// Inference tenders: the least memory a chip needs [GB].
+    min_memory_gb: f64,
     deadline: SimTime,
     /// An order ahead of an announced restriction: only foreign chips allowed now and
     /// forbidden under this regime may bid.

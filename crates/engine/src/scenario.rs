@@ -172,6 +172,13 @@ pub struct Demand {
     /// Yearly growth of that minimum (0.2 = +20%/year). Default: 0.15.
     #[serde(default = "default_training_min_growth")]
     pub training_min_growth_per_year: f64,
+    /// Minimum memory per chip of an inference tender at `start` [GB] (models must fit).
+    /// Default: 0.
+    #[serde(default)]
+    pub inference_min_memory_gb: f64,
+    /// Yearly growth of that minimum (0.3 = +30%/year). Default: 0.
+    #[serde(default)]
+    pub inference_min_memory_growth_per_year: f64,
     /// What buyers budget per PFLOPS of demand at `start` [USD per PFLOPS, dense BF16]:
     /// each tender's compute need becomes a budget in USD, and the cards bought are the
     /// budget over the winning chips' prices (so card counts and capex can be checked

@@ -11,7 +11,7 @@ impl Market<'_> {
     fn eligible(&self, ci: usize, tender: &Tender, now: SimTime) -> bool {
         let c = &self.chips[ci];
         let foreign = !self.firms[c.firm].domestic;
-        if !c.on_sale(now) || c.tflops < tender.min_tflops {
+        if !c.on_sale(now) || c.tflops < tender.min_tflops || c.memory_gb < tender.min_memory_gb {
             return false;
         }
         if foreign && !self.policy.allows_foreign(self.regime, &c.id, c.tpp) {

@@ -619,6 +619,15 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         "a growth rate from -0.9 to 10",
     )?;
 
+    dc.num("inference_min_memory_gb", d.inference_min_memory_gb, 0.0, 1e6, false, "a memory size from 0 to 1e6 GB")?;
+    dc.num(
+        "inference_min_memory_growth_per_year",
+        d.inference_min_memory_growth_per_year,
+        -0.9,
+        10.0,
+        false,
+        "a growth rate from -0.9 to 10",
+    )?;
     dc.num("usd_per_pflops", d.usd_per_pflops, 0.0, 1e12, true, "a budget in USD per PFLOPS above 0")?;
     dc.num(
         "usd_per_pflops_change_per_year",

@@ -28,6 +28,8 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Join the output folders of a sharded sweep into the unsharded sweep's files.
     Merge(MergeArgs),
+    /// (Re)make the summaries, charts and report.html of a run or sweep output folder.
+    Plot(PlotArgs),
 }
 
 /// `chipmarket run`.
@@ -51,6 +53,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub trace: bool,
     /// No progress bar and no closing message.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Also write results.xlsx, an Excel workbook of the results (or `[output] xlsx = true`).
+    #[arg(long)]
+    pub xlsx: bool,
+}
+
+/// `chipmarket plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Output folder of a `chipmarket run` or `chipmarket sweep`.
+    pub dir: PathBuf,
+    /// Also write results.xlsx (run folders only).
+    #[arg(long)]
+    pub xlsx: bool,
+    /// No closing message.
     #[arg(long)]
     pub quiet: bool,
 }

@@ -3,6 +3,7 @@
 mod graph;
 mod merge;
 mod params;
+mod plot;
 pub mod run;
 pub mod sweep;
 mod validate;
@@ -21,5 +22,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Plot(args)) => plot::plot(&args),
     }
 }

@@ -9,6 +9,7 @@ mod commands;
 mod load;
 mod output;
 mod progress;
+mod report;
 
 use std::process::ExitCode;
 

@@ -16,6 +16,7 @@ use crate::batch::outdir::{self, copy_lines, read_small, FAILURES, POINTS, RESOL
 use crate::batch::{Shard, ShardFile};
 use crate::cli::MergeArgs;
 use crate::load::InputError;
+use crate::report;
 
 /// One input folder.
 struct Part {
@@ -128,6 +129,7 @@ fn check(mut parts: Vec<Part>) -> Result<Vec<Part>> {
 
 /// `chipmarket merge DIR... --out DIR`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
+    let started = report::Started::now();
     let parts = args.dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
     let parts = check(parts)?;
     let out = &args.out;
@@ -143,7 +145,9 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
-    let result = write_merged(&parts, &tmp).and_then(|()| replace_dir(&tmp, out));
+    let result = write_merged(&parts, &tmp)
+        .and_then(|()| report::finish_sweep(&tmp, "merge", &started))
+        .and_then(|()| replace_dir(&tmp, out));
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }

@@ -9,6 +9,7 @@ use crate::cli::RunArgs;
 use crate::load::{self, InputError};
 use crate::output::{csv, layout};
 use crate::progress;
+use crate::report;
 
 /// Run every replication of `scenario` (in parallel; results in replication order).
 pub fn replications(scenario: &Scenario, options: RunOptions, quiet: bool) -> Result<Vec<RunReport>> {
@@ -35,7 +36,6 @@ pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'
         ("chips_quarterly.csv", csv::chips_quarterly(reports)),
         ("contracts.csv", csv::contracts(reports)),
         ("summary.csv", csv::summary(reports)),
-        ("shares_wide.csv", csv::shares_wide(reports)),
     ];
     if trace {
         files.push(("events.csv", csv::events(reports)));
@@ -45,6 +45,7 @@ pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'
 
 /// `chipmarket run [SCENARIO] [--out DIR] [--seed N] [--replications N] [--set PATH=VALUE]...`
 pub fn run(args: &RunArgs) -> Result<()> {
+    let started = report::Started::now();
     let mut sets = args.set.clone();
     if let Some(seed) = args.seed {
         sets.push(format!("scenario.seed={seed}"));
@@ -61,7 +62,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let reports = replications(&scenario, options, args.quiet)?;
     let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
     let files = files(&scenario, &reports, trace);
-    layout::write_dir_atomically(&out, &files)?;
+    let xlsx = args.xlsx || scenario.output.xlsx;
+    layout::write_dir_atomically_then(&out, &files, |tmp| report::finish_run(tmp, xlsx, &started))?;
     if !args.quiet {
         let events: u64 = reports.iter().map(|r| r.events_processed).sum();
         println!(

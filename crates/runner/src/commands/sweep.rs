@@ -27,6 +27,7 @@ use crate::load::{self, InputError};
 use crate::output::csv::{num, opt};
 use crate::output::layout;
 use crate::progress;
+use crate::report;
 
 /// A sweep file read, checked against its base scenario and expanded.
 pub struct Loaded {
@@ -193,6 +194,7 @@ fn kpi_names(sweep: &Sweep) -> Result<Vec<String>> {
 /// `chipmarket sweep SWEEP.toml [--out DIR] [--jobs N] [--shard K/N] [--resume] [--keep-runs] [--quiet]`
 pub fn sweep(args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
+    let began = report::Started::now();
     let Loaded { sweep, name } = load(&args.file)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let n_points = sweep.points.len();
@@ -253,6 +255,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     };
     let mut dir = match OutDir::open(&out, expect, args.resume)? {
         Opened::Complete => {
+            if !out.join(report::REPORT).is_file() {
+                report::finish_sweep(&out, "sweep", &began)?;
+            }
             if !args.quiet {
                 println!("{what}: already complete in {}", out.display());
             }
@@ -322,6 +327,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let failed = dir.failed;
     let n_params = sweep.spec.vary.len();
     dir.finish(|runs, w| stats::points_csv(std::io::BufReader::new(runs), w, n_params))?;
+    report::finish_sweep(&out, "sweep", &began)?;
 
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();

@@ -14,6 +14,16 @@ pub fn default_out(name: &str) -> PathBuf {
 
 /// Write `files` (name, bytes) as the folder `out`, replacing what was there.
 pub fn write_dir_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
+    write_dir_atomically_then(out, files, |_| Ok(()))
+}
+
+/// [`write_dir_atomically`], with `then` adding to the temporary folder once `files` are in
+/// it and before it is renamed into place (the derived outputs of a run).
+pub fn write_dir_atomically_then(
+    out: &Path,
+    files: &[(&str, Vec<u8>)],
+    then: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(parent).with_context(|| format!("failed to create output folder '{}'", parent.display()))?;
     let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
@@ -27,6 +37,7 @@ pub fn write_dir_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<()>
             let path = tmp.join(file);
             fs::write(&path, bytes).with_context(|| format!("failed to write '{}'", path.display()))?;
         }
+        then(&tmp)?;
         let old = parent.join(format!(".{name}.old-{}", std::process::id()));
         if out.exists() {
             fs::rename(out, &old).with_context(|| format!("failed to move aside the old '{}'", out.display()))?;

@@ -145,20 +145,20 @@ fn regime_timeline<'a>(
     periods: &[(String, f64, f64)],
     colours: &[(String, RGBColor)],
 ) -> Result<Area<'a>, Box<dyn std::error::Error>> {
-    let (top, rest) = area.split_vertically(78);
+    let (top, rest) = area.split_vertically(96);
     let mut chart = ChartBuilder::on(&top)
         .margin_left(10)
         .margin_right(20)
         .margin_top(4)
         .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(xr.clone(), 0.0..4.0)?;
+        .build_cartesian_2d(xr.clone(), 0.0..5.0)?;
     let px = f64::from(chart.plotting_area().dim_in_pixel().0.max(1));
     let per_px = (xr.end - xr.start) / px;
     let colour_of = |r: &str| colours.iter().find(|(n, _)| n == r).map_or(WHITE, |(_, c)| *c);
     chart.draw_series(periods.iter().map(|(r, a, b)| Rectangle::new([(*a, 0.0), (*b, 1.0)], colour_of(r).filled())))?;
     chart.draw_series(periods.iter().map(|(_, a, b)| Rectangle::new([(*a, 0.0), (*b, 1.0)], BLACK.mix(0.5))))?;
     // Names: greedy rows; a name goes centred on its period, in the first row where it fits.
-    let mut rows: Vec<f64> = vec![f64::NEG_INFINITY; 3];
+    let mut rows: Vec<f64> = vec![f64::NEG_INFINITY; 4];
     let style = TextStyle::from((FONT, 12).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
     for (r, a, b) in periods {
         let w = (text_w(r, 12.0) + 6.0) * per_px;
@@ -170,11 +170,10 @@ fn regime_timeline<'a>(
             chart.draw_series(std::iter::once(PathElement::new(vec![(mid, 1.0), (mid, y - 0.3)], BLACK.mix(0.3))))?;
         }
     }
-    top.draw(&Text::new(
-        "regime (replication 0)".to_string(),
-        (6, 56),
-        (FONT, 11).into_font().color(&RGBColor(90, 90, 90)),
-    ))?;
+    let (_, bar_top) = chart.backend_coord(&(xr.start, 1.0));
+    let (x0, _) = chart.backend_coord(&(xr.start, 0.0));
+    let style = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Right, VPos::Top));
+    top.draw(&Text::new("regime".to_string(), (x0 - 6, bar_top - top.get_base_pixel().1 + 2), style))?;
     Ok(rest)
 }
 
@@ -216,12 +215,8 @@ pub fn run_charts(s: &RunSummary, meta: &RunMeta) -> Vec<(String, String)> {
         ("shares.svg".to_string(), svg(|root| shares(root, s, &name, reps, &periods, &rcolours))),
         ("domestic_share.svg".to_string(), svg(|root| domestic(root, s, &name, reps, &periods, &rcolours))),
         ("gaps.svg".to_string(), svg(|root| gaps(root, s, &name, reps))),
-        ("revenue.svg".to_string(), svg(|root| revenue(root, s, meta, &name, reps))),
+        ("revenue.svg".to_string(), svg(|root| revenue(root, s, &name, reps))),
     ]
-}
-
-fn display_name(meta: &RunMeta, id: &str) -> String {
-    meta.firms.iter().find(|(i, _)| i == id).map_or_else(|| id.to_string(), |(_, n)| n.clone())
 }
 
 fn shares(
@@ -256,6 +251,7 @@ fn shares(
         .y_desc("share of compute delivered")
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let firms: Vec<&str> = s.firm_ids().collect();
     let mut lower = vec![0.0; s.quarters.len()];
@@ -284,7 +280,7 @@ fn shares(
     regime_lines(&mut chart, periods, (0.0, 1.0))?;
     items.reverse();
     let y = legend(&side, 8, 150, "vendor (top first)", &items)?;
-    legend(&side, 8, y, "regime", rcolours)?;
+    legend(&side, 8, y, "regime (replication 0)", rcolours)?;
     Ok(())
 }
 
@@ -342,6 +338,7 @@ fn domestic(
         .y_desc("domestic share of compute delivered")
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let blue = colour(0);
     if let Some(v) = s.market_var("domestic_compute_share") {
@@ -364,7 +361,7 @@ fn domestic(
         "domestic share",
         &[("median".to_string(), blue), ("5-95 % of replications".to_string(), blue.mix(0.25).to_rgba().into_rgb())],
     )?;
-    legend(&side, 8, y, "regime", rcolours)?;
+    legend(&side, 8, y, "regime (replication 0)", rcolours)?;
     Ok(())
 }
 
@@ -414,17 +411,31 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         .margin_bottom(10)
         .x_label_area_size(40)
         .y_label_area_size(Y_LABEL_AREA)
-        .build_cartesian_2d(xr.clone(), yr.log_scale())?;
+        .build_cartesian_2d(xr.clone(), yr.clone().log_scale())?;
     chart
         .configure_mesh()
         .x_labels(12)
         .x_label_formatter(&year_label)
-        .y_label_formatter(&|y| if *y >= 10.0 { format!("{y:.0}x") } else { format!("{y:.1}x") })
+        .y_label_formatter(&|y| format!("{}x", short(*y)))
         .y_desc("TPP ratio (log scale)")
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     chart.draw_series(std::iter::once(PathElement::new(vec![(xr.start, 1.0), (xr.end, 1.0)], BLACK.stroke_width(1))))?;
+    // plotters labels only powers of ten on a short log axis: add 2x and 5x steps.
+    let base = main.get_base_pixel();
+    let tick = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+    for decade in [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0] {
+        for k in [2.0, 5.0] {
+            let y = decade * k;
+            if y > yr.start && y < yr.end {
+                chart.draw_series(std::iter::once(PathElement::new(vec![(xr.start, y), (xr.end, y)], BLACK.mix(0.12))))?;
+                let (px, py) = chart.backend_coord(&(xr.start, y));
+                main.draw(&Text::new(format!("{}x", short(y)), (px - base.0 - 8, py - base.1), tick.clone()))?;
+            }
+        }
+    }
     let mut items = Vec::new();
     for (var, label, c) in series {
         let Some(v) = s.market_var(var) else { continue };
@@ -445,11 +456,15 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         }
         items.push((label.to_string(), c));
     }
-    legend(&side, 8, 150, "US chip compared", &items)?;
+    let y = legend(&side, 8, 150, "US chip compared", &items)?;
+    let note = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
+    for (i, line) in ["above 1x: the US chip is ahead;", "below 1x: the domestic chip is", "ahead (TPP: the export-control", "measure)"].iter().enumerate() {
+        side.draw(&Text::new(line.to_string(), (8, y + 18 * i as i32), note.clone()))?;
+    }
     Ok(())
 }
 
-fn revenue(root: &Area, s: &RunSummary, meta: &RunMeta, name: &str, reps: usize) -> Res {
+fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     let body = title(
         root,
         "Revenue by vendor in China, per year",
@@ -482,6 +497,7 @@ fn revenue(root: &Area, s: &RunSummary, meta: &RunMeta, name: &str, reps: usize)
         .y_desc("revenue, billion USD per year")
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let mut items = Vec::new();
     for (fi, f) in firms.iter().enumerate() {
@@ -490,7 +506,7 @@ fn revenue(root: &Area, s: &RunSummary, meta: &RunMeta, name: &str, reps: usize)
             s.years.iter().zip(&v.yearly).filter_map(|(y, st)| Some((f64::from(*y), st.mean? / 1e9))).collect();
         chart.draw_series(LineSeries::new(pts.clone(), colour(fi).stroke_width(2)))?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour(fi).filled())))?;
-        items.push((display_name(meta, f), colour(fi)));
+        items.push((f.to_string(), colour(fi)));
     }
     legend(&side, 8, 150, "vendor", &items)?;
     Ok(())
@@ -520,8 +536,14 @@ fn kpi_unit(kpi: &str) -> (f64, &'static str) {
     }
 }
 
-fn file_part(s: &str) -> String {
-    s.trim_start_matches("param_").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+/// A parameter's name in file names: the last part of its path, or the whole path (dots as
+/// underscores) when another parameter ends the same way.
+fn file_part(params: &[String], j: usize) -> String {
+    let last = |p: &str| p.rsplit('.').next().unwrap_or(p).to_string();
+    let mine = last(&params[j]);
+    let unique = params.iter().enumerate().all(|(k, p)| k == j || last(p) != mine);
+    let name = if unique { mine } else { params[j].trim_start_matches("param_").to_string() };
+    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
 fn parse(cell: &str) -> Option<f64> {
@@ -536,7 +558,7 @@ pub fn sweep_charts(s: &SweepSummary, meta: &SweepMeta) -> Vec<(String, String)>
     let kpis: Vec<(usize, &str)> = SWEEP_KPIS.iter().filter_map(|k| Some((s.kpi(k)?, *k))).collect();
     for &(ki, kpi) in &kpis {
         for &j in &numeric {
-            let name = format!("sweep_{}__{}.svg", kpi.trim_start_matches("market_"), file_part(&s.params[j]));
+            let name = format!("sweep_{}__{}.svg", kpi.trim_start_matches("market_"), file_part(&s.params, j));
             out.push((name, svg(|root| kpi_vs_param(root, s, meta, ki, kpi, j))));
         }
     }
@@ -548,8 +570,8 @@ pub fn sweep_charts(s: &SweepSummary, meta: &SweepMeta) -> Vec<(String, String)>
                     let name = format!(
                         "heat_{}__{}__{}.svg",
                         kpi.trim_start_matches("market_"),
-                        file_part(&s.params[pa]),
-                        file_part(&s.params[pb])
+                        file_part(&s.params, pa),
+                        file_part(&s.params, pb)
                     );
                     out.push((name, svg(|root| heat(root, s, meta, ki, kpi, pa, pb))));
                 }
@@ -590,6 +612,11 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
     }
     let pad_x = ((xhi - xlo) * 0.05).max(1e-9);
     let pad_y = ((yhi - ylo) * 0.08).max(if yhi.abs() > 0.0 { yhi.abs() * 0.05 } else { 1.0 });
+    let (ylo, yhi) = if unit == "%" {
+        ((ylo - pad_y).max(0.0) + pad_y, (yhi + pad_y).min(100.0) - pad_y)
+    } else {
+        (ylo, yhi)
+    };
     let mut chart = ChartBuilder::on(&main)
         .margin_left(10)
         .margin_right(20)
@@ -601,11 +628,12 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
     chart
         .configure_mesh()
         .x_desc(param)
-        .y_desc(unit)
+        .y_desc(format!("{}, {unit}", kpi.trim_start_matches("market_")))
         .x_label_formatter(&|x| short(*x))
         .y_label_formatter(&|y| short(*y))
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let c = colour(0);
     // Average over the other axes where values repeat.
@@ -730,6 +758,7 @@ fn heat(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, p
         .y_label_formatter(&|y| label_at(&yl, *y))
         .axis_desc_style((FONT, 14))
         .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
         .draw()?;
     for (i, x) in xs.iter().enumerate() {
         for (k, y) in ys.iter().enumerate() {

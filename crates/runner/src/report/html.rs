@@ -13,7 +13,7 @@ const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1040
 h1{margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ccc;padding-bottom:4px}\
 .sub{color:#555;margin-top:0}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}\
 th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
-td:first-child,th:first-child{text-align:left}.meta td{text-align:left}\
+td:first-child,th:first-child{text-align:left}.meta td,.meta th{text-align:left}\
 figure{margin:16px 0}svg{max-width:100%;height:auto;border:1px solid #eee}\
 .note{color:#555;font-size:13px}code{background:#f3f3f3;padding:0 3px}";
 

@@ -665,6 +665,30 @@ mod tests {
     }
 
     #[test]
+    fn the_dictionary_gives_each_quarterly_column_the_kind_the_code_sums_it_by() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/outputs.md")).unwrap();
+        let mut checked = 0;
+        for file in ["firms_quarterly.csv", "market_quarterly.csv"] {
+            let start = doc.find(&format!("### `{file}`")).expect("section");
+            let section = &doc[start..];
+            let end = section[4..].find("### ").map_or(section.len(), |e| e + 4);
+            for line in section[..end].lines().filter(|l| l.starts_with("| `")) {
+                let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+                let (col, kind) = (cells[1].trim_matches('`'), cells[2]);
+                let code = measure(file, col).map(Measure::word);
+                match kind {
+                    "flow" | "stock" | "level" | "share" => {
+                        assert_eq!(code, Some(kind), "{file}: {col} is a {kind} in docs/outputs.md");
+                        checked += 1;
+                    }
+                    _ => assert_eq!(code, None, "{file}: {col} is documented as {kind}"),
+                }
+            }
+        }
+        assert!(checked >= 20, "{checked}");
+    }
+
+    #[test]
     fn points_become_one_row_each() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(

@@ -117,8 +117,9 @@ fn count_rows(dir: &Path, name: &str) -> Result<u64> {
     Ok(n)
 }
 
-/// Copy a CSV file into a new sheet, or leave a note when it has more rows than a sheet holds.
-fn csv_sheet(wb: &mut Workbook, f: &Formats, dir: &Path, name: &str) -> Result<()> {
+/// Copy a CSV file into a new sheet, or leave a note when it has more than `max_rows` rows
+/// (the header included).
+fn csv_sheet(wb: &mut Workbook, f: &Formats, dir: &Path, name: &str, max_rows: u64) -> Result<()> {
     let sheet = name.trim_end_matches(".csv");
     if !dir.join(name).is_file() {
         return Ok(());
@@ -126,13 +127,13 @@ fn csv_sheet(wb: &mut Workbook, f: &Formats, dir: &Path, name: &str) -> Result<(
     let rows = count_rows(dir, name)?;
     let ws = wb.add_worksheet_with_constant_memory();
     ws.set_name(sheet).map_err(xerr)?;
-    if rows + 1 > MAX_ROWS {
+    if rows + 1 > max_rows {
         ws.write_string_with_format(0, 0, &format!("{name} is left out of this workbook"), &f.bold).map_err(xerr)?;
         ws.write_string(
             1,
             0,
             &format!(
-                "It has {rows} rows, more than a sheet holds ({MAX_ROWS} rows with the header). Read {name} instead, or run fewer replications."
+                "It has {rows} rows, more than a sheet holds ({max_rows} rows with the header). Read {name} instead, or run fewer replications."
             ),
         )
         .map_err(xerr)?;
@@ -274,7 +275,33 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
     }
 
     for name in SHEETS {
-        csv_sheet(&mut wb, &f, dir, name).with_context(|| format!("failed to copy {name} into the workbook"))?;
+        csv_sheet(&mut wb, &f, dir, name, MAX_ROWS).with_context(|| format!("failed to copy {name} into the workbook"))?;
     }
     wb.save_to_buffer().map_err(xerr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use calamine::{Data, Reader};
+
+    #[test]
+    fn a_file_longer_than_a_sheet_is_left_out_with_a_note() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("contracts.csv"), "a,b\n1,x\n2,y\n3,z\n").unwrap();
+        std::fs::write(dir.path().join("small.csv"), "a,b\n1,2026-01-15\n").unwrap();
+        let f = formats();
+        let mut wb = Workbook::new();
+        csv_sheet(&mut wb, &f, dir.path(), "contracts.csv", 3).unwrap();
+        csv_sheet(&mut wb, &f, dir.path(), "small.csv", 3).unwrap();
+        let bytes = wb.save_to_buffer().unwrap();
+        let mut book = calamine::Xlsx::new(std::io::Cursor::new(bytes)).unwrap();
+        let contracts = book.worksheet_range("contracts").unwrap();
+        assert_eq!(contracts.height(), 2, "only the note");
+        let note = contracts.get((1, 0)).unwrap().to_string();
+        assert!(note.contains("It has 3 rows") && note.contains("Read contracts.csv"), "{note}");
+        let small = book.worksheet_range("small").unwrap();
+        assert_eq!(small.get((1, 0)), Some(&Data::Float(1.0)));
+        assert!(matches!(small.get((1, 1)), Some(Data::DateTime(_))));
+    }
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod outputs;
 mod run;
 mod sweep;
 mod validate;

@@ -17,8 +17,8 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 
 use plotters::coord::Shift;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::report::summaries::{RunSummary, SweepSummary};
 use crate::report::{RunMeta, SweepMeta};
@@ -93,7 +93,13 @@ fn title<'a>(root: &Area<'a>, title: &str, subtitle: &str) -> Result<Area<'a>, B
 }
 
 /// A legend of coloured swatches, top to bottom, from (x, y).
-fn legend(area: &Area, x: i32, mut y: i32, heading: &str, items: &[(String, RGBColor)]) -> Result<i32, Box<dyn std::error::Error>> {
+fn legend(
+    area: &Area,
+    x: i32,
+    mut y: i32,
+    heading: &str,
+    items: &[(String, RGBColor)],
+) -> Result<i32, Box<dyn std::error::Error>> {
     area.draw(&Text::new(heading.to_string(), (x, y), (FONT, 14).into_font().style(FontStyle::Bold)))?;
     y += 22;
     for (name, c) in items {
@@ -172,7 +178,8 @@ fn regime_timeline<'a>(
     }
     let (_, bar_top) = chart.backend_coord(&(xr.start, 1.0));
     let (x0, _) = chart.backend_coord(&(xr.start, 0.0));
-    let style = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Right, VPos::Top));
+    let style =
+        TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90)).pos(Pos::new(HPos::Right, VPos::Top));
     top.draw(&Text::new("regime".to_string(), (x0 - 6, bar_top - top.get_base_pixel().1 + 2), style))?;
     Ok(rest)
 }
@@ -187,7 +194,10 @@ where
     DB::ErrorType: 'static,
 {
     chart.draw_series(
-        periods.iter().skip(1).map(|(_, a, _)| PathElement::new(vec![(*a, y.0), (*a, y.1)], BLACK.mix(0.35).stroke_width(1))),
+        periods
+            .iter()
+            .skip(1)
+            .map(|(_, a, _)| PathElement::new(vec![(*a, y.0), (*a, y.1)], BLACK.mix(0.35).stroke_width(1))),
     )?;
     Ok(())
 }
@@ -259,18 +269,17 @@ fn shares(
     for (fi, firm) in firms.iter().enumerate() {
         let Some(v) = s.firm_var(firm, "compute_share") else { continue };
         let upper: Vec<f64> = lower.iter().zip(&v.quarterly).map(|(l, st)| l + st.mean.unwrap_or(0.0)).collect();
-        // One polygon per quarter keeps quarters without deliveries empty.
+        // A step-shaped band: each quarter's share holds over the whole quarter.
+        let xs: Vec<Option<f64>> = s.quarters.iter().map(|q| quarter_x(q)).collect();
         let mut pts: Vec<(f64, f64)> = Vec::new();
-        for qi in 0..s.quarters.len() {
-            if let Some(x) = quarter_x(&s.quarters[qi]) {
-                pts.push((x, upper[qi]));
-                pts.push((x + 0.25, upper[qi]));
+        for (x, up) in xs.iter().zip(&upper) {
+            if let Some(x) = x {
+                pts.extend([(*x, *up), (x + 0.25, *up)]);
             }
         }
-        for qi in (0..s.quarters.len()).rev() {
-            if let Some(x) = quarter_x(&s.quarters[qi]) {
-                pts.push((x + 0.25, lower[qi]));
-                pts.push((x, lower[qi]));
+        for (x, low) in xs.iter().zip(&lower).rev() {
+            if let Some(x) = x {
+                pts.extend([(x + 0.25, *low), (*x, *low)]);
             }
         }
         chart.draw_series(std::iter::once(Polygon::new(pts, colour(fi).filled())))?;
@@ -386,7 +395,10 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         ),
     )?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
-    let series = [("perf_gap_frontier", "frontier (any US chip)", colour(1)), ("perf_gap_sellable", "sellable in China", colour(0))];
+    let series = [
+        ("perf_gap_frontier", "frontier (any US chip)", colour(1)),
+        ("perf_gap_sellable", "sellable in China", colour(0)),
+    ];
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     for (var, _, _) in &series {
@@ -422,7 +434,8 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         .label_style((FONT, 13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
-    chart.draw_series(std::iter::once(PathElement::new(vec![(xr.start, 1.0), (xr.end, 1.0)], BLACK.stroke_width(1))))?;
+    chart
+        .draw_series(std::iter::once(PathElement::new(vec![(xr.start, 1.0), (xr.end, 1.0)], BLACK.stroke_width(1))))?;
     // plotters labels only powers of ten on a short log axis: add 2x and 5x steps.
     let base = main.get_base_pixel();
     let tick = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
@@ -430,7 +443,10 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         for k in [2.0, 5.0] {
             let y = decade * k;
             if y > yr.start && y < yr.end {
-                chart.draw_series(std::iter::once(PathElement::new(vec![(xr.start, y), (xr.end, y)], BLACK.mix(0.12))))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(xr.start, y), (xr.end, y)],
+                    BLACK.mix(0.12),
+                )))?;
                 let (px, py) = chart.backend_coord(&(xr.start, y));
                 main.draw(&Text::new(format!("{}x", short(y)), (px - base.0 - 8, py - base.1), tick.clone()))?;
             }
@@ -458,7 +474,15 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     }
     let y = legend(&side, 8, 150, "US chip compared", &items)?;
     let note = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
-    for (i, line) in ["above 1x: the US chip is ahead;", "below 1x: the domestic chip is", "ahead (TPP: the export-control", "measure)"].iter().enumerate() {
+    for (i, line) in [
+        "above 1x: the US chip is ahead;",
+        "below 1x: the domestic chip is",
+        "ahead (TPP: the export-control",
+        "measure)",
+    ]
+    .iter()
+    .enumerate()
+    {
         side.draw(&Text::new(line.to_string(), (8, y + 18 * i as i32), note.clone()))?;
     }
     Ok(())
@@ -468,7 +492,9 @@ fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     let body = title(
         root,
         "Revenue by vendor in China, per year",
-        &format!("{name}: mean over {reps} replication(s), billion USD, revenue recognised at delivery before export fees"),
+        &format!(
+            "{name}: mean over {reps} replication(s), billion USD, revenue recognised at delivery before export fees"
+        ),
     )?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
     let firms: Vec<&str> = s.firm_ids().collect();
@@ -581,6 +607,11 @@ pub fn sweep_charts(s: &SweepSummary, meta: &SweepMeta) -> Vec<(String, String)>
     out
 }
 
+/// A point: parameter value, then the KPI's mean, p05 and p95 (scaled).
+type PointStats = (f64, Option<f64>, Option<f64>, Option<f64>);
+/// The points at one parameter value: the value, then their means, p05s and p95s.
+type Group = (f64, Vec<f64>, Vec<f64>, Vec<f64>);
+
 fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, j: usize) -> Res {
     let (scale, unit) = kpi_unit(kpi);
     let param = s.params[j].trim_start_matches("param_");
@@ -594,12 +625,17 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
     )?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
     // (x, mean, p05, p95) per point.
-    let pts: Vec<(f64, Option<f64>, Option<f64>, Option<f64>)> = s
+    let pts: Vec<PointStats> = s
         .points
         .iter()
         .filter_map(|p| {
             let st = &p.stats[ki];
-            Some((parse(&p.params[j])?, parse(&st[0]).map(|x| x * scale), parse(&st[2]).map(|x| x * scale), parse(&st[4]).map(|x| x * scale)))
+            Some((
+                parse(&p.params[j])?,
+                parse(&st[0]).map(|x| x * scale),
+                parse(&st[2]).map(|x| x * scale),
+                parse(&st[4]).map(|x| x * scale),
+            ))
         })
         .collect();
     let xs = pts.iter().map(|p| p.0);
@@ -612,11 +648,8 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
     }
     let pad_x = ((xhi - xlo) * 0.05).max(1e-9);
     let pad_y = ((yhi - ylo) * 0.08).max(if yhi.abs() > 0.0 { yhi.abs() * 0.05 } else { 1.0 });
-    let (ylo, yhi) = if unit == "%" {
-        ((ylo - pad_y).max(0.0) + pad_y, (yhi + pad_y).min(100.0) - pad_y)
-    } else {
-        (ylo, yhi)
-    };
+    let (ylo, yhi) =
+        if unit == "%" { ((ylo - pad_y).max(0.0) + pad_y, (yhi + pad_y).min(100.0) - pad_y) } else { (ylo, yhi) };
     let mut chart = ChartBuilder::on(&main)
         .margin_left(10)
         .margin_right(20)
@@ -637,7 +670,7 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         .draw()?;
     let c = colour(0);
     // Average over the other axes where values repeat.
-    let mut groups: BTreeMap<u64, (f64, Vec<f64>, Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut groups: BTreeMap<u64, Group> = BTreeMap::new();
     for p in &pts {
         let g = groups.entry(p.0.to_bits()).or_insert((p.0, Vec::new(), Vec::new(), Vec::new()));
         if let (Some(m), Some(lo), Some(hi)) = (p.1, p.2, p.3) {
@@ -663,7 +696,9 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         chart.draw_series(LineSeries::new(line.iter().map(|p| (p.0, p.2)), c.stroke_width(3)))?;
     }
     let grey = RGBColor(80, 80, 80);
-    chart.draw_series(pts.iter().filter_map(|p| Some(PathElement::new(vec![(p.0, p.2?), (p.0, p.3?)], grey.mix(0.35)))))?;
+    chart.draw_series(
+        pts.iter().filter_map(|p| Some(PathElement::new(vec![(p.0, p.2?), (p.0, p.3?)], grey.mix(0.35)))),
+    )?;
     chart.draw_series(pts.iter().filter_map(|p| Some(Circle::new((p.0, p.1?), 3, grey.mix(0.8).filled()))))?;
     legend(
         &side,

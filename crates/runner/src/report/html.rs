@@ -50,7 +50,9 @@ fn scaled(x: Option<f64>, scale: f64, digits: usize) -> String {
 /// `median [p05–p95]` of a share.
 fn share_band(st: &Stats) -> String {
     match (st.p50, st.p05, st.p95) {
-        (Some(m), Some(a), Some(b)) => format!("{} <span class=note>[{}–{}]</span>", pct(Some(m)), pct(Some(a)), pct(Some(b))),
+        (Some(m), Some(a), Some(b)) => {
+            format!("{} <span class=note>[{}–{}]</span>", pct(Some(m)), pct(Some(a)), pct(Some(b)))
+        }
         _ => "–".to_string(),
     }
 }
@@ -155,7 +157,8 @@ pub fn run_report(meta: &RunMeta, s: &RunSummary, charts: &[(String, String)]) -
     for (yi, y) in s.years.iter().enumerate() {
         let _ = write!(o, "<tr><td>{y}</td>");
         for f in &firms {
-            let _ = write!(o, "<td>{}</td>", scaled(s.firm_var(f, "revenue_usd").and_then(|v| v.yearly[yi].mean), 1e-9, 2));
+            let _ =
+                write!(o, "<td>{}</td>", scaled(s.firm_var(f, "revenue_usd").and_then(|v| v.yearly[yi].mean), 1e-9, 2));
         }
         let _ = writeln!(o, "</tr>");
     }
@@ -197,7 +200,11 @@ pub fn sweep_report(meta: &SweepMeta, s: &SweepSummary, charts: &[(String, Strin
     let _ = writeln!(
         o,
         "<h2>Points</h2>\n<p class=note>Mean over replications, with the 5–95 % range in brackets{}.</p>",
-        if s.points.len() > MAX_ROWS { format!("; the first {MAX_ROWS} points (all are in points_wide.csv)") } else { String::new() }
+        if s.points.len() > MAX_ROWS {
+            format!("; the first {MAX_ROWS} points (all are in points_wide.csv)")
+        } else {
+            String::new()
+        }
     );
     let _ = write!(o, "<table><tr><th>point</th>");
     for p in &s.params {

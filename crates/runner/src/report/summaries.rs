@@ -48,7 +48,8 @@ impl Measure {
         !matches!(self, Measure::Level)
     }
 
-    /// The word docs/outputs.md uses for it in the `kind` column.
+    /// The word docs/outputs.md uses for it in the `kind` column (checked by a test).
+    #[cfg(test)]
     pub fn word(self) -> &'static str {
         match self {
             Measure::Flow => "flow",
@@ -74,7 +75,9 @@ pub fn measure(file: &str, col: &str) -> Option<Measure> {
             WeightedShare("delivered_pflops")
         }
         ("market_quarterly.csv", "perf_gap_frontier" | "perf_gap_sellable") => Level,
-        ("market_quarterly.csv", _) if col.ends_with("_pflops") || col.ends_with("_usd") || col.starts_with("tenders_") => {
+        ("market_quarterly.csv", _)
+            if col.ends_with("_pflops") || col.ends_with("_usd") || col.starts_with("tenders_") =>
+        {
             Flow
         }
         _ => return None,
@@ -152,7 +155,8 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
     let q_col = t.col("quarter")?;
     let e_col = entity.map(|e| t.col(e)).transpose()?;
     let regime_col = t.header.iter().position(|h| h == "regime");
-    let var_cols: Vec<usize> = (0..t.header.len()).filter(|&i| i != rep_col && i != q_col && Some(i) != e_col).collect();
+    let var_cols: Vec<usize> =
+        (0..t.header.len()).filter(|&i| i != rep_col && i != q_col && Some(i) != e_col).collect();
     let mut text = vec![false; var_cols.len()];
     let mut panel = Panel {
         cols: var_cols.iter().map(|&i| t.header[i].clone()).collect(),
@@ -362,7 +366,9 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     for (j, col) in firms.cols.iter().enumerate() {
         if let Some(Measure::Flow) = measure("firms_quarterly.csv", col) {
             let grid: Grid = (0..firms.quarters.len())
-                .map(|q| (0..reps).map(|r| (0..nf).fold(None, |acc, e| sum_opt(acc, firms.values[j][e][q][r]))).collect())
+                .map(|q| {
+                    (0..reps).map(|r| (0..nf).fold(None, |acc, e| sum_opt(acc, firms.values[j][e][q][r]))).collect()
+                })
                 .collect();
             totals.insert(col.as_str(), grid);
         }
@@ -370,7 +376,8 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     let mut out_firms = Vec::new();
     for (e, id) in firms.entities.iter().enumerate() {
         let grids: Vec<&Grid> = firms.values.iter().map(|v| &v[e]).collect();
-        out_firms.push((id.clone(), variables("firms_quarterly.csv", &firms.cols, &grids, &quarters_of, &totals, reps)));
+        out_firms
+            .push((id.clone(), variables("firms_quarterly.csv", &firms.cols, &grids, &quarters_of, &totals, reps)));
     }
     // The domestic total of the additive columns.
     let dom: Vec<usize> = (0..nf).filter(|&e| domestic.contains(&firms.entities[e])).collect();
@@ -379,7 +386,9 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     for (j, col) in firms.cols.iter().enumerate() {
         if measure("firms_quarterly.csv", col).is_some_and(Measure::additive) {
             let grid: Grid = (0..firms.quarters.len())
-                .map(|q| (0..reps).map(|r| dom.iter().fold(None, |acc, &e| sum_opt(acc, firms.values[j][e][q][r]))).collect())
+                .map(|q| {
+                    (0..reps).map(|r| dom.iter().fold(None, |acc, &e| sum_opt(acc, firms.values[j][e][q][r]))).collect()
+                })
                 .collect();
             dom_cols.push(col.clone());
             dom_grids.push(grid);
@@ -435,7 +444,8 @@ pub fn firms_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
     for (qi, q) in s.quarters.iter().enumerate() {
         for (firm, vars) in &s.firms {
             for v in vars {
-                let mut row = vec!["quarter".to_string(), q.clone(), s.years_of_quarter(qi), firm.clone(), v.name.clone()];
+                let mut row =
+                    vec!["quarter".to_string(), q.clone(), s.years_of_quarter(qi), firm.clone(), v.name.clone()];
                 row.extend(stat_cells(&v.quarterly[qi]));
                 w.write_record(&row)?;
             }

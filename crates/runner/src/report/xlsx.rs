@@ -128,11 +128,11 @@ fn csv_sheet(wb: &mut Workbook, f: &Formats, dir: &Path, name: &str, max_rows: u
     let ws = wb.add_worksheet_with_constant_memory();
     ws.set_name(sheet).map_err(xerr)?;
     if rows + 1 > max_rows {
-        ws.write_string_with_format(0, 0, &format!("{name} is left out of this workbook"), &f.bold).map_err(xerr)?;
+        ws.write_string_with_format(0, 0, format!("{name} is left out of this workbook"), &f.bold).map_err(xerr)?;
         ws.write_string(
             1,
             0,
-            &format!(
+            format!(
                 "It has {rows} rows, more than a sheet holds ({max_rows} rows with the header). Read {name} instead, or run fewer replications."
             ),
         )
@@ -167,7 +167,9 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
     let f = formats();
     let mut wb = Workbook::new();
     let fixed = ExcelDateTime::from_ymd(2000, 1, 1).map_err(xerr)?;
-    wb.set_properties(&DocProperties::new().set_title(format!("chipmarket: {}", meta.name)).set_creation_datetime(&fixed));
+    wb.set_properties(
+        &DocProperties::new().set_title(format!("chipmarket: {}", meta.name)).set_creation_datetime(&fixed),
+    );
 
     // about
     let ws = wb.add_worksheet();
@@ -275,7 +277,8 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
     }
 
     for name in SHEETS {
-        csv_sheet(&mut wb, &f, dir, name, MAX_ROWS).with_context(|| format!("failed to copy {name} into the workbook"))?;
+        csv_sheet(&mut wb, &f, dir, name, MAX_ROWS)
+            .with_context(|| format!("failed to copy {name} into the workbook"))?;
     }
     wb.save_to_buffer().map_err(xerr)
 }

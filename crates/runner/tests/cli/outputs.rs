@@ -103,7 +103,11 @@ fn dictionary_describes_every_column_of_every_file_written() {
         tiny.to_string_lossy()
     );
     fs::write(tmp.path().join("s.toml"), sweep).unwrap();
-    fails_with(tmp.path(), &["sweep", "s.toml", "--out", "sweep", "--quiet", "--jobs", "1", "--debug-fail-run", "1/1"], 1);
+    fails_with(
+        tmp.path(),
+        &["sweep", "s.toml", "--out", "sweep", "--quiet", "--jobs", "1", "--debug-fail-run", "1/1"],
+        1,
+    );
     assert!(tmp.path().join("sweep/failures.csv").exists());
     assert_documented(&tmp.path().join("sweep"), &dict);
     // Every chart written is described.
@@ -179,11 +183,8 @@ fn summaries_agree_with_the_quarterly_files() {
         })
         .collect();
     assert!(close(find("year", "2024", "usa", "revenue_usd")[5].parse().unwrap(), mean(&revenue)));
-    let cash: Vec<f64> = firms
-        .iter()
-        .filter(|r| r[1] == "2024Q4" && r[2] == "usa")
-        .map(|r| r[14].parse::<f64>().unwrap())
-        .collect();
+    let cash: Vec<f64> =
+        firms.iter().filter(|r| r[1] == "2024Q4" && r[2] == "usa").map(|r| r[14].parse::<f64>().unwrap()).collect();
     assert!(close(find("year", "2024", "usa", "cash_usd")[5].parse().unwrap(), mean(&cash)));
     // Quarterly market statistics, and the wide files.
     let delivered: Vec<f64> =
@@ -195,11 +196,8 @@ fn summaries_agree_with_the_quarterly_files() {
     let mut sorted = delivered.clone();
     sorted.sort_by(f64::total_cmp);
     assert!(close(m[7].parse().unwrap(), sorted[2]), "median of five values");
-    let domestic: Vec<f64> = market
-        .iter()
-        .filter(|r| r[1] == "2024Q3" && !r[5].is_empty())
-        .map(|r| r[5].parse::<f64>().unwrap())
-        .collect();
+    let domestic: Vec<f64> =
+        market.iter().filter(|r| r[1] == "2024Q3" && !r[5].is_empty()).map(|r| r[5].parse::<f64>().unwrap()).collect();
     let wide = csv_rows(&out.join("shares_wide.csv"));
     let w = wide.iter().find(|r| r[0] == "2024Q3").unwrap();
     assert!(close(w[3].parse().unwrap(), mean(&domestic)), "domestic_total {w:?} vs {domestic:?}");
@@ -265,7 +263,9 @@ fn manifest_names_command_inputs_and_time() {
     assert!(started.len() == 24 && started.ends_with('Z') && started.as_bytes()[10] == b'T', "{started}");
     assert!(m["duration_seconds"].as_f64().unwrap() >= 0.0);
     let files: Vec<&str> = m["files"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(files.contains(&"report.html") && files.contains(&"charts/shares.svg") && !files.contains(&"manifest.json"));
+    assert!(
+        files.contains(&"report.html") && files.contains(&"charts/shares.svg") && !files.contains(&"manifest.json")
+    );
 }
 
 #[test]
@@ -301,7 +301,9 @@ fn plot_remakes_the_derived_files_byte_for_byte_and_refuses_other_folders() {
     let wide = fs::read(sw.join("points_wide.csv")).unwrap();
     let text = String::from_utf8(wide.clone()).unwrap();
     assert_eq!(text.lines().count(), 1 + 4, "one row per point");
-    assert!(text.starts_with("point,param_firms.dom.rd_intensity,param_demand.tenders_per_year,dom_final_year_compute_share_mean,"));
+    assert!(text.starts_with(
+        "point,param_firms.dom.rd_intensity,param_demand.tenders_per_year,dom_final_year_compute_share_mean,"
+    ));
     assert!(sw.join("charts/heat_final_year_domestic_compute_share__rd_intensity__tenders_per_year.svg").exists());
     assert!(sw.join("charts/sweep_final_year_domestic_compute_share__rd_intensity.svg").exists());
     fs::remove_file(sw.join("points_wide.csv")).unwrap();

@@ -152,7 +152,19 @@ fn shards_run_as_separate_processes_merge_into_the_unsharded_sweep() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let shard2 = tmp.path().join("shard-2");
-    assert_eq!(listing(&shard2), ["charts", "manifest.json", "points.csv", "points_wide.csv", "report.html", "runs.csv", "shard.toml", "sweep.resolved.toml"]);
+    assert_eq!(
+        listing(&shard2),
+        [
+            "charts",
+            "manifest.json",
+            "points.csv",
+            "points_wide.csv",
+            "report.html",
+            "runs.csv",
+            "shard.toml",
+            "sweep.resolved.toml"
+        ]
+    );
     assert!(text(&shard2, "shard.toml").contains("shard = \"2/3\"\nfirst_point = 8\nend_point = 16\n"));
     assert_eq!(text(&shard2, "runs.csv").lines().nth(1).unwrap().split(',').next(), Some("8"));
 
@@ -263,7 +275,19 @@ fn a_failed_run_is_reported_with_its_point_and_seed_and_the_others_go_on() {
     );
     assert!(err.contains("1 of 18 runs failed"), "{err}");
     let (good, bad) = (tmp.path().join("good"), tmp.path().join("bad"));
-    assert_eq!(listing(&bad), ["charts", "failures.csv", "manifest.json", "points.csv", "points_wide.csv", "report.html", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(
+        listing(&bad),
+        [
+            "charts",
+            "failures.csv",
+            "manifest.json",
+            "points.csv",
+            "points_wide.csv",
+            "report.html",
+            "runs.csv",
+            "sweep.resolved.toml"
+        ]
+    );
     let failures = text(&bad, "failures.csv");
     assert_eq!(failures.lines().count(), 2, "{failures}");
     assert!(failures.lines().nth(1).unwrap().starts_with("4,1,7,0.3,12,panicked: failure injected"), "{failures}");

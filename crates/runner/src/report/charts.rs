@@ -46,7 +46,7 @@ const PALETTE: [RGBColor; 10] = [
 ];
 
 /// Regime colours: light, to sit behind text.
-const REGIME_PALETTE: [RGBColor; 8] = [
+const REGIME_PALETTE: [RGBColor; 12] = [
     RGBColor(204, 229, 255),
     RGBColor(255, 221, 204),
     RGBColor(214, 245, 214),
@@ -55,6 +55,10 @@ const REGIME_PALETTE: [RGBColor; 8] = [
     RGBColor(245, 214, 230),
     RGBColor(214, 245, 245),
     RGBColor(235, 235, 235),
+    RGBColor(255, 204, 204),
+    RGBColor(229, 255, 204),
+    RGBColor(204, 204, 255),
+    RGBColor(240, 220, 190),
 ];
 
 fn colour(i: usize) -> RGBColor {
@@ -106,7 +110,7 @@ fn legend(
         area.draw(&Rectangle::new([(x, y), (x + 14, y + 14)], c.filled()))?;
         area.draw(&Rectangle::new([(x, y), (x + 14, y + 14)], BLACK.mix(0.4)))?;
         area.draw(&Text::new(name.clone(), (x + 20, y), (FONT, 13)))?;
-        y += 20;
+        y += 19;
     }
     Ok(y + 10)
 }
@@ -288,7 +292,7 @@ fn shares(
     }
     regime_lines(&mut chart, periods, (0.0, 1.0))?;
     items.reverse();
-    let y = legend(&side, 8, 150, "vendor (top first)", &items)?;
+    let y = legend(&side, 8, 40, "vendor (top first)", &items)?;
     legend(&side, 8, y, "regime (replication 0)", rcolours)?;
     Ok(())
 }
@@ -472,7 +476,7 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         }
         items.push((label.to_string(), c));
     }
-    let y = legend(&side, 8, 150, "US chip compared", &items)?;
+    let y = legend(&side, 8, 40, "US chip compared", &items)?;
     let note = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
     for (i, line) in [
         "above 1x: the US chip is ahead;",
@@ -534,7 +538,7 @@ fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour(fi).filled())))?;
         items.push((f.to_string(), colour(fi)));
     }
-    legend(&side, 8, 150, "vendor", &items)?;
+    legend(&side, 8, 40, "vendor", &items)?;
     Ok(())
 }
 
@@ -562,14 +566,22 @@ fn kpi_unit(kpi: &str) -> (f64, &'static str) {
     }
 }
 
-/// A parameter's name in file names: the last part of its path, or the whole path (dots as
-/// underscores) when another parameter ends the same way.
-fn file_part(params: &[String], j: usize) -> String {
+/// A parameter's short name: the last part of its path, or the whole path when another
+/// parameter ends the same way.
+pub fn param_label(params: &[String], j: usize) -> String {
     let last = |p: &str| p.rsplit('.').next().unwrap_or(p).to_string();
     let mine = last(&params[j]);
     let unique = params.iter().enumerate().all(|(k, p)| k == j || last(p) != mine);
-    let name = if unique { mine } else { params[j].trim_start_matches("param_").to_string() };
-    name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    if unique {
+        mine
+    } else {
+        params[j].trim_start_matches("param_").to_string()
+    }
+}
+
+/// A parameter's name in file names: [`param_label`], dots as underscores.
+fn file_part(params: &[String], j: usize) -> String {
+    param_label(params, j).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
 fn parse(cell: &str) -> Option<f64> {

@@ -11,9 +11,9 @@ use crate::report::{RunMeta, SweepMeta};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1040px;color:#222;line-height:1.4}\
 h1{margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ccc;padding-bottom:4px}\
-.sub{color:#555;margin-top:0}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}\
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right}th{background:#f3f3f3}\
-td:first-child,th:first-child{text-align:left}.meta td,.meta th{text-align:left}\
+.sub{color:#555;margin-top:0}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px;display:block;overflow-x:auto;max-width:100%}\
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}th{background:#f3f3f3}\
+td:first-child,th:first-child{text-align:left}.meta td,.meta th{text-align:left;white-space:normal}\
 figure{margin:16px 0}svg{max-width:100%;height:auto;border:1px solid #eee}\
 .note{color:#555;font-size:13px}code{background:#f3f3f3;padding:0 3px}";
 
@@ -207,8 +207,9 @@ pub fn sweep_report(meta: &SweepMeta, s: &SweepSummary, charts: &[(String, Strin
         }
     );
     let _ = write!(o, "<table><tr><th>point</th>");
-    for p in &s.params {
-        let _ = write!(o, "<th>{}</th>", esc(p.trim_start_matches("param_")));
+    for (j, p) in s.params.iter().enumerate() {
+        let label = crate::report::charts::param_label(&s.params, j);
+        let _ = write!(o, "<th title=\"{}\">{}</th>", esc(p.trim_start_matches("param_")), esc(&label));
     }
     for (_, k) in &kpis {
         let _ = write!(o, "<th>{}</th>", esc(k.trim_start_matches("market_")));

@@ -397,6 +397,9 @@ fn the_workbook_holds_the_csv_values_typed() {
             }
         }
     }
+    // The workbook depends only on the files: a second run gives the same bytes.
+    ok(tmp.path(), &["run", tiny.to_str().unwrap(), "--out", "again", "--quiet", "--xlsx"]);
+    assert!(fs::read(out.join("results.xlsx")).unwrap() == fs::read(tmp.path().join("again/results.xlsx")).unwrap());
     // The same switch in the scenario file.
     let text = fs::read_to_string(&tiny).unwrap() + "\n[output]\nxlsx = true\n";
     fs::write(tmp.path().join("x.toml"), text).unwrap();

@@ -370,7 +370,7 @@ fn domestic(
     let y = legend(
         &side,
         8,
-        150,
+        40,
         "domestic share",
         &[("median".to_string(), blue), ("5-95 % of replications".to_string(), blue.mix(0.25).to_rgba().into_rgb())],
     )?;
@@ -631,7 +631,7 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         root,
         &format!("{kpi} by {param}"),
         &format!(
-            "{}: each point's mean (dot) and 5-95 % of its {} replication(s) (bar); line and band: average over the other axes",
+            "{}: each point's mean (dot) and 5-95 % of its {} replication(s) (bar); where values repeat, line and band average over the other axes",
             meta.name, meta.replications
         ),
     )?;
@@ -659,7 +659,8 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         return Ok(());
     }
     let pad_x = ((xhi - xlo) * 0.05).max(1e-9);
-    let pad_y = ((yhi - ylo) * 0.08).max(if yhi.abs() > 0.0 { yhi.abs() * 0.05 } else { 1.0 });
+    // A constant KPI (up to rounding) gets a band of 5 % of its value around it.
+    let pad_y = if yhi - ylo > 1e-9 * yhi.abs().max(1.0) { (yhi - ylo) * 0.08 } else { (yhi.abs() * 0.05).max(1e-3) };
     let (ylo, yhi) =
         if unit == "%" { ((ylo - pad_y).max(0.0) + pad_y, (yhi + pad_y).min(100.0) - pad_y) } else { (ylo, yhi) };
     let mut chart = ChartBuilder::on(&main)
@@ -691,7 +692,8 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
             g.3.push(hi);
         }
     }
-    if groups.len() < pts.len() {
+    let repeated = groups.len() < pts.len();
+    if repeated {
         let mut line: Vec<(f64, f64, f64, f64)> = groups
             .values()
             .filter(|g| !g.1.is_empty())
@@ -709,20 +711,16 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
     }
     let grey = RGBColor(80, 80, 80);
     chart.draw_series(
-        pts.iter().filter_map(|p| Some(PathElement::new(vec![(p.0, p.2?), (p.0, p.3?)], grey.mix(0.35)))),
+        pts.iter()
+            .filter_map(|p| Some(PathElement::new(vec![(p.0, p.2?), (p.0, p.3?)], grey.mix(0.6).stroke_width(2)))),
     )?;
     chart.draw_series(pts.iter().filter_map(|p| Some(Circle::new((p.0, p.1?), 3, grey.mix(0.8).filled()))))?;
-    legend(
-        &side,
-        8,
-        150,
-        "",
-        &[
-            ("point mean".to_string(), grey),
-            ("average over other axes".to_string(), c),
-            ("band: average 5-95 %".to_string(), c.mix(0.18).to_rgba().into_rgb()),
-        ],
-    )?;
+    let mut items = vec![("point mean, 5-95 % bar".to_string(), grey)];
+    if repeated {
+        items.push(("average over other axes".to_string(), c));
+        items.push(("band: average 5-95 %".to_string(), c.mix(0.18).to_rgba().into_rgb()));
+    }
+    legend(&side, 8, 40, "", &items)?;
     Ok(())
 }
 

@@ -157,7 +157,10 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
     let regime_col = t.header.iter().position(|h| h == "regime");
     let var_cols: Vec<usize> =
         (0..t.header.len()).filter(|&i| i != rep_col && i != q_col && Some(i) != e_col).collect();
+    // A column is text if its first non-empty cell is not a number (`regime`, `best_chip`);
+    // after that, a cell that does not fit is an error naming file, line and column.
     let mut text = vec![false; var_cols.len()];
+    let mut decided = vec![false; var_cols.len()];
     let mut panel = Panel {
         cols: var_cols.iter().map(|&i| t.header[i].clone()).collect(),
         entities: Vec::new(),
@@ -204,11 +207,16 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
         for (j, &c) in var_cols.iter().enumerate() {
             let x = if text[j] {
                 None
+            } else if decided[j] {
+                number(&t, &record, c)?
             } else {
                 match number(&t, &record, c) {
-                    Ok(x) => x,
+                    Ok(x) => {
+                        decided[j] = x.is_some();
+                        x
+                    }
                     Err(_) => {
-                        text[j] = true;
+                        (text[j], decided[j]) = (true, true);
                         None
                     }
                 }
@@ -553,7 +561,7 @@ pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
         if record.len() != t.header.len() {
             return Err(crate::load::InputError(format!(
                 "points.csv:{}: expected {} cells, found {}",
-                t.line(),
+                Table::line(&record),
                 t.header.len(),
                 record.len()
             ))
@@ -574,7 +582,7 @@ pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
         } else if kpis.get(k).is_none_or(|name| name != &record[kpi_col]) {
             return Err(crate::load::InputError(format!(
                 "points.csv:{}: KPI \"{}\" out of order (expected the first point's order)",
-                t.line(),
+                Table::line(&record),
                 &record[kpi_col]
             ))
             .into());
@@ -655,6 +663,14 @@ mod tests {
         // The domestic total is firm a alone here.
         assert_eq!(s.firm_var(DOMESTIC, "compute_share").unwrap().yearly[1].mean, share.yearly[1].mean);
         assert_eq!(s.firm_var(DOMESTIC, "cash_usd").unwrap().quarterly[0].mean, Some(100.0));
+    }
+
+    #[test]
+    fn a_damaged_number_is_reported_with_file_line_and_column() {
+        let damaged = MARKET.replace("0,2026Q1,ban,30,0.1,", "0,2026Q1,ban,30,0.1x,");
+        let dir = folder(&damaged, FIRMS);
+        let err = run_summary(dir.path(), &[]).unwrap_err().to_string();
+        assert_eq!(err, "market_quarterly.csv:3: column \"domestic_compute_share\": expected a number, found \"0.1x\"");
     }
 
     #[test]

@@ -53,9 +53,9 @@ impl Table {
         self.reader.read_record(record).map_err(|e| InputError(format!("{name}: {e}")).into())
     }
 
-    /// 1-based line of the last record read, for messages.
-    pub fn line(&self) -> u64 {
-        self.reader.position().line()
+    /// 1-based line where `record` (the last one read) starts, for messages.
+    pub fn line(record: &csv::StringRecord) -> u64 {
+        record.position().map_or(0, csv::Position::line)
     }
 }
 
@@ -69,7 +69,7 @@ pub fn number(table: &Table, record: &csv::StringRecord, col: usize) -> Result<O
         InputError(format!(
             "{}:{}: column \"{}\": expected a number, found \"{cell}\"",
             table.name,
-            table.line(),
+            Table::line(record),
             table.header.get(col).map_or("", String::as_str)
         ))
         .into()

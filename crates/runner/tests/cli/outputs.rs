@@ -322,6 +322,25 @@ fn plot_remakes_the_derived_files_byte_for_byte_and_refuses_other_folders() {
     assert_eq!(fs::read_dir(tmp.path().join("empty")).unwrap().count(), 0);
     let res = fails_with(tmp.path(), &["plot", "missing"], 2);
     assert!(String::from_utf8_lossy(&res.stderr).contains("is not a folder"));
+    // A damaged file: its name, line and column, exit code 2, nothing derived.
+    fs::create_dir(tmp.path().join("damaged")).unwrap();
+    for f in ["scenario.resolved.toml", "firms_quarterly.csv", "market_quarterly.csv"] {
+        fs::copy(out.join(f), tmp.path().join("damaged").join(f)).unwrap();
+    }
+    let market = fs::read_to_string(out.join("market_quarterly.csv")).unwrap();
+    let mut lines: Vec<String> = market.lines().map(str::to_string).collect();
+    let cells: Vec<&str> = lines[3].split(',').collect();
+    let mut cells: Vec<String> = cells.iter().map(|c| c.to_string()).collect();
+    cells[4] = "12,5".replace(',', ";");
+    lines[3] = cells.join(",");
+    fs::write(tmp.path().join("damaged/market_quarterly.csv"), lines.join("\n") + "\n").unwrap();
+    let res = fails_with(tmp.path(), &["plot", "damaged"], 2);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        err.contains("market_quarterly.csv:4: column \"delivered_pflops\": expected a number, found \"12;5\""),
+        "{err}"
+    );
+    assert!(!tmp.path().join("damaged/report.html").exists() && !tmp.path().join("damaged/charts").exists());
     let res = chipmarket(tmp.path(), &["plot", "sw", "--xlsx"]);
     assert_eq!(res.status.code(), Some(2), "{}", show(&["plot", "sw", "--xlsx"], tmp.path(), &res));
 }

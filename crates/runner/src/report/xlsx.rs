@@ -92,7 +92,7 @@ fn write_cell(ws: &mut Worksheet, f: &Formats, row: u32, col: u16, cell: &str, k
     if cell.is_empty() {
         return Ok(());
     }
-    if let Ok(x) = cell.parse::<f64>() {
+    if let Some(x) = cell.parse::<f64>().ok().filter(|x| x.is_finite()) {
         match number_format(f, kind) {
             Some(fmt) => ws.write_number_with_format(row, col, x, fmt),
             None => ws.write_number(row, col, x),

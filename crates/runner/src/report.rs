@@ -4,7 +4,7 @@
 //! [`derive`] is one post-processing step: `run` calls it on its temporary folder before the
 //! folder is renamed into place, `sweep` and `merge` on their finished folder, and
 //! `chipmarket plot DIR` on any run or sweep folder. It reads the CSVs streaming (never the
-//! contracts into memory, except to copy them into the workbook) and writes, for a run, the
+//! contracts into memory: the workbook copies them row by row, in constant memory) and writes, for a run, the
 //! summaries (`summaries`), the SVG charts (`charts`), `report.html` (`html`) and, if asked,
 //! `results.xlsx` (`xlsx`); for a sweep, `points_wide.csv`, charts and the report.
 //! `manifest.json` (`manifest`) is written by the commands themselves, since only they know

@@ -543,7 +543,7 @@ pub struct SweepSummary {
 }
 
 impl SweepSummary {
-    /// Mean, p05 and p95 of `kpi` at every point, with the point's parameters.
+    /// Position of `kpi` in [`SweepSummary::kpis`] (and in each point's `stats`), if the sweep has it.
     pub fn kpi(&self, kpi: &str) -> Option<usize> {
         self.kpis.iter().position(|k| k == kpi)
     }

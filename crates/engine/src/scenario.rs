@@ -763,6 +763,10 @@ pub struct Output {
     /// Write `events.csv` (the same as `--trace`). Default: false.
     #[serde(default)]
     pub trace: bool,
+    /// Also write `results.xlsx`, an Excel workbook of the summaries, shares, gaps and
+    /// (within the sheet row limit) contracts (the same as `--xlsx`). Default: false.
+    #[serde(default)]
+    pub xlsx: bool,
 }
 
 impl Default for Market {

@@ -34,6 +34,8 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Sensitivity indices of a saltelli or morris sweep, or PRIM boxes with --discover.
     Analyze(AnalyzeArgs),
+    /// (Re)make the summaries, charts and report.html of a run or sweep output folder.
+    Plot(PlotArgs),
 }
 
 /// `chipmarket run`.
@@ -63,6 +65,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub trace: bool,
     /// No progress bar and no closing message.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Also write results.xlsx, an Excel workbook of the results (or `[output] xlsx = true`).
+    #[arg(long)]
+    pub xlsx: bool,
+}
+
+/// `chipmarket plot`.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Output folder of a `chipmarket run` or `chipmarket sweep`.
+    pub dir: PathBuf,
+    /// Also write results.xlsx (run folders only).
+    #[arg(long)]
+    pub xlsx: bool,
+    /// No closing message.
     #[arg(long)]
     pub quiet: bool,
 }

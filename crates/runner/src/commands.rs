@@ -6,6 +6,7 @@ pub mod compare;
 mod graph;
 mod merge;
 mod params;
+mod plot;
 pub mod run;
 pub mod sweep;
 mod validate;
@@ -34,5 +35,6 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Compare(args)) => compare::compare(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Analyze(args)) => analyze::analyze(&args),
+        Some(Command::Plot(args)) => plot::plot(&args),
     }
 }

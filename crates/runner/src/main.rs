@@ -13,6 +13,7 @@ mod load;
 mod output;
 mod precision;
 mod progress;
+mod report;
 
 use std::process::ExitCode;
 

@@ -35,14 +35,26 @@ impl Market<'_> {
         let t = years(now.ticks());
         let min_tflops = if training { self.demand.training_min_tflops(t) } else { 0.0 };
         let d = &self.s.demand;
-        let min_memory_gb =
-            if training { 0.0 } else { d.inference_min_memory_gb * (1.0 + d.inference_min_memory_growth_per_year).powf(t) };
+        let min_memory_gb = if training {
+            0.0
+        } else {
+            d.inference_min_memory_gb * (1.0 + d.inference_min_memory_growth_per_year).powf(t)
+        };
         let close = now.saturating_add(u64::from(self.s.demand.bid_window_days) * TICKS_PER_DAY);
         let deadline = deadline
             .unwrap_or_else(|| close.saturating_add(u64::from(self.s.demand.delivery_days) * TICKS_PER_DAY))
             .max(close);
         let id = self.tenders.len() as u32;
-        self.tenders.push(Tender { customer, budget, training, min_tflops, min_memory_gb, deadline, ahead_of, bids: Vec::new() });
+        self.tenders.push(Tender {
+            customer,
+            budget,
+            training,
+            min_tflops,
+            min_memory_gb,
+            deadline,
+            ahead_of,
+            bids: Vec::new(),
+        });
         self.flows.tenders_opened += 1;
         self.trace(now, "tender_opened", |m: &Market| format!("{} {}", id, m.s.customers[customer].id));
         if close >= self.end {

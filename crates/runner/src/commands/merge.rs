@@ -24,6 +24,7 @@ use crate::cli::MergeArgs;
 use crate::console::outln;
 use crate::load::InputError;
 use crate::output::layout::{self, Kind, OutFolder};
+use crate::report;
 
 /// One input folder.
 struct Part {
@@ -161,6 +162,7 @@ fn runs_of(part: &Part, sweep: &Sweep) -> Result<std::ops::Range<u64>> {
 
 /// `chipmarket merge DIR... --out DIR [--force]`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
+    let started = report::Started::now();
     let parts = args.dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
     let parts = check(parts)?;
     let out = &args.out;
@@ -178,10 +180,12 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     if tmp.exists() {
         fs::remove_dir_all(&tmp)?;
     }
-    let result = write_merged(&parts, &sweep, &tmp).and_then(|()| match folder {
-        OutFolder::Foreign => layout::move_entries_into(&tmp, out),
-        OutFolder::Fresh | OutFolder::Ours => replace_dir(&tmp, out),
-    });
+    let result = write_merged(&parts, &sweep, &tmp)
+        .and_then(|()| report::finish_sweep(&tmp, "merge", &started))
+        .and_then(|()| match folder {
+            OutFolder::Foreign => layout::move_entries_into(&tmp, out),
+            OutFolder::Fresh | OutFolder::Ours => replace_dir(&tmp, out),
+        });
     let _ = fs::remove_dir_all(&tmp);
     result?;
     outln!("merged {} shard(s) into {}", parts.len(), out.display())?;

@@ -10,6 +10,7 @@ use crate::load::{self, InputError};
 use crate::output::{csv, layout};
 use crate::precision;
 use crate::progress;
+use crate::report;
 
 /// Run every replication of `scenario` (in parallel; results in replication order).
 pub fn replications(scenario: &Scenario, options: RunOptions, quiet: bool) -> Result<Vec<RunReport>> {
@@ -36,7 +37,6 @@ pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'
         ("chips_quarterly.csv", csv::chips_quarterly(reports)),
         ("contracts.csv", csv::contracts(reports)),
         ("summary.csv", csv::summary(reports)),
-        ("shares_wide.csv", csv::shares_wide(reports)),
     ];
     if trace {
         files.push(("events.csv", csv::events(reports)));
@@ -46,6 +46,7 @@ pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'
 
 /// `chipmarket run [SCENARIO] [--out DIR] [--seed N] [--replications N] [--set PATH=VALUE]...`
 pub fn run(args: &RunArgs) -> Result<()> {
+    let started = report::Started::now();
     let mut sets = args.set.clone();
     if let Some(seed) = args.seed {
         sets.push(format!("scenario.seed={seed}"));
@@ -71,7 +72,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
     if let Some(reached) = &reached {
         files.push((precision::FILE, precision::csv(reached)));
     }
-    layout::write_run_dir(&out, &files, args.force)?;
+    let xlsx = args.xlsx || scenario.output.xlsx;
+    layout::write_run_dir(&out, &files, args.force, |tmp| report::finish_run(tmp, xlsx, &started))?;
     if !args.quiet {
         let events: u64 = reports.iter().map(|r| r.events_processed).sum();
         crate::console::outln!(

@@ -29,6 +29,7 @@ use crate::load::{self, InputError};
 use crate::output::csv::opt;
 use crate::output::layout;
 use crate::progress;
+use crate::report;
 
 /// A sweep file read, checked against its base scenario and expanded.
 pub struct Loaded {
@@ -181,6 +182,7 @@ fn kpi_names(sweep: &Sweep) -> Result<Vec<String>> {
 /// `chipmarket sweep SWEEP.toml [--out DIR] [--jobs N] [--shard K/N] [--resume] [--keep-runs] [--quiet]`
 pub fn sweep(args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
+    let began = report::Started::now();
     let Loaded { sweep, name } = load(&args.file)?;
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
     let n_points = sweep.points.len();
@@ -245,6 +247,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         check.check_line(idx, line)
     })? {
         Opened::Complete => {
+            if !out.join(report::REPORT).is_file() {
+                report::finish_sweep(&out, "sweep", &began)?;
+            }
             if !args.quiet {
                 outln!("{what}: already complete in {}", out.display())?;
             }
@@ -314,6 +319,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let failed = dir.failed;
     let n_params = sweep.spec.vary.len();
     dir.finish(|runs, w| stats::points_csv(std::io::BufReader::new(runs), w, n_params))?;
+    report::finish_sweep(&out, "sweep", &began)?;
 
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();

@@ -216,31 +216,6 @@ pub fn summary(reports: &[RunReport]) -> Vec<u8> {
     rows(&header, records)
 }
 
-/// `shares_wide.csv`: quarter, each firm's compute share (mean over replications), then
-/// the mean `perf_gap_frontier`.
-pub fn shares_wide(reports: &[RunReport]) -> Vec<u8> {
-    let Some(first) = reports.first() else { return Vec::new() };
-    let n_firms = first.firm_ids.len();
-    let mut header: Vec<&str> = vec!["quarter"];
-    header.extend(first.firm_ids.iter().map(String::as_str));
-    header.push("perf_gap_frontier");
-    let n = reports.len() as f64;
-    let records = first.market.iter().enumerate().map(|(qi, m)| {
-        let mut row = vec![m.quarter.to_string()];
-        for fi in 0..n_firms {
-            let mean =
-                reports.iter().map(|r| r.firms.get(qi * n_firms + fi).map_or(0.0, |f| f.compute_share)).sum::<f64>()
-                    / n;
-            row.push(num(mean));
-        }
-        let gaps: Vec<f64> =
-            reports.iter().filter_map(|r| r.market.get(qi).and_then(|m| m.perf_gap_frontier)).collect();
-        row.push(if gaps.is_empty() { String::new() } else { num(gaps.iter().sum::<f64>() / gaps.len() as f64) });
-        row
-    });
-    rows(&header, records)
-}
-
 /// `events.csv`: replication, time, kind, ids.
 pub fn events(reports: &[RunReport]) -> Vec<u8> {
     let header = ["replication", "time", "kind", "ids"];

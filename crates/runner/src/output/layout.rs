@@ -114,16 +114,22 @@ fn is_output_of(dir: &Path, kind: Kind) -> bool {
 
 /// Write a run's `files` (name, bytes) as the folder `out`, after [`check_out`]: a fresh folder
 /// or an earlier run's is replaced whole; with `force`, another folder gets the files added.
-pub fn write_run_dir(out: &Path, files: &[(&str, Vec<u8>)], force: bool) -> Result<()> {
-    match check_out(out, Kind::Run, force)? {
-        OutFolder::Fresh | OutFolder::Ours => write_dir_atomically(out, files),
-        OutFolder::Foreign => {
-            let tmp = write_tmp(out, files)?;
-            let moved = move_entries_into(&tmp, out);
-            let _ = fs::remove_dir_all(&tmp);
-            moved
-        }
-    }
+/// `then` adds to the temporary folder once `files` are in it, before it is moved into place
+/// (the derived outputs of a run).
+pub fn write_run_dir(
+    out: &Path,
+    files: &[(&str, Vec<u8>)],
+    force: bool,
+    then: impl FnOnce(&Path) -> Result<()>,
+) -> Result<()> {
+    let folder = check_out(out, Kind::Run, force)?;
+    let tmp = write_tmp(out, files)?;
+    let result = then(&tmp).and_then(|()| match folder {
+        OutFolder::Fresh | OutFolder::Ours => replace_with(&tmp, out),
+        OutFolder::Foreign => move_entries_into(&tmp, out),
+    });
+    let _ = fs::remove_dir_all(&tmp);
+    result
 }
 
 /// The hidden temporary folder next to `out`, with `suffix`.
@@ -176,19 +182,24 @@ pub fn move_entries_into(from: &Path, into: &Path) -> Result<()> {
 /// `out` with [`check_out`] first (or own it, like a sweep's `runs/`).
 pub fn write_dir_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
     let tmp = write_tmp(out, files)?;
+    replace_with(&tmp, out)
+}
+
+/// Rename the folder `tmp` to `out`, replacing what was there (removed once `tmp` is in place).
+fn replace_with(tmp: &Path, out: &Path) -> Result<()> {
     let result = (|| -> Result<()> {
         let old = sibling(out, "old");
         if out.exists() {
             fs::rename(out, &old).with_context(|| format!("failed to move aside the old '{}'", out.display()))?;
         }
-        fs::rename(&tmp, out).with_context(|| format!("failed to move results into '{}'", out.display()))?;
+        fs::rename(tmp, out).with_context(|| format!("failed to move results into '{}'", out.display()))?;
         if old.exists() {
             fs::remove_dir_all(&old).with_context(|| format!("failed to remove '{}'", old.display()))?;
         }
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_dir_all(&tmp);
+        let _ = fs::remove_dir_all(tmp);
     }
     result
 }

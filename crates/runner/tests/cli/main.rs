@@ -6,6 +6,7 @@ mod citations;
 mod common;
 mod fit;
 mod harden;
+mod outputs;
 mod run;
 mod sweep;
 mod validate;

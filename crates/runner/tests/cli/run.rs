@@ -4,14 +4,22 @@ use std::fs;
 
 use crate::common::{data, ok};
 
-const FILES: [&str; 7] = [
+const FILES: [&str; 15] = [
     "scenario.resolved.toml",
     "firms_quarterly.csv",
     "market_quarterly.csv",
     "chips_quarterly.csv",
     "contracts.csv",
     "summary.csv",
+    "market_summary.csv",
+    "firms_summary.csv",
     "shares_wide.csv",
+    "gaps_wide.csv",
+    "report.html",
+    "charts/shares.svg",
+    "charts/domestic_share.svg",
+    "charts/gaps.svg",
+    "charts/revenue.svg",
 ];
 
 fn read(dir: &std::path::Path, name: &str) -> Vec<u8> {
@@ -49,7 +57,7 @@ fn run_writes_every_file_with_the_contract_columns() {
         "replication,contract,tender,customer,firm,chip,awarded_on,units,compute_pflops,value_usd,delivered_units,\
          status,closed_on"
     );
-    assert_eq!(header("shares_wide.csv"), "quarter,dom,usa,perf_gap_frontier");
+    assert_eq!(header("shares_wide.csv"), "quarter,dom,usa,domestic_total");
     assert!(header("summary.csv").starts_with("replication,seed,dom_final_year_compute_share,"));
     assert!(!out.join("events.csv").exists(), "events.csv only with --trace");
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::common::{chipmarket, data, fails_with, ok, scenario, show};
 
 /// The files a finished sweep writes (without failures, shards or --keep-runs).
-const FILES: [&str; 3] = ["sweep.resolved.toml", "runs.csv", "points.csv"];
+const FILES: [&str; 5] = ["sweep.resolved.toml", "runs.csv", "points.csv", "points_wide.csv", "report.html"];
 
 /// Write a sweep file over `tests/data/tiny.toml` into `dir`, with `body` after the `base` line.
 fn sweep_file(dir: &Path, name: &str, body: &str) -> String {
@@ -43,6 +43,10 @@ fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+/// What a finished sweep folder lists.
+const DONE: [&str; 7] =
+    ["charts", "manifest.json", "points.csv", "points_wide.csv", "report.html", "runs.csv", "sweep.resolved.toml"];
+
 const GRID: &str = "replications = 3
 method = \"grid\"
 [[vary]]
@@ -75,7 +79,7 @@ fn a_sweep_writes_runs_points_and_a_resolved_file_that_reruns_it() {
     let file = sweep_file(tmp.path(), "grid.toml", GRID);
     ok(tmp.path(), &["sweep", &file, "--out", "out", "--quiet"]);
     let out = tmp.path().join("out");
-    assert_eq!(listing(&out), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(listing(&out), DONE);
     assert!(fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
 
     let runs = text(&out, "runs.csv");
@@ -148,12 +152,24 @@ fn shards_run_as_separate_processes_merge_into_the_unsharded_sweep() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let shard2 = tmp.path().join("shard-2");
-    assert_eq!(listing(&shard2), ["points.csv", "runs.csv", "shard.toml", "sweep.resolved.toml"]);
+    assert_eq!(
+        listing(&shard2),
+        [
+            "charts",
+            "manifest.json",
+            "points.csv",
+            "points_wide.csv",
+            "report.html",
+            "runs.csv",
+            "shard.toml",
+            "sweep.resolved.toml"
+        ]
+    );
     assert!(text(&shard2, "shard.toml").contains("shard = \"2/3\"\nfirst_point = 8\nend_point = 16\n"));
     assert_eq!(text(&shard2, "runs.csv").lines().nth(1).unwrap().split(',').next(), Some("8"));
 
     ok(tmp.path(), &["merge", "shard-3", "shard-1", "shard-2", "--out", "merged"]);
-    assert_eq!(listing(&tmp.path().join("merged")), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(listing(&tmp.path().join("merged")), DONE);
     assert_same_files(&tmp.path().join("whole"), &tmp.path().join("merged"));
 }
 
@@ -231,7 +247,7 @@ fn a_sweep_killed_mid_run_resumes_to_byte_identical_files() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("runs already done"), "{out:?}");
     ok(tmp.path(), &["sweep", &file, "--out", "whole", "--quiet"]);
     assert_same_files(&tmp.path().join("whole"), &killed);
-    assert_eq!(listing(&killed), ["points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(listing(&killed), DONE);
     assert!(fs::read_dir(&killed).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
 
     // Resuming a finished sweep does nothing; resuming another sweep there is refused.
@@ -259,7 +275,19 @@ fn a_failed_run_is_reported_with_its_point_and_seed_and_the_others_go_on() {
     );
     assert!(err.contains("1 of 18 runs failed"), "{err}");
     let (good, bad) = (tmp.path().join("good"), tmp.path().join("bad"));
-    assert_eq!(listing(&bad), ["failures.csv", "points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(
+        listing(&bad),
+        [
+            "charts",
+            "failures.csv",
+            "manifest.json",
+            "points.csv",
+            "points_wide.csv",
+            "report.html",
+            "runs.csv",
+            "sweep.resolved.toml"
+        ]
+    );
     let failures = text(&bad, "failures.csv");
     assert_eq!(failures.lines().count(), 2, "{failures}");
     assert!(failures.lines().nth(1).unwrap().starts_with("4,1,7,0.3,12,panicked: failure injected"), "{failures}");

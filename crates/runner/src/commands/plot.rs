@@ -1,0 +1,29 @@
+//! `chipmarket plot DIR [--xlsx]`: (re)make the derived outputs of a run or sweep folder:
+//! summaries, charts, `report.html` and, with `--xlsx`, `results.xlsx` (see `report`).
+
+use anyhow::Result;
+
+use crate::cli::PlotArgs;
+use crate::load::InputError;
+use crate::report::{self, Kind};
+
+/// `chipmarket plot DIR [--xlsx] [--quiet]`
+pub fn plot(args: &PlotArgs) -> Result<()> {
+    let started = report::Started::now();
+    if args.xlsx && report::detect(&args.dir)? == Kind::Sweep {
+        return Err(InputError(format!(
+            "--xlsx: '{}' holds a sweep; the workbook is made for run folders\n\nhint: leave out --xlsx (points_wide.csv opens in any spreadsheet)",
+            args.dir.display()
+        ))
+        .into());
+    }
+    let (kind, written) = report::plot(&args.dir, args.xlsx, &started)?;
+    if !args.quiet {
+        let what = match kind {
+            Kind::Run => "run",
+            Kind::Sweep => "sweep",
+        };
+        println!("{what} folder {}: wrote {} files", args.dir.display(), written.len());
+    }
+    Ok(())
+}

@@ -66,10 +66,10 @@ pub fn measure(file: &str, col: &str) -> Option<Measure> {
     use Measure::*;
     Some(match (file, col) {
         ("firms_quarterly.csv", "units_shipped" | "compute_shipped_pflops" | "revenue_usd" | "rd_spend_usd") => Flow,
-        ("firms_quarterly.csv", "capacity_units") => Flow,
+        ("firms_quarterly.csv", "capacity_units" | "inventory_writeoff_usd") => Flow,
         ("firms_quarterly.csv", "compute_share") => FirmShare("compute_shipped_pflops"),
         ("firms_quarterly.csv", "revenue_share") => FirmShare("revenue_usd"),
-        ("firms_quarterly.csv", "backlog_units" | "cash_usd") => Stock,
+        ("firms_quarterly.csv", "backlog_units" | "cash_usd" | "inventory_units") => Stock,
         ("firms_quarterly.csv", "best_chip_tflops" | "ecosystem") => Level,
         ("market_quarterly.csv", "domestic_compute_share" | "foreign_compute_share") => {
             WeightedShare("delivered_pflops")

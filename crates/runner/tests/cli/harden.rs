@@ -110,7 +110,19 @@ fn sweep_and_merge_out_refuse_a_folder_of_other_files() {
     refused(dir, &["merge", "s1", "s2", "--out", "other"], &["--force"]);
     assert_eq!(all_entries(&dir.join("other")), ["data.csv"]);
     ok(dir, &["merge", "s1", "s2", "--out", "other", "--force"]);
-    assert_eq!(all_entries(&dir.join("other")), ["data.csv", "points.csv", "runs.csv", "sweep.resolved.toml"]);
+    assert_eq!(
+        all_entries(&dir.join("other")),
+        [
+            "charts",
+            "data.csv",
+            "manifest.json",
+            "points.csv",
+            "points_wide.csv",
+            "report.html",
+            "runs.csv",
+            "sweep.resolved.toml"
+        ]
+    );
     // A merged folder is a sweep's output: merging into it again needs no --force.
     ok(dir, &["merge", "s1", "s2", "--out", "mine"]);
     assert_eq!(fs::read(dir.join("mine/runs.csv")).unwrap(), fs::read(dir.join("other/runs.csv")).unwrap());

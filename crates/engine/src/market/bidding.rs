@@ -311,13 +311,13 @@ where
 {
     let scale = mu * lambda;
     let mut iv = [f64::NEG_INFINITY; 2];
-    for k in 0..2 {
+    for (k, slot) in iv.iter_mut().enumerate() {
         let nest = k == 0;
         let max = items.iter().filter(|b| nest_of(b) == nest).map(|b| b.utility()).fold(f64::NEG_INFINITY, f64::max);
         if max.is_finite() {
             let sum: f64 =
                 items.iter().filter(|b| nest_of(b) == nest).map(|b| ((b.utility() - max) / scale).exp()).sum();
-            iv[k] = max + scale * sum.ln();
+            *slot = max + scale * sum.ln();
         }
     }
     let top = iv[0].max(iv[1]);

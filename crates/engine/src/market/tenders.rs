@@ -22,6 +22,7 @@ impl Market<'_> {
         self.demand.rate(t) * self.usd_per_pflops(t)
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site per way a tender opens; a struct would only rename them
     pub(super) fn open_tender(
         &mut self,
         customer: usize,

@@ -10,6 +10,7 @@
 //! than parameters is reported beside them. Output files are written whole (temporary name,
 //! then rename); the bootstraps are seeded, so the same folder always gives the same files.
 
+use crate::console::{out, outln};
 use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -372,8 +373,8 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
     let out = args.out.clone().unwrap_or_else(|| args.dir.join(SENSITIVITY));
     write_atomically(&out, &bytes)?;
     if !args.quiet {
-        print!("{table}");
-        println!("wrote {}", out.display());
+        out!("{table}")?;
+        outln!("wrote {}", out.display())?;
     }
     Ok(())
 }
@@ -428,27 +429,30 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
     if !args.quiet {
         let all = &result.peeling[0];
         let b = &result.pasted;
-        println!(
+        outln!(
             "{} {} {}: {:.0} % of runs (box 0 of {} on the peeling trajectory covers them all)",
             cond.kpi,
             cond.op,
             num(cond.value),
             100.0 * all.density,
             result.peeling.len()
-        );
-        println!(
+        )?;
+        outln!(
             "chosen box (peeling step {}, then pasted): coverage {:.2}, density {:.2}, mass {:.2}",
-            result.chosen, b.coverage, b.density, b.mass
-        );
+            result.chosen,
+            b.coverage,
+            b.density,
+            b.mass
+        )?;
         for (j, p) in paths.iter().enumerate() {
             if b.restricted[j] {
-                println!("  {p} in [{}, {}]", num(b.lo[j]), num(b.hi[j]));
+                outln!("  {p} in [{}, {}]", num(b.lo[j]), num(b.hi[j]))?;
             }
         }
         if !b.restricted.iter().any(|r| *r) {
-            println!("  (no restriction: no box does better than the whole space)");
+            outln!("  (no restriction: no box does better than the whole space)")?;
         }
-        println!("wrote {}", out.display());
+        outln!("wrote {}", out.display())?;
     }
     Ok(())
 }

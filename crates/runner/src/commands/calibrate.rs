@@ -16,6 +16,7 @@
 //! that file from it instead of running it again, so it continues from the last finished
 //! generation and ends with the same files as an uninterrupted run.
 
+use crate::console::{errln, out, outln};
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -187,7 +188,7 @@ impl Evaluator<'_> {
                         (loss, cells)
                     }
                     Err(msg) => {
-                        self.bar.suspend(|| eprintln!("warning: evaluation at {} failed: {msg}", params.join(", ")));
+                        self.bar.suspend(|| errln!("warning: evaluation at {} failed: {msg}", params.join(", ")));
                         let mut cells = vec![num(FAILED_LOSS)];
                         cells.extend(std::iter::repeat_n(String::new(), self.l.targets.len()));
                         (FAILED_LOSS, cells)
@@ -356,7 +357,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         }
     } else if args.resume && out.join("trace.csv").is_file() && out.join("calibrated.toml").is_file() {
         if !args.quiet {
-            println!("{name}: already complete in {}", out.display());
+            outln!("{name}: already complete in {}", out.display())?;
         }
         return Ok(());
     }
@@ -375,7 +376,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         .with_context(|| format!("failed to write '{}'", partial.display()))?;
     trace.write_all(&csv_line(&header))?;
     if resumed > 0 && !args.quiet {
-        eprintln!("resuming {name}: {resumed} evaluation(s) already done");
+        errln!("resuming {name}: {resumed} evaluation(s) already done");
     }
 
     let bar = progress::bar(u64::from(spec.budget), "evaluations", args.quiet);
@@ -524,15 +525,15 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     fs::rename(&partial, out.join("trace.csv")).context("failed to move the trace into place")?;
     fs::remove_file(&state).context("failed to remove the calibration state")?;
     if !args.quiet {
-        print!("{}", compare::table(&l.targets, &fits));
+        out!("{}", compare::table(&l.targets, &fits))?;
         let evals = ev.count.lock().expect("count").0;
-        println!(
+        outln!(
             "{name}: {evals} evaluation(s) ({resumed} from the previous trace) + a re-run with {} replications in {:.1} s; loss {}; wrote {}",
             spec.replications * RERUN_FACTOR,
             started.elapsed().as_secs_f64(),
             num(loss),
             out.display()
-        );
+        )?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 //! module, writes `RUN_DIR/fit.csv` and prints the table and `N/M inside`. Definitions:
 //! `docs/calibration.md`.
 
+use crate::console::out;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -191,6 +192,6 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let tmp = dir.join(".fit.csv.tmp");
     std::fs::write(&tmp, fit_csv(&targets, &fits)).with_context(|| format!("failed to write '{}'", tmp.display()))?;
     std::fs::rename(&tmp, &out).with_context(|| format!("failed to write '{}'", out.display()))?;
-    print!("{}", table(&targets, &fits));
+    out!("{}", table(&targets, &fits))?;
     Ok(())
 }

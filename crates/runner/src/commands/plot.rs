@@ -1,6 +1,7 @@
 //! `chipmarket plot DIR [--xlsx]`: (re)make the derived outputs of a run or sweep folder:
 //! summaries, charts, `report.html` and, with `--xlsx`, `results.xlsx` (see `report`).
 
+use crate::console::outln;
 use anyhow::Result;
 
 use crate::cli::PlotArgs;
@@ -23,7 +24,7 @@ pub fn plot(args: &PlotArgs) -> Result<()> {
             Kind::Run => "run",
             Kind::Sweep => "sweep",
         };
-        println!("{what} folder {}: wrote {} files", args.dir.display(), written.len());
+        outln!("{what} folder {}: wrote {} files", args.dir.display(), written.len())?;
     }
     Ok(())
 }

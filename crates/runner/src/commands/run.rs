@@ -1,5 +1,6 @@
 //! `chipmarket run`: replications of one scenario, in parallel, written as CSV.
 
+use crate::console::out;
 use anyhow::Result;
 use rayon::prelude::*;
 
@@ -86,7 +87,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         )?;
     }
     if let (Some(reached), false) = (&reached, args.quiet) {
-        print!("{}", precision::describe(reached));
+        out!("{}", precision::describe(reached))?;
     }
     Ok(())
 }

@@ -389,6 +389,20 @@ impl GenScenario {
         d.format("%Y-%m-%d").to_string()
     }
 
+    /// Deterministic pseudo-random bits for the mechanisms the strategy tuples do not draw
+    /// (lead times, inventories, stocks, announcements...): a mix of the seed and `salt`.
+    fn bits(&self, salt: u64) -> u64 {
+        let mut z = self.seed.wrapping_add(salt.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A fraction in [0, 1) from [`GenScenario::bits`].
+    fn frac(&self, salt: u64) -> f64 {
+        (self.bits(salt) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
     fn horizon_years(&self) -> f64 {
         self.quarters.map_or(self.years, |q| f64::from(q) / 4.0)
     }
@@ -441,6 +455,16 @@ impl GenScenario {
             lerp(d[10], 0.0, 1000.0),
             lerp(d[11], -0.5, 1.0),
         );
+        let _ = writeln!(
+            t,
+            "inference_min_memory_gb = {:?}\ninference_min_memory_growth_per_year = {:?}\nusd_per_pflops = {:?}\n\
+             usd_per_pflops_change_per_year = {:?}\nunfilled_carry_share = {:?}\n",
+            self.frac(1) * 100.0,
+            self.frac(2) * 0.5,
+            1e3 + self.frac(3) * 2e5,
+            -0.5 + self.frac(4),
+            self.frac(5),
+        );
         let m = &self.market;
         let _ = writeln!(
             t,
@@ -454,6 +478,16 @@ impl GenScenario {
             lerp(m[4], 1e6, 1e10),
             m[5],
             self.supersede
+        );
+        let _ = writeln!(
+            t,
+            "electricity_usd_per_kwh = {:?}\npower_years = {:?}\npue = {:?}\nsystem_cost_usd_per_card = {:?}\n\
+             pull_forward_quarters = {:?}\n",
+            self.frac(6) * 0.3,
+            self.frac(7) * 8.0,
+            1.0 + self.frac(8),
+            self.frac(9) * 10_000.0,
+            self.frac(10) * 3.0,
         );
         for (fi, f) in self.firms.iter().enumerate() {
             let _ = writeln!(
@@ -475,6 +509,13 @@ impl GenScenario {
                 f.capacity_growth,
                 f.slip_sd,
             );
+            let salt = 100 + fi as u64;
+            let _ = writeln!(
+                t,
+                "lead_time_days = {}\ninventory_weeks = {:?}\n",
+                self.bits(salt) % 4 * 45,
+                if self.bits(salt + 50) % 3 == 0 { 0.0 } else { self.frac(salt + 60) * 26.0 }
+            );
             for (ci, c) in f.chips.iter().enumerate() {
                 let _ = writeln!(
                     t,
@@ -494,6 +535,20 @@ impl GenScenario {
                 }
                 if let Some(markup) = c.price_markup {
                     let _ = writeln!(t, "price_usd = {:?}", c.unit_cost * markup);
+                }
+                let salt = 200 + 10 * fi as u64 + ci as u64;
+                let _ = writeln!(
+                    t,
+                    "memory_gb = {:?}\nmemory_bandwidth_tbps = {:?}\ntdp_w = {:?}",
+                    self.frac(salt) * 200.0,
+                    self.frac(salt + 1) * 8.0,
+                    self.frac(salt + 2) * 1000.0
+                );
+                let foundries: Vec<usize> =
+                    (0..self.suppliers.len()).filter(|&si| self.suppliers[si].kind == "foundry").collect();
+                if !foundries.is_empty() && self.bits(salt + 3) % 2 == 0 {
+                    let pick = foundries[(self.bits(salt + 4) % foundries.len() as u64) as usize];
+                    let _ = writeln!(t, "foundries = [\"s{pick}\"]");
                 }
                 t.push('\n');
             }
@@ -539,8 +594,12 @@ impl GenScenario {
             let _ = writeln!(
                 t,
                 "[[customers]]\nid = \"k{ci}\"\nkind = \"{}\"\ndemand_share = {share:?}\nnoise_scale = {:?}\n\
-                 max_vendor_share = {:?}\ndomestic_mandate = {:?}",
-                c.kind, c.noise, c.max_vendor_share, c.mandate
+                 max_vendor_share = {:?}\ndomestic_mandate = {:?}\nnest_scale = {:?}",
+                c.kind,
+                c.noise,
+                c.max_vendor_share,
+                c.mandate,
+                0.05 + 0.95 * self.frac(300 + ci as u64)
             );
             if let Some(rate) = c.tenders {
                 let _ = writeln!(t, "tenders_per_year = {rate:?}");
@@ -558,8 +617,15 @@ impl GenScenario {
             let _ = writeln!(
                 t,
                 "[customers.weights]\nprice = {:?}\nperformance = {:?}\necosystem = {:?}\nrelationship = {:?}\n\
-                 supply_risk = {:?}\n",
-                w[0], w[1], w[2], w[3], w[4]
+                 supply_risk = {:?}\nbandwidth = {:?}\nmemory = {:?}\ndomestic = {:?}\n",
+                w[0],
+                w[1],
+                w[2],
+                w[3],
+                w[4],
+                self.frac(310 + ci as u64) * 2.0,
+                self.frac(320 + ci as u64) * 2.0,
+                self.frac(330 + ci as u64) * 4.0 - 2.0
             );
         }
         for (si, s) in self.suppliers.iter().enumerate() {
@@ -574,6 +640,9 @@ impl GenScenario {
             }
             if let Some(cap) = s.max_tflops {
                 let _ = writeln!(t, "max_chip_tflops = {cap:?}");
+            }
+            if self.bits(400 + si as u64) % 2 == 0 {
+                let _ = writeln!(t, "stock = {:?}", s.capacity * self.frac(410 + si as u64) * 4.0);
             }
             t.push('\n');
             for (date, cap) in &s.expansions {
@@ -632,6 +701,14 @@ impl GenScenario {
             if let Some(cap) = r.foreign_max_tpp {
                 let _ = writeln!(t, "foreign_max_tpp = {cap:?}");
             }
+            let salt = 500 + ri as u64;
+            let _ = writeln!(
+                t,
+                "backlog_grace_days = {}\npower_subsidy = {:?}\nforeign_supply_risk = {:?}",
+                self.bits(salt) % 3 * 60,
+                self.frac(salt + 10),
+                self.frac(salt + 20)
+            );
             let _ = writeln!(
                 t,
                 "[policy.regimes.r{ri}.domestic_mandate]\nstate = {:?}\nhyperscaler = {:?}\nother = {:?}\n",
@@ -641,13 +718,18 @@ impl GenScenario {
         if !names.is_empty() {
             let mut schedule = self.schedule.clone();
             schedule.sort_by_key(|&(date, _)| date);
-            for (date, r) in schedule {
+            for (k, (date, r)) in schedule.into_iter().enumerate() {
                 let _ = writeln!(
                     t,
-                    "[[policy.schedule]]\ndate = \"{}\"\nregime = \"{}\"\n",
+                    "[[policy.schedule]]\ndate = \"{}\"\nregime = \"{}\"",
                     self.date(date),
                     names[r % names.len()]
                 );
+                if self.bits(600 + k as u64) % 2 == 0 {
+                    let lead = (self.bits(610 + k as u64) % 200) as i64;
+                    let _ = writeln!(t, "announced = \"{}\"", self.date(date - lead));
+                }
+                t.push('\n');
             }
             if let Some((from, rules)) = &self.switching {
                 t.push_str("[policy.switching]\n");

@@ -16,6 +16,12 @@ analysis:
     cargo run --release -- analyze outputs/sensitivity-sobol --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
     cargo run --release -- analyze outputs/sensitivity-sobol --discover "thead_final_year_compute_share > 0.35"
 
+# Time the calibration benchmark (200 evaluations of 10 replications; target <= 60 s with 2 jobs).
+bench-calibrate:
+    cargo build --release
+    rm -rf outputs/calibration-benchmark
+    /usr/bin/time -f "%e s wall, %M KB peak" target/release/chipmarket calibrate scenarios/calibration/benchmark.toml --out outputs/calibration-benchmark --jobs 2 --quiet
+
 # All tests.
 test:
     cargo test --workspace

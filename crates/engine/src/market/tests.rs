@@ -301,3 +301,177 @@ fn an_ipo_reports_its_valuation_from_trailing_revenue() {
     let raised: f64 = r.firms.iter().filter(|f| f.firm == USA).map(|f| f.funding_usd).sum();
     assert!((raised - 0.2 * valuation).abs() <= 1e-6 * raised);
 }
+
+/// The test market with `--set`-style overrides (`firms.usa.lead_time_days=60`).
+fn market_with(regimes: &str, sets: &[&str]) -> Scenario {
+    let base = market(regimes);
+    let overrides: Vec<_> =
+        sets.iter().map(|s| crate::scenario::parse_override(s).unwrap_or_else(|e| panic!("{s}: {e}"))).collect();
+    Scenario::from_toml_str_with(&base.to_toml_string(), &overrides).unwrap_or_else(|e| panic!("invalid: {e}"))
+}
+
+fn sum_market(reports: &[RunReport], f: impl Fn(&crate::observe::MarketQuarter) -> f64) -> f64 {
+    reports.iter().flat_map(|r| &r.market).map(f).sum()
+}
+
+const BAN_2025: &str = r#"
+[policy]
+initial = "open"
+[policy.regimes.open]
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+[[policy.schedule]]
+date = "2025-01-01"
+regime = "ban"
+"#;
+
+#[test]
+fn a_ban_strands_the_inventory_of_forbidden_chips_and_reports_the_write_off() {
+    let stocked = runs(&market_with(BAN_2025, &["firms.usa.lead_time_days=60", "firms.usa.inventory_weeks=8"]), 3);
+    let lean = runs(&market(BAN_2025), 3);
+    let written_off = sum_market(&stocked, |m| m.inventory_writeoff_usd);
+    assert!(written_off > 0.0, "finished and started units of the banned chip are written off");
+    for r in &stocked {
+        for (m, q) in r.market.iter().map(|m| (m, m.quarter.to_string())) {
+            if m.inventory_writeoff_usd > 0.0 {
+                assert_eq!(q, "2025Q1", "the write-off falls when the ban takes force");
+            }
+        }
+        let firm_writeoff: f64 = r.firms.iter().filter(|f| f.firm == USA).map(|f| f.inventory_writeoff_usd).sum();
+        let market_writeoff: f64 = r.market.iter().map(|m| m.inventory_writeoff_usd).sum();
+        assert!((firm_writeoff - market_writeoff).abs() < 1e-6, "firm and market rows agree");
+        let after: u64 =
+            r.firms.iter().filter(|f| f.firm == USA && f.quarter.year >= 2025).map(|f| f.inventory_units).sum();
+        assert_eq!(after, 0, "nothing is left in the banned firm's warehouse");
+    }
+    assert_eq!(sum_market(&lean, |m| m.inventory_writeoff_usd), 0.0, "production to order strands nothing");
+}
+
+#[test]
+fn an_announced_rule_brings_foreign_orders_forward() {
+    let announced = format!("{BAN_2025}announced = \"2024-07-01\"\n");
+    let ahead = runs(&market(&announced), 4);
+    let plain = runs(&market(BAN_2025), 4);
+    let window = |reports: &[RunReport]| -> f64 {
+        reports
+            .iter()
+            .flat_map(|r| r.firms.iter())
+            .filter(|f| f.firm == USA && f.quarter.year == 2024 && f.quarter.q >= 3)
+            .map(|f| f.units_shipped as f64)
+            .sum()
+    };
+    assert!(window(&ahead) > window(&plain), "foreign deliveries rise between the announcement and the ban");
+    // Brought forward, not added: the customers' later tenders shrink by what they pulled, so
+    // the domestic vendor, which could not bid for the pulled orders, sells less meanwhile.
+    let domestic = |reports: &[RunReport]| -> f64 {
+        reports
+            .iter()
+            .flat_map(|r| r.firms.iter())
+            .filter(|f| f.firm == DOM && f.quarter.year == 2024 && f.quarter.q >= 3)
+            .map(|f| f.units_shipped as f64)
+            .sum()
+    };
+    assert!(domestic(&ahead) < domestic(&plain), "later tenders shrink by the orders brought forward");
+}
+
+#[test]
+fn a_backlog_grace_period_delivers_forbidden_backlog_before_cancelling_the_rest() {
+    let grace =
+        format!("{BAN_2025}").replace("foreign_max_tpp = 0.0", "foreign_max_tpp = 0.0\nbacklog_grace_days = 60");
+    let with = runs(&market(&grace), 4);
+    let without = runs(&market(BAN_2025), 4);
+    let q1 = |reports: &[RunReport]| -> f64 {
+        reports
+            .iter()
+            .flat_map(|r| r.firms.iter())
+            .filter(|f| f.firm == USA && f.quarter.to_string() == "2025Q1")
+            .map(|f| f.units_shipped as f64)
+            .sum()
+    };
+    assert_eq!(q1(&without), 0.0, "without grace nothing foreign is delivered after the ban");
+    assert!(q1(&with) > 0.0, "the grace period lets backlog deliver");
+    let cancelled = |reports: &[RunReport]| sum_market(reports, |m| m.cancelled_backlog_usd);
+    assert!(cancelled(&with) < cancelled(&without), "less is left to cancel after the grace period");
+    assert_eq!(
+        with.iter()
+            .flat_map(|r| r.firms.iter())
+            .filter(|f| f.firm == USA && f.quarter.year >= 2025 && f.quarter.q >= 2)
+            .map(|f| f.units_shipped)
+            .sum::<u64>(),
+        0,
+        "the ban holds once the grace period is over"
+    );
+}
+
+#[test]
+fn a_finite_stock_depletes_and_bounds_what_it_feeds() {
+    // The domestic firm makes chips only from a stocked foundry of 50 wafers (60 dies each).
+    let stocked = runs(&market_with(FAB, &["suppliers.fab.stock=50", "firms.dom.capacity_units_per_quarter=0"]), 3);
+    let flowing = runs(&market_with(FAB, &["firms.dom.capacity_units_per_quarter=0"]), 3);
+    for r in &stocked {
+        let made: u64 = r.firms.iter().filter(|f| f.firm == DOM).map(|f| f.units_produced).sum();
+        assert!(made <= 50 * 60 + 1, "at most the stock's dies are made: {made}");
+        assert!(made > 0, "the stock is used");
+    }
+    let made = |reports: &[RunReport]| -> u64 {
+        reports.iter().flat_map(|r| r.firms.iter()).filter(|f| f.firm == DOM).map(|f| f.units_produced).sum()
+    };
+    assert!(made(&flowing) > made(&stocked), "a flow of 100 wafers a quarter makes more than a stock of 50");
+}
+
+#[test]
+fn a_chip_tied_to_a_foundry_is_made_only_from_that_foundry() {
+    let s = market_with(FAB, &["firms.dom.capacity_units_per_quarter=0"]);
+    // Tie the domestic chip to a second foundry with no capacity: it can no longer be made.
+    let mut text = s.to_toml_string();
+    text.push_str("\n[[suppliers]]\nid = \"idle\"\nkind = \"foundry\"\ncapacity_per_quarter = 0.0\n");
+    text.push_str("[[links]]\nsupplier = \"idle\"\nfirm = \"dom\"\n");
+    assert!(text.contains("foundries = []"), "the resolved scenario lists the chip's foundries");
+    let tied = text.replacen("foundries = []", "foundries = [\"idle\"]", 1);
+    let tied = Scenario::from_toml_str(&tied).unwrap_or_else(|e| panic!("{e}"));
+    let free = Scenario::from_toml_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert!(delivered(&runs(&free, 2), DOM, "2024Q1") > 0.0, "the chip is made from the linked foundry");
+    assert_eq!(delivered(&runs(&tied, 2), DOM, "2024Q1"), 0.0, "a chip tied to an idle foundry is never made");
+}
+
+#[test]
+fn the_nested_logit_keeps_a_second_source_of_the_other_origin() {
+    use super::bidding::{nested_logit, HasUtility};
+    struct B(f64, bool);
+    impl HasUtility for B {
+        fn utility(&self) -> f64 {
+            self.0
+        }
+    }
+    let bids = [B(1.0, true), B(1.0, true), B(1.0, false)];
+    let plain = nested_logit(&bids, |b| b.1, 0.5, 1.0);
+    for p in &plain {
+        assert!((p - 1.0 / 3.0).abs() < 1e-12, "nest parameter 1 is a plain logit: {plain:?}");
+    }
+    let nested = nested_logit(&bids, |b| b.1, 0.5, 0.05);
+    assert!((nested.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    assert!(
+        nested[2] > 0.45,
+        "two same-origin bids are near substitutes: the foreign bid keeps about half: {nested:?}"
+    );
+    // Extreme utilities do not overflow.
+    let wide = nested_logit(&[B(1e6, true), B(-1e6, false)], |b| b.1, 0.01, 0.5);
+    assert!(wide.iter().all(|p| p.is_finite()) && (wide[0] - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn a_power_subsidy_for_domestic_chips_raises_the_domestic_share() {
+    let power = |subsidy: f64| {
+        market_with(
+            &format!("[policy]\ninitial = \"open\"\n[policy.regimes.open]\npower_subsidy = {subsidy}\n"),
+            &[
+                "market.electricity_usd_per_kwh=0.5",
+                "firms.dom.chips.dom_1.tdp_w=1000",
+                "firms.usa.chips.usa_1.tdp_w=1000",
+            ],
+        )
+    };
+    let without = delivered(&runs(&power(0.0), 4), DOM, "2024Q1");
+    let with = delivered(&runs(&power(1.0), 4), DOM, "2024Q1");
+    assert!(with > without, "paying domestic chips' power raises their deliveries: {with} vs {without}");
+}

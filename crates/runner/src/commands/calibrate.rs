@@ -71,6 +71,12 @@ struct Loaded {
     base_path: PathBuf,
 }
 
+/// Check a calibration file against its base and targets (for `chipmarket validate`):
+/// returns the number of free parameters and of targets.
+pub(crate) fn check(path: &Path) -> Result<(usize, usize), InputError> {
+    load(path).map(|l| (l.cal.spec.free.len(), l.targets.len()))
+}
+
 fn load(path: &Path) -> Result<Loaded, InputError> {
     let text = load::read_text(path, "calibration file")?;
     let shown = path.display().to_string();

@@ -10,7 +10,10 @@ use crate::load::{self, InputError};
 pub fn validate(args: &ValidateArgs) -> Result<()> {
     let mut failed = Vec::new();
     for path in &args.files {
-        let checked = if is_sweep_file(path) {
+        let checked = if is_calibration_file(path) {
+            super::calibrate::check(path)
+                .map(|(free, targets)| format!(" (calibration: {free} free parameter(s), {targets} target(s))"))
+        } else if is_sweep_file(path) {
             super::sweep::load(path).map(|l| {
                 format!(" (sweep: {} point(s) x {} replication(s))", l.sweep.points.len(), l.sweep.replications())
             })
@@ -33,10 +36,17 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     }
 }
 
+/// The top-level keys of a file, if it parses as TOML.
+fn top_keys(path: &std::path::Path) -> Option<toml::Table> {
+    load::read_text(path, "file").ok().and_then(|text| text.parse::<toml::Table>().ok())
+}
+
+/// A calibration file has a `base` and `[[free]]` parameters (or a `budget`).
+fn is_calibration_file(path: &std::path::Path) -> bool {
+    top_keys(path).is_some_and(|t| t.contains_key("base") && (t.contains_key("free") || t.contains_key("budget")))
+}
+
 /// A sweep file has a top-level `base` key; anything else is read as a scenario.
 fn is_sweep_file(path: &std::path::Path) -> bool {
-    load::read_text(path, "file")
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|table| table.contains_key("base"))
+    top_keys(path).is_some_and(|table| table.contains_key("base"))
 }

@@ -37,3 +37,23 @@ fn an_unknown_key_names_its_place_and_the_nearest_key_and_writes_nothing() {
     assert!(!tmp.path().join("out").exists(), "invalid input writes nothing");
     let _ = chipmarket;
 }
+
+#[test]
+fn validate_checks_calibration_files_as_calibrations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let shipped = scenario("calibration/baseline.toml");
+    let out = ok(tmp.path(), &["validate", shipped.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("(calibration: "), "recognised as a calibration file: {said}");
+    // A calibration file with a key of its own kind misspelt is refused with its place, not
+    // read as a sweep file.
+    let base = scenario("baseline.toml");
+    let text = format!(
+        "base = {:?}\nreplications = 2\nbudgt = 10\n[[free]]\npath = \"demand.growth_rate_per_year\"\nrange = [0.5, 0.9]\n",
+        base.to_str().unwrap()
+    );
+    fs::write(tmp.path().join("cal.toml"), text).unwrap();
+    let out = fails_with(tmp.path(), &["validate", "cal.toml"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invalid calibration") && err.contains("cal.toml:3:1"), "{err}");
+}

@@ -514,7 +514,7 @@ impl GenScenario {
                 t,
                 "lead_time_days = {}\ninventory_weeks = {:?}\n",
                 self.bits(salt) % 4 * 45,
-                if self.bits(salt + 50) % 3 == 0 { 0.0 } else { self.frac(salt + 60) * 26.0 }
+                if self.bits(salt + 50).is_multiple_of(3) { 0.0 } else { self.frac(salt + 60) * 26.0 }
             );
             for (ci, c) in f.chips.iter().enumerate() {
                 let _ = writeln!(
@@ -546,7 +546,7 @@ impl GenScenario {
                 );
                 let foundries: Vec<usize> =
                     (0..self.suppliers.len()).filter(|&si| self.suppliers[si].kind == "foundry").collect();
-                if !foundries.is_empty() && self.bits(salt + 3) % 2 == 0 {
+                if !foundries.is_empty() && self.bits(salt + 3).is_multiple_of(2) {
                     let pick = foundries[(self.bits(salt + 4) % foundries.len() as u64) as usize];
                     let _ = writeln!(t, "foundries = [\"s{pick}\"]");
                 }
@@ -641,7 +641,7 @@ impl GenScenario {
             if let Some(cap) = s.max_tflops {
                 let _ = writeln!(t, "max_chip_tflops = {cap:?}");
             }
-            if self.bits(400 + si as u64) % 2 == 0 {
+            if self.bits(400 + si as u64).is_multiple_of(2) {
                 let _ = writeln!(t, "stock = {:?}", s.capacity * self.frac(410 + si as u64) * 4.0);
             }
             t.push('\n');
@@ -725,7 +725,7 @@ impl GenScenario {
                     self.date(date),
                     names[r % names.len()]
                 );
-                if self.bits(600 + k as u64) % 2 == 0 {
+                if self.bits(600 + k as u64).is_multiple_of(2) {
                     let lead = (self.bits(610 + k as u64) % 200) as i64;
                     let _ = writeln!(t, "announced = \"{}\"", self.date(date - lead));
                 }

@@ -90,7 +90,9 @@ fn no_scenario_runs_the_embedded_baseline_into_outputs() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("outputs/baseline"), "{stdout}");
     let market = fs::read_to_string(tmp.path().join("outputs/baseline/market_quarterly.csv")).unwrap();
-    assert_eq!(market.lines().count(), 1 + 40, "ten years of quarters");
+    // 2021Q3 (a half-year warm-up) to 2031Q4: 42 quarters.
+    assert_eq!(market.lines().count(), 1 + 42, "ten and a half years of quarters");
+    assert!(market.lines().nth(1).is_some_and(|l| l.starts_with("0,2021Q3,")), "starts with the warm-up");
 }
 
 #[test]

@@ -8,13 +8,15 @@ run *args:
 sweep file *args:
     cargo run --release -- sweep {{file}} {{args}}
 
-# Sensitivity analysis of the shipped sweeps (docs/analysis.md): run both, then analyze.
+# Sensitivity analysis of the shipped sweeps (docs/analysis.md): run them, then analyze.
 analysis:
     cargo run --release -- sweep scenarios/sweeps/screening-morris.toml --quiet
     cargo run --release -- analyze outputs/screening-morris --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
     cargo run --release -- sweep scenarios/sweeps/sensitivity-sobol.toml --quiet
     cargo run --release -- analyze outputs/sensitivity-sobol --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
-    cargo run --release -- analyze outputs/sensitivity-sobol --discover "thead_final_year_compute_share > 0.35"
+    cargo run --release -- analyze outputs/sensitivity-sobol --discover "market_final_year_domestic_compute_share < 0.8"
+    cargo run --release -- sweep scenarios/sweeps/sensitivity-sobol-2027.toml --quiet
+    cargo run --release -- analyze outputs/sensitivity-sobol-2027 --kpi market_final_perf_gap_sellable --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share
 
 # Time the calibration benchmark (200 evaluations of 10 replications; target <= 60 s with 2 jobs).
 bench-calibrate:

@@ -80,7 +80,7 @@ impl Period {
         };
         let month = |s: &str| -> Option<i32> {
             let (y, m) = s.split_once('-')?;
-            let m: u32 = (m.len() == 2).then(|| m.parse().ok()).flatten()?;
+            let m: u32 = (m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit())).then(|| m.parse().ok()).flatten()?;
             let y = year(y)?;
             (1..=12).contains(&m).then(|| month_index(y, m))
         };
@@ -644,6 +644,18 @@ mod tests {
         for bad in ["", "24", "2024H3", "2024Q0", "2024-13", "2025-01..2024-02", "FY2025", "2024-1"] {
             assert_eq!(Period::parse(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn periods_are_written_with_digits_only() {
+        // Found by fuzzing (fuzz/README.md): `u32::from_str` takes a sign, so "+1" passed as January.
+        for bad in ["2024-+1", "2024-+1..2024-03", "2024-01..2024-+3"] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Period::parse("2024-01..2024-03"),
+            Period::parse("2024Q1").map(|p| Period { label: "2024-01..2024-03".into(), ..p })
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Fuzz the targets file (`fit::parse_targets`): any text is refused with a placed error
-//! (line and column from 1) or gives targets with unique ids, bands that hold their values and
-//! periods that read back from their labels, and that read back unchanged from a targets file
+//! (line and column from 1) or gives targets with unique ids, bands that hold their values,
+//! periods that read back from their labels and places (line, scope line and column) that point
+//! at their record and `firm` cell, and that read back unchanged from a targets file
 //! written from them. Valid targets are bound to the tiny test scenario's catalogue (and to an
 //! undated one) and evaluated on fixed flows without panicking.
 #![no_main]
@@ -66,6 +67,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(t.low <= t.observed && t.observed <= t.high, "{t:?}");
         assert_eq!(Period::parse(&t.period.label).as_ref(), Some(&t.period), "{t:?}");
         assert!(t.line >= 2 && t.scope_column >= 1, "{t:?}");
+        // The places point at the record and at its `firm` cell (quoted cells are not compared).
+        let line_at = |n: usize| text.split('\n').nth(n - 1).unwrap_or_else(|| panic!("{t:?}: no line {n}"));
+        let record = line_at(t.line).trim_start();
+        assert!(record.starts_with('"') || record.starts_with(t.id.as_str()), "{t:?} is not on line {}", t.line);
+        let cell: String = line_at(t.scope_line).chars().skip(t.scope_column - 1).collect();
+        assert!(cell.starts_with('"') || cell.trim_start().starts_with(t.scope.as_str()), "{t:?}: {cell:?}");
     }
 
     // Written back as a targets file, they read back the same.

@@ -191,15 +191,30 @@ impl fmt::Display for FitError {
 
 impl std::error::Error for FitError {}
 
+/// Whether the character `c` at byte `i` ends a line: `\n`, or a `\r` not followed by `\n`
+/// (csv ends records at `\n`, `\r\n` and a lone `\r`, so lines are counted the same way).
+fn ends_line(text: &str, i: usize, c: char) -> bool {
+    c == '\n' || (c == '\r' && text.as_bytes().get(i + 1) != Some(&b'\n'))
+}
+
 /// One-based line and character column of field `field` of the record starting at byte `at`.
 fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
     let at = at.min(text.len());
-    let mut line = text[..at].matches('\n').count() + 1;
-    let mut col = text[..at].rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
+    let (mut line, mut col) = (1, 1);
+    let mut step = |i: usize, c: char| {
+        if ends_line(text, i, c) {
+            (line, col) = (line + 1, 1);
+        } else if c != '\r' {
+            col += 1;
+        }
+    };
+    for (i, c) in text[..at].char_indices() {
+        step(i, c);
+    }
     // As csv reads: a quote opens a quoted cell only at the cell's start, and `""` inside one is
     // a quote; elsewhere a quote is text.
     let (mut quoted, mut seen, mut start, mut closed) = (false, 0, true, false);
-    for c in text[at..].chars() {
+    for (i, c) in text[at..].char_indices() {
         if seen == field {
             break;
         }
@@ -209,15 +224,10 @@ fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
             '"' if quoted => (quoted, closed) = (false, true),
             '"' if was_start || was_closed => quoted = true,
             ',' if !quoted => (seen, start) = (seen + 1, true),
-            '\n' if !quoted => break,
+            '\n' | '\r' if !quoted => break,
             _ => {}
         }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
+        step(at + i, c);
     }
     (line, col)
 }
@@ -752,6 +762,12 @@ mod tests {
         assert_eq!((e.line, e.column), (7, 14), "{e}");
         let e = parse_targets("id,period,metric,firm,value,low,high\r\n\n\nA,2024\n").unwrap_err();
         assert_eq!(e.line, 4, "{e}");
+        // A lone `\r` ends a record for csv, so it ends a line of the places too.
+        let targets =
+            parse_targets("id,period,metric,firm,value,low,high\rA,2024,units,x,1,0,2\r\rB,2024,units,y,1,0,2")
+                .unwrap();
+        let places: Vec<_> = targets.iter().map(|t| (t.line, t.scope_line, t.scope_column)).collect();
+        assert_eq!(places, [(2, 2, 14), (4, 4, 14)]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Fuzz `--set PATH=VALUE`: any argument applied to the baseline scenario either is refused
-//! with an error or gives a valid scenario whose resolved text reads back to it.
+//! Fuzz `--set PATH=VALUE`: any argument applied to the tiny test scenario either is refused
+//! with an error or gives a valid scenario whose resolved text reads back to it. (The tiny
+//! scenario rather than the baseline: the same parser and merge at a hundred times the speed.)
 #![no_main]
 
 use chipmarket_engine::scenario::parse_override;
@@ -10,13 +11,13 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::with_names;
 
-const BASELINE: &str = include_str!("../../scenarios/baseline.toml");
+const BASE: &str = include_str!("../../crates/runner/tests/data/tiny.toml");
 
 fuzz_target!(|data: &[u8]| {
     let Ok(arg) = std::str::from_utf8(data) else { return };
     // Several overrides, one per line, as repeated `--set` flags.
     let Ok(overrides) = arg.lines().map(parse_override).collect::<Result<Vec<_>, _>>() else { return };
-    let Ok(scenario) = Scenario::from_layers(&[BASELINE], &overrides) else { return };
+    let Ok(scenario) = Scenario::from_layers(&[BASE], &overrides) else { return };
     let resolved = scenario.to_toml_string();
     let again = Scenario::from_toml_str(&resolved)
         .unwrap_or_else(|e| panic!("the resolved scenario does not read back: {e}\n{resolved}"));

@@ -80,7 +80,7 @@ impl Period {
         };
         let month = |s: &str| -> Option<i32> {
             let (y, m) = s.split_once('-')?;
-            let m: u32 = (m.len() == 2).then(|| m.parse().ok()).flatten()?;
+            let m: u32 = (m.len() == 2 && m.bytes().all(|b| b.is_ascii_digit())).then(|| m.parse().ok()).flatten()?;
             let y = year(y)?;
             (1..=12).contains(&m).then(|| month_index(y, m))
         };
@@ -143,6 +143,8 @@ pub struct Target {
     pub high: f64,
     /// Line of its record in the file (header = 1).
     pub line: usize,
+    /// Line of the `firm` cell (the record's line unless an earlier quoted cell spans lines).
+    pub scope_line: usize,
     /// Column (in characters, 1-based) of the `firm` cell, for error messages.
     pub scope_column: usize,
 }
@@ -189,30 +191,52 @@ impl fmt::Display for FitError {
 
 impl std::error::Error for FitError {}
 
+/// Whether the character `c` at byte `i` ends a line: `\n`, or a `\r` not followed by `\n`
+/// (csv ends records at `\n`, `\r\n` and a lone `\r`, so lines are counted the same way).
+fn ends_line(text: &str, i: usize, c: char) -> bool {
+    c == '\n' || (c == '\r' && text.as_bytes().get(i + 1) != Some(&b'\n'))
+}
+
 /// One-based line and character column of field `field` of the record starting at byte `at`.
 fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
     let at = at.min(text.len());
-    let mut line = text[..at].matches('\n').count() + 1;
-    let mut col = text[..at].rsplit('\n').next().map_or(0, |s| s.chars().count()) + 1;
-    let (mut quoted, mut seen) = (false, 0);
-    for c in text[at..].chars() {
+    let (mut line, mut col) = (1, 1);
+    let mut step = |i: usize, c: char| {
+        if ends_line(text, i, c) {
+            (line, col) = (line + 1, 1);
+        } else if c != '\r' {
+            col += 1;
+        }
+    };
+    for (i, c) in text[..at].char_indices() {
+        step(i, c);
+    }
+    // As csv reads: a quote opens a quoted cell only at the cell's start, and `""` inside one is
+    // a quote; elsewhere a quote is text.
+    let (mut quoted, mut seen, mut start, mut closed) = (false, 0, true, false);
+    for (i, c) in text[at..].char_indices() {
         if seen == field {
             break;
         }
+        let (was_start, was_closed) = (start, closed);
+        (start, closed) = (false, false);
         match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => seen += 1,
-            '\n' if !quoted => break,
+            '"' if quoted => (quoted, closed) = (false, true),
+            '"' if was_start || was_closed => quoted = true,
+            ',' if !quoted => (seen, start) = (seen + 1, true),
+            '\n' | '\r' if !quoted => break,
             _ => {}
         }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
+        step(at + i, c);
     }
     (line, col)
+}
+
+/// Where the record the reader positions at `byte` starts: csv gives the place it stood when it
+/// began the record, before the line ends and blank lines it skips, so step over those.
+fn record_start(text: &str, byte: usize) -> usize {
+    let byte = byte.min(text.len());
+    byte + text[byte..].bytes().take_while(|b| matches!(b, b'\r' | b'\n')).count()
 }
 
 /// Parse a targets file (CSV text with a header line). Checks the columns, ids, periods,
@@ -240,12 +264,13 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e.position().map_or(1, |p| field_place(text, record_start(text, p.byte() as usize), 0).0);
                 return Err(FitError::new(line, 1, "", format!("not a valid CSV record: {e}"))
                     .hint("every record has as many cells as the header; quote cells that hold commas"));
             }
         }
-        let (line, byte) = record.position().map_or((0, 0), |p| (p.line() as usize, p.byte() as usize));
+        let byte = record.position().map_or(0, |p| record_start(text, p.byte() as usize));
+        let line = field_place(text, byte, 0).0;
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
@@ -303,8 +328,8 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
             )
             .hint("the band [low, high] must hold the observed value"));
         }
-        let scope_column = place("firm").1;
-        targets.push(Target { id, period, metric, scope, observed, low, high, line, scope_column });
+        let (scope_line, scope_column) = place("firm");
+        targets.push(Target { id, period, metric, scope, observed, low, high, line, scope_line, scope_column });
     }
     if targets.is_empty() {
         return Err(
@@ -372,7 +397,7 @@ pub fn bind(targets: &[Target], cat: &Catalogue) -> Result<Vec<Scope>, FitError>
     targets
         .iter()
         .map(|t| {
-            let err = |msg: String| FitError::new(t.line, t.scope_column, format!("{}.firm", t.id), msg);
+            let err = |msg: String| FitError::new(t.scope_line, t.scope_column, format!("{}.firm", t.id), msg);
             let scope = match t.scope.as_str() {
                 "all" => Scope::All,
                 "domestic" => Scope::Domestic,
@@ -647,6 +672,18 @@ mod tests {
     }
 
     #[test]
+    fn periods_are_written_with_digits_only() {
+        // Found by fuzzing (fuzz/README.md): `u32::from_str` takes a sign, so "+1" passed as January.
+        for bad in ["2024-+1", "2024-+1..2024-03", "2024-01..2024-+3"] {
+            assert_eq!(Period::parse(bad), None, "{bad}");
+        }
+        assert_eq!(
+            Period::parse("2024-01..2024-03"),
+            Period::parse("2024Q1").map(|p| Period { label: "2024-01..2024-03".into(), ..p })
+        );
+    }
+
+    #[test]
     fn values_follow_the_definitions() {
         let text = format!(
             "{HEADER}A,2024Q1,unit_share,usa,0.7,0.6,0.8,,\nB,2024H1,unit_share,domestic,0.5,0,1,,\n\
@@ -706,6 +743,43 @@ mod tests {
         assert_eq!((e.line, e.column, e.key.as_str()), (3, 14, "B.firm"));
         let targets = parse_targets(&format!("{HEADER}A,2024,market_usd,dom,1,0,2,,\n")).unwrap();
         assert!(bind(&targets, &cat()).is_err());
+    }
+
+    #[test]
+    fn places_count_blank_lines_crlf_and_quoted_line_breaks() {
+        // Found by fuzzing (fuzz/README.md): csv positions a record before the blank lines and
+        // the `\n` of a `\r\n` it skips, so a target after them was placed on an earlier line
+        // (the header's, after `\r\n\n`), and its scope on the record's first line even when a
+        // quoted cell before it spans lines.
+        let text = "id,period,metric,firm,value,low,high\r\n\nA,2024,units,nobody,1,0,2\r\n\r\n\n\
+                    \"B\n\",2024,units,nvidia,1,0,2\n";
+        let targets = parse_targets(text).unwrap();
+        assert_eq!((targets[0].line, targets[0].scope_line, targets[0].scope_column), (3, 3, 14));
+        assert_eq!((targets[1].line, targets[1].scope_line, targets[1].scope_column), (6, 7, 14));
+        let e = bind(&targets[..1], &cat()).unwrap_err();
+        assert_eq!((e.line, e.column), (3, 14), "{e}");
+        let e = bind(&targets[1..], &cat()).unwrap_err();
+        assert_eq!((e.line, e.column), (7, 14), "{e}");
+        let e = parse_targets("id,period,metric,firm,value,low,high\r\n\n\nA,2024\n").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        // A lone `\r` ends a record for csv, so it ends a line of the places too.
+        let targets =
+            parse_targets("id,period,metric,firm,value,low,high\rA,2024,units,x,1,0,2\r\rB,2024,units,y,1,0,2")
+                .unwrap();
+        let places: Vec<_> = targets.iter().map(|t| (t.line, t.scope_line, t.scope_column)).collect();
+        assert_eq!(places, [(2, 2, 14), (4, 4, 14)]);
+    }
+
+    #[test]
+    fn places_count_quotes_as_csv_reads_them() {
+        // Found by fuzzing (fuzz/README.md): a quote inside an unquoted cell is text, but it was
+        // taken to open a quoted cell, which hid the commas after it.
+        let text = "id,period,metric,firm,value,low,high\nA\"1,2024,units,nvidia,1,0,2\n\
+                    \"a\"\"b\",2024,units,nvidia,1,0,2\n\"c\"\"\",2024,units,nvidia,1,0,2\n";
+        let targets = parse_targets(text).unwrap();
+        assert_eq!(targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["A\"1", "a\"b", "c\""]);
+        let columns: Vec<_> = targets.iter().map(|t| t.scope_column).collect();
+        assert_eq!(columns, [16, 19, 18]);
     }
 
     #[test]

@@ -628,12 +628,25 @@ pub struct SwitchRule {
 }
 
 /// `[output]`: optional outputs.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     /// Write `events.csv` (the same as `--trace`). Default: false.
     #[serde(default)]
     pub trace: bool,
+    /// Write `contracts.csv`, one row per contract (the largest file by far). Default: true.
+    #[serde(default = "yes")]
+    pub contracts: bool,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output { trace: false, contracts: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Market {

@@ -150,6 +150,7 @@ impl Market<'_> {
             delivered: 0,
             status: if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
             closed: None,
+            training: self.tenders[ti].min_tflops > 0.0,
         });
         if needs_licence {
             let delay = u64::from(regime.license_delay_days) * TICKS_PER_DAY;

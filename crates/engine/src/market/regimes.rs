@@ -8,7 +8,7 @@ impl Market<'_> {
         self.supply.set_regime(&self.policy.regimes[r].cut_links);
         self.trace(now, "regime_change", |m: &Market| m.policy.names[r].clone());
         // Foreign backlog the new regime forbids is cancelled and re-tendered.
-        for contract in 0..self.contracts.len() {
+        for contract in self.contracts.live_ids() {
             let c = &self.contracts[contract];
             if c.status != ContractStatus::Active
                 || self.firms[c.firm].domestic

@@ -23,6 +23,9 @@ impl Market<'_> {
         let deadline = close.saturating_add(u64::from(self.s.demand.delivery_days) * TICKS_PER_DAY);
         let id = self.tenders.len() as u32;
         self.tenders.push(Tender { customer, pflops, min_tflops, deadline, bids: Vec::new() });
+        if self.options.record_rows {
+            self.sink.tender(u64::from(id), pflops);
+        }
         self.flows.tenders_opened += 1;
         self.trace(now, "tender_opened", |m: &Market| format!("{} {}", id, m.s.customers[customer].id));
         if close >= self.end {
@@ -53,7 +56,7 @@ impl Market<'_> {
     pub(super) fn retender(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let c = &self.contracts[contract];
         let pflops = c.remaining() as f64 * c.pflops_per_unit;
-        let (customer, training) = (c.customer, self.tenders[c.tender as usize].min_tflops > 0.0);
+        let (customer, training) = (c.customer, c.training);
         if pflops > 0.0 {
             self.open_tender(customer, pflops, training, now, queue);
         }

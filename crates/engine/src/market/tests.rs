@@ -118,8 +118,12 @@ regime = "ban"
     for r in &reports {
         for m in r.market.iter().filter(|m| m.quarter.to_string().as_str() >= "2025Q1") {
             assert_eq!(r.regime_names[m.regime], "ban");
+            assert_eq!(m.perf_gap_sellable, None, "no foreign chip may be sold: no sellable gap");
+            assert!(m.perf_gap_frontier.is_some_and(|g| g > 1.0), "the frontier gap stays defined");
             if m.delivered_pflops > 0.0 {
-                assert_eq!(m.domestic_compute_share, 1.0);
+                assert_eq!(m.domestic_compute_share, Some(1.0));
+            } else {
+                assert_eq!(m.domestic_compute_share, None, "no share of nothing");
             }
         }
     }
@@ -300,4 +304,57 @@ fn an_ipo_reports_its_valuation_from_trailing_revenue() {
     assert!((valuation - 10.0 * trailing).abs() <= 1e-6 * valuation, "{valuation} vs 10 x {trailing}");
     let raised: f64 = r.firms.iter().filter(|f| f.firm == USA).map(|f| f.funding_usd).sum();
     assert!((raised - 0.2 * valuation).abs() <= 1e-6 * raised);
+}
+
+/// A sink that notes, for each contract row, how many quarters had closed when it came.
+#[derive(Default)]
+struct Arrivals {
+    quarters: usize,
+    contracts: Vec<(u64, usize)>,
+    ended: bool,
+}
+
+impl crate::observe::Sink for Arrivals {
+    fn market_quarter(&mut self, _: &crate::observe::Catalog, _: &crate::observe::MarketQuarter) {
+        assert!(!self.ended);
+        self.quarters += 1;
+    }
+    fn contract(&mut self, _: &crate::observe::Catalog, row: &crate::observe::ContractRow) {
+        assert!(!self.ended);
+        self.contracts.push((row.contract, self.quarters));
+    }
+    fn end(&mut self, _: &crate::observe::Catalog, _: crate::observe::Summary, _: u64) {
+        self.ended = true;
+    }
+}
+
+#[test]
+fn contract_rows_stream_in_contract_order_as_contracts_close_and_match_the_report() {
+    let s = market(FAB);
+    let mut arrivals = Arrivals::default();
+    crate::run_with_sink(&s, 0, RunOptions::default(), &mut arrivals).expect("runs");
+    let report = run(&s, 0, RunOptions::default()).expect("runs");
+    assert!(arrivals.ended);
+    let numbers: Vec<u64> = arrivals.contracts.iter().map(|&(c, _)| c).collect();
+    let expected: Vec<u64> = (0..report.contracts.len() as u64).collect();
+    assert_eq!(numbers, expected, "every contract once, by number");
+    assert!(report.contracts.iter().zip(0..).all(|(c, i)| c.contract == i));
+    // Closed contracts leave before the run ends: most rows come before the last quarter.
+    let early = arrivals.contracts.iter().filter(|&&(_, q)| q < report.market.len()).count();
+    assert!(early * 2 > numbers.len(), "only {early} of {} contract rows came before the end", numbers.len());
+    // Rows still open at the end come last, and are the only open ones.
+    for c in &report.contracts {
+        let open = matches!(c.status, ContractStatus::Active | ContractStatus::PendingLicence);
+        assert_eq!(open, c.closed_on.is_none(), "contract {}", c.contract);
+    }
+}
+
+#[test]
+fn replaying_a_report_gives_the_same_report() {
+    let s = market(FAB);
+    let report = run(&s, 1, RunOptions { record_rows: true, trace: true }).expect("runs");
+    assert!(!report.contracts.is_empty() && !report.events.is_empty());
+    let mut copy = RunReport::default();
+    report.replay(&mut copy);
+    assert_eq!(copy, report);
 }

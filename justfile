@@ -20,6 +20,14 @@ bench:
     cargo run --release -p chipmarket-engine --example replication -- scenarios/stress-large.toml --reps 3
     cargo bench -p chipmarket --bench sweep
 
+# Peak memory (KiB, /usr/bin/time) of 1000 baseline replications and of one replication
+# with 24000 tenders per customer and year; both stay under 64 MB.
+memory:
+    cargo build --release -p chipmarket
+    /usr/bin/time -f "run --replications 1000: peak %M KiB, %e s" target/release/chipmarket run --replications 1000 --quiet --out target/memory/r1000
+    /usr/bin/time -f "run --replications 1 --set demand.tenders_per_year=24000: peak %M KiB, %e s" target/release/chipmarket run --replications 1 --set demand.tenders_per_year=24000 --quiet --out target/memory/t24000
+    rm -rf target/memory
+
 # Lints as CI runs them.
 lint:
     cargo clippy --workspace --all-targets -- -D warnings

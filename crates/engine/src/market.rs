@@ -9,6 +9,7 @@
 
 mod accounts;
 mod bidding;
+mod book;
 mod demand;
 mod kpi;
 mod production;
@@ -25,12 +26,14 @@ use rand_distr::{Distribution, Gamma, LogNormal, Normal};
 
 use crate::calendar::{Calendar, Date, Quarter, TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::error::SimError;
-use crate::observe::{ContractRow, ContractStatus, EventRow, RunOptions, RunReport};
+use crate::observe::{Catalog, ContractRow, ContractStatus, EventRow, RunOptions, Sink};
 use crate::policy::PolicyBook;
 use crate::rng::{stream, Stream};
 use crate::scenario::{CustomerKind, Origin, Scenario};
 use crate::sim::{EventQueue, Model, SimTime};
 use crate::supply::{Need, SupplyNetwork};
+
+use book::Book;
 
 pub use demand::DemandCurve;
 
@@ -256,9 +259,20 @@ struct Contract {
     delivered: u64,
     status: ContractStatus,
     closed: Option<SimTime>,
+    /// Whether its tender was a training tender (a re-tender is one too), kept here
+    /// because the tender is dropped once awarded.
+    training: bool,
+    /// Whether its number is in the firm's backlog queue. A contract closed early (cut,
+    /// cancelled) stays there until the next delivery pass skips it, and production reads
+    /// its chip until then, so it is kept until it has left the queue.
+    in_backlog: bool,
 }
 
 impl Contract {
+    /// Nothing can change it any more: closed, and out of the firm's backlog queue.
+    fn finished(&self) -> bool {
+        !self.open() && !self.in_backlog
+    }
     fn open(&self) -> bool {
         matches!(self.status, ContractStatus::Active | ContractStatus::PendingLicence)
     }
@@ -292,14 +306,25 @@ pub struct Market<'s> {
     firms: Vec<FirmState>,
     chips: Vec<ChipState>,
     customers: Vec<CustomerState>,
-    tenders: Vec<Tender>,
-    contracts: Vec<Contract>,
+    /// Tenders, kept until awarded.
+    tenders: Book<Tender>,
+    /// Contracts, kept until they close (and every one before them has).
+    contracts: Book<Contract>,
     quarter: Quarter,
     quarter_start: SimTime,
     flows: MarketFlows,
     policy_stream: Stream,
-    report: RunReport,
+    /// Names the rows refer to (chip names are added as chips appear).
+    catalog: Catalog,
+    sink: &'s mut dyn Sink,
     kpi: kpi::Tracker,
+    /// Tests only: keep every tender and contract to the end (rows then come at the end),
+    /// to show that dropping finished records changes nothing.
+    #[cfg(test)]
+    keep_records: bool,
+    /// Tests only: the most contracts kept at once.
+    #[cfg(test)]
+    peak_kept: usize,
 }
 
 fn years(ticks: u64) -> f64 {
@@ -311,8 +336,15 @@ fn ticks_of_years(years: f64) -> u64 {
 }
 
 impl<'s> Market<'s> {
-    /// Build the initial state of replication `replication` and schedule its first events.
-    pub fn new(s: &'s Scenario, replication: u32, options: RunOptions, queue: &mut EventQueue<Event>) -> Market<'s> {
+    /// Build the initial state of replication `replication`, whose rows go to `sink`, and
+    /// schedule its first events.
+    pub fn new(
+        s: &'s Scenario,
+        replication: u32,
+        options: RunOptions,
+        sink: &'s mut dyn Sink,
+        queue: &mut EventQueue<Event>,
+    ) -> Market<'s> {
         let seed = s.scenario.seed;
         let cal = Calendar::new(s.scenario.start);
         let end = end_tick(s, &cal);
@@ -397,14 +429,13 @@ impl<'s> Market<'s> {
             })
             .collect();
 
-        let report = RunReport {
+        let catalog = Catalog {
             replication,
             seed,
             firm_ids: s.firms.iter().map(|f| f.id.clone()).collect(),
             customer_ids: s.customers.iter().map(|c| c.id.clone()).collect(),
             chip_ids: Vec::new(),
             regime_names: policy.names.clone(),
-            ..RunReport::default()
         };
         let kpi = kpi::Tracker::new(s);
         let mut market = Market {
@@ -420,14 +451,42 @@ impl<'s> Market<'s> {
             firms,
             chips,
             customers,
-            tenders: Vec::new(),
-            contracts: Vec::new(),
+            tenders: Book::new(Tender {
+                customer: 0,
+                budget: 0.0,
+                training: false,
+                min_tflops: 0.0,
+                min_memory_gb: 0.0,
+                deadline: SimTime::ZERO,
+                ahead_of: None,
+                bids: Vec::new(),
+            }),
+            contracts: Book::new(Contract {
+                tender: 0,
+                customer: 0,
+                firm: 0,
+                chip: 0,
+                awarded: SimTime::ZERO,
+                units: 0,
+                pflops_per_unit: 0.0,
+                unit_price: 0.0,
+                delivered: 0,
+                status: ContractStatus::Cancelled,
+                closed: Some(SimTime::ZERO),
+                training: false,
+                in_backlog: false,
+            }),
             quarter: s.scenario.start.quarter(),
             quarter_start: SimTime::ZERO,
             flows: MarketFlows::default(),
             policy_stream: stream(seed, replication, "policy"),
-            report,
+            catalog,
+            sink,
             kpi,
+            #[cfg(test)]
+            keep_records: false,
+            #[cfg(test)]
+            peak_kept: 0,
         };
         market.schedule_start(queue);
         market
@@ -485,35 +544,60 @@ impl<'s> Market<'s> {
         queue.schedule_in(self.end.ticks(), Event::End.priority(), Event::End);
     }
 
-    /// The report of a finished run.
-    pub fn into_report(mut self, events_processed: u64) -> RunReport {
-        self.report.events_processed = events_processed;
-        self.report.chip_ids = self.chips.iter().map(|c| c.id.clone()).collect();
-        if self.options.record_rows {
-            self.report.tender_budgets_usd = self.tenders.iter().map(|t| t.budget).collect();
-            self.report.contracts = self
-                .contracts
-                .iter()
-                .enumerate()
-                .map(|(i, c)| ContractRow {
-                    contract: i as u64,
-                    tender: u64::from(c.tender),
-                    customer: c.customer,
-                    firm: c.firm,
-                    chip: c.chip,
-                    awarded_on: self.cal.date_of(c.awarded),
-                    units: c.units,
-                    compute_pflops: c.units as f64 * c.pflops_per_unit,
-                    value_usd: c.units as f64 * c.unit_price,
-                    delivered_units: c.delivered,
-                    status: c.status,
-                    closed_on: c.closed.map(|t| self.cal.date_of(t)),
-                })
-                .collect();
+    /// End of the run: the contracts still kept go to the sink (in contract order), then
+    /// the KPIs.
+    pub fn finish(mut self, events_processed: u64) {
+        while let Some((id, c)) = self.contracts.pop_any() {
+            self.emit_contract(id, &c);
         }
+        self.sync_chip_names();
         let gaps = self.perf_gaps(self.end);
-        self.report.summary = self.kpi.summary(self.s, &self.firms_final(), gaps);
-        self.report
+        let summary = self.kpi.summary(self.s, &self.firms_final(), gaps);
+        self.sink.end(&self.catalog, summary, events_processed);
+    }
+
+    /// Add the names of chips created since the last call to the catalogue.
+    fn sync_chip_names(&mut self) {
+        while let Some(c) = self.chips.get(self.catalog.chip_ids.len()) {
+            self.catalog.chip_ids.push(c.id.clone());
+        }
+    }
+
+    /// Hand the contract rows that became final, and drop awarded tenders (after each event).
+    fn flush_finished(&mut self) {
+        #[cfg(test)]
+        {
+            self.peak_kept = self.peak_kept.max(self.contracts.kept());
+            if self.keep_records {
+                return;
+            }
+        }
+        while self.tenders.pop_finished(|_| false).is_some() {}
+        while let Some((id, c)) = self.contracts.pop_finished(Contract::finished) {
+            self.emit_contract(id, &c);
+        }
+    }
+
+    fn emit_contract(&mut self, id: usize, c: &Contract) {
+        if !self.options.record_rows {
+            return;
+        }
+        self.sync_chip_names();
+        let row = ContractRow {
+            contract: id as u64,
+            tender: u64::from(c.tender),
+            customer: c.customer,
+            firm: c.firm,
+            chip: c.chip,
+            awarded_on: self.cal.date_of(c.awarded),
+            units: c.units,
+            compute_pflops: c.units as f64 * c.pflops_per_unit,
+            value_usd: c.units as f64 * c.unit_price,
+            delivered_units: c.delivered,
+            status: c.status,
+            closed_on: c.closed.map(|t| self.cal.date_of(t)),
+        };
+        self.sink.contract(&self.catalog, &row);
     }
 
     fn firms_final(&self) -> Vec<kpi::FirmFinal> {
@@ -524,7 +608,7 @@ impl<'s> Market<'s> {
                 cumulative_revenue: f.cumulative_revenue,
                 ecosystem: f.ecosystem,
                 cash: f.cash,
-                best_tflops: self.best_on_sale(fi, self.end).map_or(0.0, |c| self.chips[c].tflops),
+                best_tflops: self.best_on_sale(fi, self.end).map(|c| self.chips[c].tflops),
                 ipo_valuation: f.ipo_valuation,
                 trailing_revenue: f.revenue_history.iter().rev().take(4).sum(),
             })
@@ -534,7 +618,7 @@ impl<'s> Market<'s> {
     fn trace(&mut self, now: SimTime, kind: &'static str, ids: impl FnOnce(&Market) -> String) {
         if self.options.trace {
             let ids = ids(self);
-            self.report.events.push(EventRow { time: self.cal.date_of(now), kind, ids });
+            self.sink.event(&self.catalog, &EventRow { time: self.cal.date_of(now), kind, ids });
         }
     }
 
@@ -544,6 +628,7 @@ impl<'s> Market<'s> {
             let owed: u64 = self
                 .contracts
                 .iter()
+                .map(|(_, c)| c)
                 .filter(|c| c.firm == fi && c.status == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
@@ -565,6 +650,7 @@ impl<'s> Market<'s> {
             let owed: u64 = self
                 .contracts
                 .iter()
+                .map(|(_, c)| c)
                 .filter(|c| c.chip == ci && c.status == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
@@ -575,7 +661,7 @@ impl<'s> Market<'s> {
                 )));
             }
         }
-        for (i, c) in self.contracts.iter().enumerate() {
+        for (i, c) in self.contracts.iter() {
             if c.delivered > c.units {
                 return Err(SimError::Invariant(format!("contract {i} over-delivered")));
             }
@@ -621,12 +707,16 @@ impl Model for Market<'_> {
             Event::Licence(c) => self.on_licence(c as usize, now, queue),
             Event::TenderArrival(c) => self.on_tender_arrival(c as usize, now, queue),
             Event::Bid(t, f) => self.on_bid(t as usize, f as usize, now),
-            Event::Award(t) => self.on_award(t as usize, now, queue),
+            Event::Award(t) => {
+                self.on_award(t as usize, now, queue);
+                self.tenders.retire(t as usize);
+            }
             Event::End => {
                 self.close_quarter(now);
                 queue.clear();
             }
         }
+        self.flush_finished();
         Ok(())
     }
 }

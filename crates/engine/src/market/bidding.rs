@@ -233,6 +233,8 @@ impl Market<'_> {
             delivered: 0,
             status: if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
             closed: None,
+            training: self.tenders[ti].training,
+            in_backlog: false,
         });
         if needs_licence {
             let delay = u64::from(regime.license_delay_days) * TICKS_PER_DAY;
@@ -249,6 +251,7 @@ impl Market<'_> {
     }
 
     pub(super) fn enter_backlog(&mut self, contract: usize) {
+        self.contracts[contract].in_backlog = true;
         let c = &self.contracts[contract];
         let f = &mut self.firms[c.firm];
         f.backlog.push_back(contract as u32);
@@ -269,7 +272,8 @@ impl Market<'_> {
     }
 
     pub(super) fn on_licence(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        if self.contracts[contract].status != ContractStatus::PendingLicence {
+        // A contract no longer kept was closed (a deadline came first): nothing to decide.
+        if self.contracts.get(contract).is_none_or(|c| c.status != ContractStatus::PendingLicence) {
             return;
         }
         let (fi, ci) = (self.contracts[contract].firm, self.contracts[contract].chip);
@@ -291,7 +295,9 @@ impl Market<'_> {
     }
 
     pub(super) fn on_deadline(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        if !self.contracts[contract].open() || self.contracts[contract].remaining() == 0 {
+        // Deadline events are never cancelled: most find their contract delivered, and
+        // often no longer kept (a dropped contract is closed), and do nothing.
+        if self.contracts.get(contract).is_none_or(|c| !c.open() || c.remaining() == 0) {
             return;
         }
         self.close_contract(contract, ContractStatus::Cut, now);

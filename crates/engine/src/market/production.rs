@@ -233,6 +233,8 @@ impl Market<'_> {
         for contract in backlog {
             let k = contract as usize;
             if self.contracts[k].status != ContractStatus::Active || self.contracts[k].remaining() == 0 {
+                // Closed early (cut, cancelled): it leaves the queue, and may now be dropped.
+                self.contracts[k].in_backlog = false;
                 continue;
             }
             let ci = self.contracts[k].chip;
@@ -271,6 +273,7 @@ impl Market<'_> {
             self.flows.export_fees += fees;
             if done {
                 self.close_contract(k, ContractStatus::Delivered, now);
+                self.contracts[k].in_backlog = false;
             } else {
                 kept.push_back(contract);
             }

@@ -56,6 +56,9 @@ impl Market<'_> {
             ahead_of,
             bids: Vec::new(),
         });
+        if self.options.record_rows {
+            self.sink.tender(u64::from(id), budget);
+        }
         self.flows.tenders_opened += 1;
         self.trace(now, "tender_opened", |m: &Market| format!("{} {}", id, m.s.customers[customer].id));
         if close >= self.end {
@@ -94,7 +97,7 @@ impl Market<'_> {
     pub(super) fn retender(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let c = &self.contracts[contract];
         let budget = c.remaining() as f64 * c.unit_price;
-        let (customer, training) = (c.customer, self.tenders[c.tender as usize].training);
+        let (customer, training) = (c.customer, c.training);
         if budget > 0.0 {
             self.open_tender(customer, budget, training, None, None, now, queue);
         }

@@ -69,8 +69,9 @@ pub enum Event {
     Licence(u32),
     /// A customer opens a tender (then schedules its next one).
     TenderArrival(u32),
-    /// A firm submits its bid to a tender at the end of the bid window: (tender, firm).
-    Bid(u32, u32),
+    /// Every firm, in scenario order, submits its bid to a tender at the end of the bid
+    /// window (one event per tender rather than per firm: far fewer pending events).
+    Bids(u32),
     /// The customer scores the bids and awards the tender.
     Award(u32),
     /// End of the horizon: the last (partial) quarter is closed.
@@ -87,7 +88,7 @@ impl Event {
             Event::Production => 3,
             Event::Deadline(_) | Event::Licence(_) => 4,
             Event::TenderArrival(_) => 5,
-            Event::Bid(..) => 6,
+            Event::Bids(_) => 6,
             Event::Award(_) => 7,
             Event::End => 9,
         }
@@ -154,6 +155,10 @@ struct ChipFlows {
 }
 
 impl ChipState {
+    /// Dense BF16 PFLOPS of one unit.
+    fn pflops_per_unit(&self) -> f64 {
+        self.tflops / 1000.0
+    }
     fn on_sale(&self, now: SimTime) -> bool {
         self.launched && self.end_of_sale.is_none_or(|end| now < end)
     }
@@ -246,19 +251,23 @@ struct Tender {
     bids: Vec<Bid>,
 }
 
+/// A contract, compact (56 bytes): the model keeps up to a delivery window's worth of them.
+/// Positions are `u32` and times `u32` ticks (a horizon of at most 100 years is about 53
+/// million ticks); a unit's compute is its chip's (chips never change speed).
 #[derive(Debug, Clone)]
 struct Contract {
     tender: u32,
-    customer: usize,
-    firm: usize,
-    chip: usize,
-    awarded: SimTime,
+    customer: u32,
+    firm: u32,
+    chip: u32,
+    /// Tick of the award.
+    awarded: u32,
+    /// Tick it closed (meaningful once it is no longer open).
+    closed: u32,
     units: u64,
-    pflops_per_unit: f64,
     unit_price: f64,
     delivered: u64,
     status: ContractStatus,
-    closed: Option<SimTime>,
     /// Whether its tender was a training tender (a re-tender is one too), kept here
     /// because the tender is dropped once awarded.
     training: bool,
@@ -268,7 +277,21 @@ struct Contract {
     in_backlog: bool,
 }
 
+/// A tick as stored in a [`Contract`] (every tick of a valid horizon fits).
+fn tick32(t: SimTime) -> u32 {
+    u32::try_from(t.ticks()).unwrap_or(u32::MAX)
+}
+
 impl Contract {
+    fn customer(&self) -> usize {
+        self.customer as usize
+    }
+    fn firm(&self) -> usize {
+        self.firm as usize
+    }
+    fn chip(&self) -> usize {
+        self.chip as usize
+    }
     /// Nothing can change it any more: closed, and out of the firm's backlog queue.
     fn finished(&self) -> bool {
         !self.open() && !self.in_backlog
@@ -466,13 +489,12 @@ impl<'s> Market<'s> {
                 customer: 0,
                 firm: 0,
                 chip: 0,
-                awarded: SimTime::ZERO,
+                awarded: 0,
                 units: 0,
-                pflops_per_unit: 0.0,
                 unit_price: 0.0,
                 delivered: 0,
                 status: ContractStatus::Cancelled,
-                closed: Some(SimTime::ZERO),
+                closed: 0,
                 training: false,
                 in_backlog: false,
             }),
@@ -586,16 +608,16 @@ impl<'s> Market<'s> {
         let row = ContractRow {
             contract: id as u64,
             tender: u64::from(c.tender),
-            customer: c.customer,
-            firm: c.firm,
-            chip: c.chip,
-            awarded_on: self.cal.date_of(c.awarded),
+            customer: c.customer(),
+            firm: c.firm(),
+            chip: c.chip(),
+            awarded_on: self.cal.date_of(SimTime(u64::from(c.awarded))),
             units: c.units,
-            compute_pflops: c.units as f64 * c.pflops_per_unit,
+            compute_pflops: c.units as f64 * self.chips[c.chip()].pflops_per_unit(),
             value_usd: c.units as f64 * c.unit_price,
             delivered_units: c.delivered,
             status: c.status,
-            closed_on: c.closed.map(|t| self.cal.date_of(t)),
+            closed_on: (!c.open()).then(|| self.cal.date_of(SimTime(u64::from(c.closed)))),
         };
         self.sink.contract(&self.catalog, &row);
     }
@@ -629,7 +651,7 @@ impl<'s> Market<'s> {
                 .contracts
                 .iter()
                 .map(|(_, c)| c)
-                .filter(|c| c.firm == fi && c.status == ContractStatus::Active)
+                .filter(|c| c.firm() == fi && c.status == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != f.backlog_units {
@@ -651,7 +673,7 @@ impl<'s> Market<'s> {
                 .contracts
                 .iter()
                 .map(|(_, c)| c)
-                .filter(|c| c.chip == ci && c.status == ContractStatus::Active)
+                .filter(|c| c.chip() == ci && c.status == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != chip.backlog {
@@ -706,7 +728,11 @@ impl Model for Market<'_> {
             Event::GraceEnd(regime) => self.on_grace_end(regime as usize, now, queue),
             Event::Licence(c) => self.on_licence(c as usize, now, queue),
             Event::TenderArrival(c) => self.on_tender_arrival(c as usize, now, queue),
-            Event::Bid(t, f) => self.on_bid(t as usize, f as usize, now),
+            Event::Bids(t) => {
+                for fi in 0..self.firms.len() {
+                    self.on_bid(t as usize, fi, now);
+                }
+            }
             Event::Award(t) => {
                 self.on_award(t as usize, now, queue);
                 self.tenders.retire(t as usize);

@@ -190,8 +190,7 @@ impl Market<'_> {
             awarded = true;
             paid += units as f64 * bid.price;
             self.firms[bid.firm].q.wins += 1;
-            let pflops_per_unit = self.chips[bid.chip].tflops / 1000.0;
-            self.sign_contract(ti, bid, units, pflops_per_unit, now, queue);
+            self.sign_contract(ti, bid, units, now, queue);
         }
         if awarded {
             self.flows.tenders_awarded += 1;
@@ -208,7 +207,6 @@ impl Market<'_> {
         ti: usize,
         bid: &Bid,
         units: u64,
-        pflops_per_unit: f64,
         now: SimTime,
         queue: &mut EventQueue<Event>,
     ) {
@@ -223,16 +221,16 @@ impl Market<'_> {
         }
         self.contracts.push(Contract {
             tender: ti as u32,
-            customer: self.tenders[ti].customer,
-            firm: bid.firm,
-            chip: bid.chip,
-            awarded: now,
+            // Positions fit in u32 (events carry them so too).
+            customer: self.tenders[ti].customer as u32,
+            firm: bid.firm as u32,
+            chip: bid.chip as u32,
+            awarded: tick32(now),
             units,
-            pflops_per_unit,
             unit_price: bid.price,
             delivered: 0,
             status: if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
-            closed: None,
+            closed: 0,
             training: self.tenders[ti].training,
             in_backlog: false,
         });
@@ -245,7 +243,10 @@ impl Market<'_> {
         self.trace(now, "award", |m: &Market| {
             format!(
                 "{} {} {} {}",
-                id, m.s.customers[m.contracts[id as usize].customer].id, m.s.firms[bid.firm].id, m.chips[bid.chip].id
+                id,
+                m.s.customers[m.contracts[id as usize].customer()].id,
+                m.s.firms[bid.firm].id,
+                m.chips[bid.chip].id
             )
         });
     }
@@ -253,21 +254,21 @@ impl Market<'_> {
     pub(super) fn enter_backlog(&mut self, contract: usize) {
         self.contracts[contract].in_backlog = true;
         let c = &self.contracts[contract];
-        let f = &mut self.firms[c.firm];
+        let f = &mut self.firms[c.firm()];
         f.backlog.push_back(contract as u32);
         f.backlog_units += c.remaining();
-        self.chips[c.chip].backlog += c.remaining();
+        self.chips[c.chip()].backlog += c.remaining();
     }
 
     pub(super) fn close_contract(&mut self, contract: usize, status: ContractStatus, now: SimTime) {
         let was_active = self.contracts[contract].status == ContractStatus::Active;
         let c = &mut self.contracts[contract];
         c.status = status;
-        c.closed = Some(now);
+        c.closed = tick32(now);
         if was_active {
             let remaining = c.remaining();
-            self.firms[c.firm].backlog_units -= remaining;
-            self.chips[c.chip].backlog -= remaining;
+            self.firms[c.firm()].backlog_units -= remaining;
+            self.chips[c.chip()].backlog -= remaining;
         }
     }
 
@@ -276,7 +277,7 @@ impl Market<'_> {
         if self.contracts.get(contract).is_none_or(|c| c.status != ContractStatus::PendingLicence) {
             return;
         }
-        let (fi, ci) = (self.contracts[contract].firm, self.contracts[contract].chip);
+        let (fi, ci) = (self.contracts[contract].firm(), self.contracts[contract].chip());
         // Decided under the rules in force now, not those at award.
         let regime = &self.policy.regimes[self.regime];
         let allowed = self.policy.allows_foreign(self.regime, &self.chips[ci].id, self.chips[ci].tpp);

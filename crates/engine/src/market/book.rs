@@ -18,8 +18,10 @@ use std::ops::{Index, IndexMut, Range};
 pub(super) struct Book<T> {
     /// Number of the first record still kept.
     base: usize,
-    /// Records `base..base + live.len()`, each with whether it was retired.
-    live: VecDeque<(T, bool)>,
+    /// Records `base..base + live.len()`.
+    live: VecDeque<T>,
+    /// Whether each of them was retired (apart, so a record keeps its own size).
+    retired: VecDeque<bool>,
     /// What a dropped record reads as: a finished record that asks for nothing.
     gone: T,
     /// Written to, and discarded, by a (mistaken) write to a dropped record.
@@ -29,7 +31,7 @@ pub(super) struct Book<T> {
 impl<T: Clone> Book<T> {
     /// An empty book; `gone` is what the numbers of dropped records read as.
     pub fn new(gone: T) -> Book<T> {
-        Book { base: 0, live: VecDeque::new(), scratch: gone.clone(), gone }
+        Book { base: 0, live: VecDeque::new(), retired: VecDeque::new(), scratch: gone.clone(), gone }
     }
 
     /// The number of records ever pushed (the number the next one gets).
@@ -39,7 +41,8 @@ impl<T: Clone> Book<T> {
 
     /// Add a record; it gets number [`len`](Self::len) (before the push).
     pub fn push(&mut self, item: T) {
-        self.live.push_back((item, false));
+        self.live.push_back(item);
+        self.retired.push_back(false);
     }
 
     /// The numbers of the records still kept.
@@ -49,24 +52,30 @@ impl<T: Clone> Book<T> {
 
     /// The records still kept, with their numbers.
     pub fn iter(&self) -> impl Iterator<Item = (usize, &T)> {
-        self.live.iter().enumerate().map(move |(i, (item, _))| (self.base + i, item))
+        self.live.iter().enumerate().map(move |(i, item)| (self.base + i, item))
     }
 
     /// Mark record `id` finished: it is dropped once every record before it is.
     pub fn retire(&mut self, id: usize) {
-        if let Some(slot) = id.checked_sub(self.base).and_then(|i| self.live.get_mut(i)) {
-            slot.1 = true;
+        if let Some(slot) = id.checked_sub(self.base).and_then(|i| self.retired.get_mut(i)) {
+            *slot = true;
         }
     }
 
     /// Drop the first kept record if it is retired or `finished`; return it with its number.
     pub fn pop_finished(&mut self, finished: impl Fn(&T) -> bool) -> Option<(usize, T)> {
-        let (item, retired) = self.live.front()?;
-        if !*retired && !finished(item) {
+        let item = self.live.front()?;
+        if !self.retired.front().copied().unwrap_or(true) && !finished(item) {
             return None;
         }
-        let (item, _) = self.live.pop_front()?;
+        let item = self.live.pop_front()?;
+        self.retired.pop_front();
         self.base += 1;
+        // Give back memory after a peak (a burst of awards), keeping room to grow again.
+        if self.live.capacity() > 1024 && self.live.len() < self.live.capacity() / 4 {
+            self.live.shrink_to(self.live.len() * 2);
+            self.retired.shrink_to(self.live.len() * 2);
+        }
         Some((self.base - 1, item))
     }
 
@@ -79,7 +88,7 @@ impl<T: Clone> Book<T> {
 impl<T> Book<T> {
     /// Record `id` if it is still kept; `None` once it was dropped (it was finished then).
     pub fn get(&self, id: usize) -> Option<&T> {
-        id.checked_sub(self.base).and_then(|i| self.live.get(i)).map(|(item, _)| item)
+        id.checked_sub(self.base).and_then(|i| self.live.get(i))
     }
 
     /// How many records are kept now.
@@ -110,7 +119,7 @@ impl<T: Clone> IndexMut<usize> for Book<T> {
         let i = id.checked_sub(self.base).filter(|&i| i < self.live.len());
         debug_assert!(i.is_some(), "write to record {id}, which is no longer kept");
         match i {
-            Some(i) => &mut self.live[i].0,
+            Some(i) => &mut self.live[i],
             None => {
                 self.scratch = self.gone.clone();
                 &mut self.scratch

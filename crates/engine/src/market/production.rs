@@ -106,7 +106,7 @@ impl Market<'_> {
         let capacity;
         let mut order: Vec<usize> = Vec::new();
         for &contract in &self.firms[fi].backlog {
-            let chip = self.contracts[contract as usize].chip;
+            let chip = self.contracts[contract as usize].chip();
             if !order.contains(&chip) {
                 order.push(chip);
             }
@@ -237,7 +237,7 @@ impl Market<'_> {
                 self.contracts[k].in_backlog = false;
                 continue;
             }
-            let ci = self.contracts[k].chip;
+            let ci = self.contracts[k].chip();
             let n = self.contracts[k].remaining().min(self.chips[ci].inventory);
             if n == 0 {
                 kept.push_back(contract);
@@ -246,7 +246,7 @@ impl Market<'_> {
             let c = &mut self.contracts[k];
             c.delivered += n;
             let revenue = n as f64 * c.unit_price;
-            let pflops = n as f64 * c.pflops_per_unit;
+            let pflops = n as f64 * self.chips[ci].pflops_per_unit();
             let cogs = n as f64 * self.chips[ci].unit_cost;
             let done = c.remaining() == 0;
             let chip = &mut self.chips[ci];

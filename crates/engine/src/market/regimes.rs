@@ -32,8 +32,8 @@ impl Market<'_> {
         for contract in self.contracts.live_ids() {
             let c = &self.contracts[contract];
             if c.status != ContractStatus::Active
-                || self.firms[c.firm].domestic
-                || self.policy.allows_foreign(r, &self.chips[c.chip].id, self.chips[c.chip].tpp)
+                || self.firms[c.firm()].domestic
+                || self.policy.allows_foreign(r, &self.chips[c.chip()].id, self.chips[c.chip()].tpp)
             {
                 continue;
             }

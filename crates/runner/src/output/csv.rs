@@ -481,15 +481,7 @@ impl<P: Write> RowWriter<P> {
     /// advances `quarters` by one.
     pub fn new(choice: Choice, mut part: impl FnMut(RowFile) -> P, quarters: ProgressBar) -> Self {
         let writers = RowFile::ALL.iter().map(|&f| choice.writes(f).then(|| csv_writer(part(f)))).collect();
-        RowWriter {
-            writers,
-            rows: [0; 5],
-            summary: None,
-            kpis: Vec::new(),
-            events_processed: 0,
-            quarters,
-            error: None,
-        }
+        RowWriter { writers, rows: [0; 5], summary: None, kpis: Vec::new(), events_processed: 0, quarters, error: None }
     }
 
     fn write<R: Serialize>(&mut self, file: RowFile, record: R) {

@@ -127,6 +127,8 @@ struct ChipState {
     carry: f64,
     /// Smoothed deliveries per week (what the inventory target is measured in).
     weekly_deliveries: f64,
+    /// Units delivered in the current production tick (folded into `weekly_deliveries`).
+    tick_units: u64,
     /// Foundry suppliers (indices) that can make it; empty: any of the firm's.
     foundries: Vec<usize>,
 }
@@ -304,6 +306,16 @@ impl Contract {
     }
 }
 
+/// Buffers the production tick reuses rather than allocating each time (their contents
+/// never outlive one use).
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Each firm's input needs.
+    needs: Vec<Need>,
+    /// The order a firm starts its chips in.
+    order: Vec<usize>,
+}
+
 /// Market-wide flows of the current quarter.
 #[derive(Debug, Clone, Default)]
 struct MarketFlows {
@@ -341,6 +353,8 @@ pub struct Market<'s> {
     catalog: Catalog,
     sink: &'s mut dyn Sink,
     kpi: kpi::Tracker,
+    /// Buffers reused from one production tick to the next.
+    scratch: Scratch,
     /// Tests only: keep every tender and contract to the end (rows then come at the end),
     /// to show that dropping finished records changes nothing.
     #[cfg(test)]
@@ -408,6 +422,7 @@ impl<'s> Market<'s> {
                     pipeline: 0,
                     carry: 0.0,
                     weekly_deliveries: 0.0,
+                    tick_units: 0,
                     foundries: c
                         .foundries
                         .iter()
@@ -505,6 +520,7 @@ impl<'s> Market<'s> {
             catalog,
             sink,
             kpi,
+            scratch: Scratch::default(),
             #[cfg(test)]
             keep_records: false,
             #[cfg(test)]

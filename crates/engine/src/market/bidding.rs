@@ -156,15 +156,21 @@ impl Market<'_> {
             bids.iter().map(|b| (b.deliverable as f64 * b.price).min(cust.max_vendor_share * budget)).collect();
         let mut alloc = vec![0.0; bids.len()];
         let mut foreign_room = foreign_cap;
+        // Lists reused by the four fills below.
+        let (mut members, mut weights, mut room, mut filled) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut work = crate::supply::WaterFill::default();
         let mut fill = |nest: usize, amount: f64, alloc: &mut [f64]| -> f64 {
             let amount = if nest == 1 { amount.min(foreign_room) } else { amount };
-            let members: Vec<usize> = (0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest).collect();
+            members.clear();
+            members.extend((0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest));
             if amount <= 0.0 || members.is_empty() {
                 return 0.0;
             }
-            let weights: Vec<f64> = members.iter().map(|&i| shares[i].max(1e-300)).collect();
-            let room: Vec<f64> = members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)).collect();
-            let filled = SupplyNetwork::water_fill(amount, &weights, &room);
+            weights.clear();
+            weights.extend(members.iter().map(|&i| shares[i].max(1e-300)));
+            room.clear();
+            room.extend(members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)));
+            SupplyNetwork::water_fill_into(amount, &weights, &room, &mut filled, &mut work);
             let mut used = 0.0;
             for (m, &i) in members.iter().enumerate() {
                 alloc[i] += filled[m];

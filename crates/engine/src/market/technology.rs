@@ -89,6 +89,7 @@ impl Market<'_> {
             pipeline: 0,
             carry: 0.0,
             weekly_deliveries: 0.0,
+            tick_units: 0,
             foundries: base.foundries.clone(),
         });
         self.firms[fi].chips.push(ci);

@@ -106,6 +106,11 @@ struct ChipState {
     /// values in the scenario are replaced by [`UNKNOWN_MEMORY_GB`] and friends).
     memory_gb: f64,
     bandwidth_tbps: f64,
+    /// Natural logs of `tflops`, `bandwidth_tbps` and `memory_gb`, which every bid's
+    /// utility uses (see [`ChipState::with_logs`]).
+    ln_tflops: f64,
+    ln_bandwidth: f64,
+    ln_memory: f64,
     tdp_w: f64,
     unit_cost: f64,
     /// Price at the firm's margin target [USD].
@@ -157,6 +162,14 @@ struct ChipFlows {
 }
 
 impl ChipState {
+    /// The chip with its logs filled in (its speed, bandwidth and memory never change).
+    fn with_logs(mut self) -> ChipState {
+        self.ln_tflops = self.tflops.ln();
+        self.ln_bandwidth = self.bandwidth_tbps.ln();
+        self.ln_memory = self.memory_gb.ln();
+        self
+    }
+
     /// Dense BF16 PFLOPS of one unit.
     fn pflops_per_unit(&self) -> f64 {
         self.tflops / 1000.0
@@ -401,34 +414,40 @@ impl<'s> Market<'s> {
                     launch = launch.saturating_add((slip.max(0.0) * TICKS_PER_DAY as f64) as u64);
                 }
                 ids.push(chips.len());
-                chips.push(ChipState {
-                    id: c.id.clone(),
-                    firm: fi,
-                    tflops: c.bf16_tflops,
-                    tpp: c.tpp(),
-                    unit_cost: c.unit_cost_usd,
-                    list_price: c.price_usd.unwrap_or(c.unit_cost_usd / (1.0 - f.gross_margin_target)),
-                    hbm_stacks: c.hbm_stacks,
-                    dies_per_wafer: c.dies_per_wafer,
-                    launch,
-                    launched: false,
-                    end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
-                    q: ChipFlows::default(),
-                    memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
-                    bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
-                    tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
-                    backlog: 0,
-                    inventory: 0,
-                    pipeline: 0,
-                    carry: 0.0,
-                    weekly_deliveries: 0.0,
-                    tick_units: 0,
-                    foundries: c
-                        .foundries
-                        .iter()
-                        .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
-                        .collect(),
-                });
+                chips.push(
+                    ChipState {
+                        id: c.id.clone(),
+                        firm: fi,
+                        tflops: c.bf16_tflops,
+                        tpp: c.tpp(),
+                        unit_cost: c.unit_cost_usd,
+                        list_price: c.price_usd.unwrap_or(c.unit_cost_usd / (1.0 - f.gross_margin_target)),
+                        hbm_stacks: c.hbm_stacks,
+                        dies_per_wafer: c.dies_per_wafer,
+                        launch,
+                        launched: false,
+                        end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
+                        q: ChipFlows::default(),
+                        memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
+                        bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
+                        ln_tflops: 0.0,
+                        ln_bandwidth: 0.0,
+                        ln_memory: 0.0,
+                        tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
+                        backlog: 0,
+                        inventory: 0,
+                        pipeline: 0,
+                        carry: 0.0,
+                        weekly_deliveries: 0.0,
+                        tick_units: 0,
+                        foundries: c
+                            .foundries
+                            .iter()
+                            .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
+                            .collect(),
+                    }
+                    .with_logs(),
+                );
             }
             firms.push(FirmState {
                 domestic: f.origin == Origin::Domestic,

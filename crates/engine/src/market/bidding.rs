@@ -72,9 +72,9 @@ impl Market<'_> {
             (price, price + power + system, risk.min(1.0))
         };
         let fit = if tender.training {
-            w.performance * chip.tflops.ln()
+            w.performance * chip.ln_tflops
         } else {
-            w.bandwidth * chip.bandwidth_tbps.ln() + w.memory * chip.memory_gb.ln()
+            w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
         };
         let utility = -w.price * tco.ln()
             + fit
@@ -119,7 +119,12 @@ impl Market<'_> {
         }
         if let Some(bid) = best {
             self.firms[fi].q.bids += 1;
-            self.tenders[ti].bids.push(bid);
+            let bids = &mut self.tenders[ti].bids;
+            if bids.capacity() == 0 {
+                // Room for every firm's bid at once (they come together, at the close).
+                bids.reserve_exact(self.firms.len());
+            }
+            bids.push(bid);
         }
     }
 

@@ -59,8 +59,9 @@ pub enum Event {
     Funding(u32, u32),
     /// Production and delivery for one tick.
     Production,
-    /// A contract reaches deadline plus grace.
-    Deadline(u32),
+    /// Contracts `first .. first + count`, signed one after the other in one award (so with
+    /// one deadline), reach deadline plus grace: (first, count).
+    Deadlines(u32, u32),
     /// A restriction is announced: (schedule entry). Customers order ahead of it.
     Announce(u32),
     /// The backlog grace period of a regime change ends: (regime index in force then).
@@ -86,7 +87,7 @@ impl Event {
             Event::Regime { .. } | Event::SwitchingStarts | Event::Announce(_) | Event::GraceEnd(_) => 1,
             Event::Launch(_) | Event::NextGen(_) | Event::Funding(..) => 2,
             Event::Production => 3,
-            Event::Deadline(_) | Event::Licence(_) => 4,
+            Event::Deadlines(..) | Event::Licence(_) => 4,
             Event::TenderArrival(_) => 5,
             Event::Bids(_) => 6,
             Event::Award(_) => 7,
@@ -758,7 +759,7 @@ impl Model for Market<'_> {
             Event::NextGen(firm) => self.on_next_gen(firm as usize, now, queue),
             Event::Funding(firm, ev) => self.on_funding(firm as usize, ev as usize, now),
             Event::Production => self.on_production(now, queue),
-            Event::Deadline(c) => self.on_deadline(c as usize, now, queue),
+            Event::Deadlines(first, count) => self.on_deadlines(first, count, now, queue),
             Event::Announce(entry) => self.on_announce(entry as usize, now, queue),
             Event::GraceEnd(regime) => self.on_grace_end(regime as usize, now, queue),
             Event::Licence(c) => self.on_licence(c as usize, now, queue),

@@ -193,6 +193,8 @@ impl Market<'_> {
         fill(0, left_foreign, &mut alloc);
         let mut awarded = false;
         let mut paid = 0.0;
+        // Deadline events of consecutive contracts, scheduled together (see sign_contract).
+        let mut deadlines = DeadlineRun::default();
         for (i, bid) in bids.iter().enumerate() {
             let units = ((alloc[i] / bid.price).floor() as u64).min(bid.deliverable);
             if units == 0 {
@@ -201,8 +203,9 @@ impl Market<'_> {
             awarded = true;
             paid += units as f64 * bid.price;
             self.firms[bid.firm].q.wins += 1;
-            self.sign_contract(ti, bid, units, now, queue);
+            self.sign_contract(ti, bid, units, now, queue, &mut deadlines);
         }
+        deadlines.schedule(queue);
         if awarded {
             self.flows.tenders_awarded += 1;
         }
@@ -213,6 +216,14 @@ impl Market<'_> {
         self.customers[customer].carry_usd += unspent * carry;
     }
 
+    /// Sign contract number `contracts.len()` for `units` of `bid` in tender `ti`.
+    ///
+    /// Its deadline event joins `deadlines`, the run of consecutive contracts of this award
+    /// signed since the last event scheduled; a contract that needs a licence schedules
+    /// that run, its own deadline and its licence decision, in that order. Every contract of
+    /// a tender has the same deadline and nothing else is scheduled between two signings,
+    /// so the queue fires them exactly as one event per contract would, with half the
+    /// entries (the queue holds a deadline for every contract in its delivery window).
     pub(super) fn sign_contract(
         &mut self,
         ti: usize,
@@ -220,6 +231,7 @@ impl Market<'_> {
         units: u64,
         now: SimTime,
         queue: &mut EventQueue<Event>,
+        deadlines: &mut DeadlineRun,
     ) {
         let id = self.contracts.len() as u32;
         let regime = &self.policy.regimes[self.regime];
@@ -228,7 +240,10 @@ impl Market<'_> {
         // The deadline event is never cancelled: if the contract closes first, it finds
         // the contract closed and does nothing.
         if deadline < self.end {
-            queue.schedule_in(deadline.ticks() - now.ticks(), Event::Deadline(id).priority(), Event::Deadline(id));
+            deadlines.add(id, deadline.ticks() - now.ticks());
+            if needs_licence {
+                deadlines.schedule(queue);
+            }
         }
         self.contracts.push(Contract {
             tender: ti as u32,
@@ -306,7 +321,14 @@ impl Market<'_> {
         }
     }
 
-    pub(super) fn on_deadline(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    /// The deadlines of contracts `first .. first + count`, in order.
+    pub(super) fn on_deadlines(&mut self, first: u32, count: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+        for c in first..first.saturating_add(count) {
+            self.on_deadline(c as usize, now, queue);
+        }
+    }
+
+    fn on_deadline(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         // Deadline events are never cancelled: most find their contract delivered, and
         // often no longer kept (a dropped contract is closed), and do nothing.
         if self.contracts.get(contract).is_none_or(|c| !c.open() || c.remaining() == 0) {
@@ -314,6 +336,32 @@ impl Market<'_> {
         }
         self.close_contract(contract, ContractStatus::Cut, now);
         self.retender(contract, now, queue);
+    }
+}
+
+/// Consecutive contracts whose deadline events are not scheduled yet (all at `delay`).
+#[derive(Debug, Default)]
+pub(super) struct DeadlineRun {
+    first: u32,
+    count: u32,
+    delay: u64,
+}
+
+impl DeadlineRun {
+    fn add(&mut self, contract: u32, delay: u64) {
+        if self.count == 0 {
+            (self.first, self.delay) = (contract, delay);
+        }
+        self.count += 1;
+    }
+
+    /// Schedule the run as one event, and start a new one.
+    fn schedule(&mut self, queue: &mut EventQueue<Event>) {
+        if self.count > 0 {
+            let ev = Event::Deadlines(self.first, self.count);
+            queue.schedule_in(self.delay, ev.priority(), ev);
+        }
+        self.count = 0;
     }
 }
 

@@ -267,9 +267,9 @@ struct Tender {
     bids: Vec<Bid>,
 }
 
-/// A contract, compact (56 bytes): the model keeps up to a delivery window's worth of them.
+/// A contract, compact (48 bytes): the model keeps up to a delivery window's worth of them.
 /// Positions are `u32` and times `u32` ticks (a horizon of at most 100 years is about 53
-/// million ticks); a unit's compute is its chip's (chips never change speed).
+/// million ticks, under 2^27); a unit's compute is its chip's (chips never change speed).
 #[derive(Debug, Clone)]
 struct Contract {
     tender: u32,
@@ -278,19 +278,16 @@ struct Contract {
     chip: u32,
     /// Tick of the award.
     awarded: u32,
-    /// Tick it closed (meaningful once it is no longer open).
-    closed: u32,
+    /// The tick it closed (low 27 bits, meaningful once it is no longer open), its status
+    /// (3 bits), whether its tender was a training tender (kept here because the tender is
+    /// dropped once awarded; a re-tender is one too) and whether its number is in the
+    /// firm's backlog queue (a contract closed early, cut or cancelled, stays there until
+    /// the next delivery pass skips it, and production reads its chip until then, so it is
+    /// kept until it has left the queue). See the accessors.
+    closed_status: u32,
     units: u64,
     unit_price: f64,
     delivered: u64,
-    status: ContractStatus,
-    /// Whether its tender was a training tender (a re-tender is one too), kept here
-    /// because the tender is dropped once awarded.
-    training: bool,
-    /// Whether its number is in the firm's backlog queue. A contract closed early (cut,
-    /// cancelled) stays there until the next delivery pass skips it, and production reads
-    /// its chip until then, so it is kept until it has left the queue.
-    in_backlog: bool,
 }
 
 /// A tick as stored in a [`Contract`] (every tick of a valid horizon fits).
@@ -298,7 +295,34 @@ fn tick32(t: SimTime) -> u32 {
     u32::try_from(t.ticks()).unwrap_or(u32::MAX)
 }
 
+/// Bits of [`Contract::closed_status`].
+const CLOSED_TICK: u32 = (1 << 27) - 1;
+const STATUS_SHIFT: u32 = 27;
+const TRAINING: u32 = 1 << 30;
+const IN_BACKLOG: u32 = 1 << 31;
+
+const STATUSES: [ContractStatus; 6] = [
+    ContractStatus::PendingLicence,
+    ContractStatus::Active,
+    ContractStatus::Delivered,
+    ContractStatus::Cut,
+    ContractStatus::Cancelled,
+    ContractStatus::LicenceDenied,
+];
+
 impl Contract {
+    fn new_flags(status: ContractStatus, training: bool) -> u32 {
+        let mut flags = 0;
+        Contract::put_status(&mut flags, status);
+        if training {
+            flags |= TRAINING;
+        }
+        flags
+    }
+    fn put_status(flags: &mut u32, status: ContractStatus) {
+        let code = STATUSES.iter().position(|&s| s == status).unwrap_or(0) as u32;
+        *flags = (*flags & !(0b111 << STATUS_SHIFT)) | (code << STATUS_SHIFT);
+    }
     fn customer(&self) -> usize {
         self.customer as usize
     }
@@ -308,12 +332,40 @@ impl Contract {
     fn chip(&self) -> usize {
         self.chip as usize
     }
+    fn status(&self) -> ContractStatus {
+        STATUSES[((self.closed_status >> STATUS_SHIFT) & 0b111) as usize % STATUSES.len()]
+    }
+    fn set_status(&mut self, status: ContractStatus) {
+        Contract::put_status(&mut self.closed_status, status);
+    }
+    /// Close it with `status` at `now`.
+    fn close(&mut self, status: ContractStatus, now: SimTime) {
+        self.set_status(status);
+        self.closed_status = (self.closed_status & !CLOSED_TICK) | (tick32(now) & CLOSED_TICK);
+    }
+    /// The tick it closed (once it is no longer open).
+    fn closed(&self) -> u32 {
+        self.closed_status & CLOSED_TICK
+    }
+    fn training(&self) -> bool {
+        self.closed_status & TRAINING != 0
+    }
+    fn in_backlog(&self) -> bool {
+        self.closed_status & IN_BACKLOG != 0
+    }
+    fn set_in_backlog(&mut self, yes: bool) {
+        if yes {
+            self.closed_status |= IN_BACKLOG;
+        } else {
+            self.closed_status &= !IN_BACKLOG;
+        }
+    }
     /// Nothing can change it any more: closed, and out of the firm's backlog queue.
     fn finished(&self) -> bool {
-        !self.open() && !self.in_backlog
+        !self.open() && !self.in_backlog()
     }
     fn open(&self) -> bool {
-        matches!(self.status, ContractStatus::Active | ContractStatus::PendingLicence)
+        matches!(self.status(), ContractStatus::Active | ContractStatus::PendingLicence)
     }
     fn remaining(&self) -> u64 {
         self.units - self.delivered
@@ -525,13 +577,10 @@ impl<'s> Market<'s> {
                 firm: 0,
                 chip: 0,
                 awarded: 0,
+                closed_status: Contract::new_flags(ContractStatus::Cancelled, false),
                 units: 0,
                 unit_price: 0.0,
                 delivered: 0,
-                status: ContractStatus::Cancelled,
-                closed: 0,
-                training: false,
-                in_backlog: false,
             }),
             quarter: s.scenario.start.quarter(),
             quarter_start: SimTime::ZERO,
@@ -652,8 +701,8 @@ impl<'s> Market<'s> {
             compute_pflops: c.units as f64 * self.chips[c.chip()].pflops_per_unit(),
             value_usd: c.units as f64 * c.unit_price,
             delivered_units: c.delivered,
-            status: c.status,
-            closed_on: (!c.open()).then(|| self.cal.date_of(SimTime(u64::from(c.closed)))),
+            status: c.status(),
+            closed_on: (!c.open()).then(|| self.cal.date_of(SimTime(u64::from(c.closed())))),
         };
         self.sink.contract(&self.catalog, &row);
     }
@@ -687,7 +736,7 @@ impl<'s> Market<'s> {
                 .contracts
                 .iter()
                 .map(|(_, c)| c)
-                .filter(|c| c.firm() == fi && c.status == ContractStatus::Active)
+                .filter(|c| c.firm() == fi && c.status() == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != f.backlog_units {
@@ -709,7 +758,7 @@ impl<'s> Market<'s> {
                 .contracts
                 .iter()
                 .map(|(_, c)| c)
-                .filter(|c| c.chip() == ci && c.status == ContractStatus::Active)
+                .filter(|c| c.chip() == ci && c.status() == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != chip.backlog {

@@ -252,13 +252,13 @@ impl Market<'_> {
             firm: bid.firm as u32,
             chip: bid.chip as u32,
             awarded: tick32(now),
+            closed_status: Contract::new_flags(
+                if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
+                self.tenders[ti].training,
+            ),
             units,
             unit_price: bid.price,
             delivered: 0,
-            status: if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
-            closed: 0,
-            training: self.tenders[ti].training,
-            in_backlog: false,
         });
         if needs_licence {
             let delay = u64::from(regime.license_delay_days) * TICKS_PER_DAY;
@@ -278,7 +278,7 @@ impl Market<'_> {
     }
 
     pub(super) fn enter_backlog(&mut self, contract: usize) {
-        self.contracts[contract].in_backlog = true;
+        self.contracts[contract].set_in_backlog(true);
         let c = &self.contracts[contract];
         let f = &mut self.firms[c.firm()];
         f.backlog.push_back(contract as u32);
@@ -287,10 +287,9 @@ impl Market<'_> {
     }
 
     pub(super) fn close_contract(&mut self, contract: usize, status: ContractStatus, now: SimTime) {
-        let was_active = self.contracts[contract].status == ContractStatus::Active;
+        let was_active = self.contracts[contract].status() == ContractStatus::Active;
         let c = &mut self.contracts[contract];
-        c.status = status;
-        c.closed = tick32(now);
+        c.close(status, now);
         if was_active {
             let remaining = c.remaining();
             self.firms[c.firm()].backlog_units -= remaining;
@@ -300,7 +299,7 @@ impl Market<'_> {
 
     pub(super) fn on_licence(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         // A contract no longer kept was closed (a deadline came first): nothing to decide.
-        if self.contracts.get(contract).is_none_or(|c| c.status != ContractStatus::PendingLicence) {
+        if self.contracts.get(contract).is_none_or(|c| c.status() != ContractStatus::PendingLicence) {
             return;
         }
         let (fi, ci) = (self.contracts[contract].firm(), self.contracts[contract].chip());
@@ -313,7 +312,7 @@ impl Market<'_> {
             format!("{} {}", contract, if approved { "approved" } else { "denied" })
         });
         if approved {
-            self.contracts[contract].status = ContractStatus::Active;
+            self.contracts[contract].set_status(ContractStatus::Active);
             self.enter_backlog(contract);
         } else {
             self.close_contract(contract, ContractStatus::LicenceDenied, now);

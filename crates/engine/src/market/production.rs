@@ -238,9 +238,9 @@ impl Market<'_> {
         let mut backlog = std::mem::take(&mut self.firms[fi].backlog);
         backlog.retain(|&contract| {
             let k = contract as usize;
-            if self.contracts[k].status != ContractStatus::Active || self.contracts[k].remaining() == 0 {
+            if self.contracts[k].status() != ContractStatus::Active || self.contracts[k].remaining() == 0 {
                 // Closed early (cut, cancelled): it leaves the queue, and may now be dropped.
-                self.contracts[k].in_backlog = false;
+                self.contracts[k].set_in_backlog(false);
                 return false;
             }
             let ci = self.contracts[k].chip();
@@ -275,7 +275,7 @@ impl Market<'_> {
             self.flows.export_fees += fees;
             if done {
                 self.close_contract(k, ContractStatus::Delivered, now);
-                self.contracts[k].in_backlog = false;
+                self.contracts[k].set_in_backlog(false);
             }
             !done
         });

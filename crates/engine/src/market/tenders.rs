@@ -96,7 +96,7 @@ impl Market<'_> {
     pub(super) fn retender(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let c = &self.contracts[contract];
         let budget = c.remaining() as f64 * c.unit_price;
-        let (customer, training) = (c.customer(), c.training);
+        let (customer, training) = (c.customer(), c.training());
         if budget > 0.0 {
             self.open_tender(customer, budget, training, None, None, now, queue);
         }

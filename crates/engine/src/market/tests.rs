@@ -471,3 +471,38 @@ fn licence_decisions_due_after_a_cut_find_the_contract_dropped_and_do_nothing() 
     let licensed = r.contracts.iter().filter(|c| c.firm == USA).count();
     assert!(decided < licensed, "{decided} decisions for {licensed} licensed contracts");
 }
+
+#[test]
+fn a_contract_is_48_bytes_and_its_packed_fields_read_back() {
+    use super::{Contract, STATUSES};
+    use crate::sim::SimTime;
+    assert_eq!(std::mem::size_of::<Contract>(), 48);
+    for status in STATUSES {
+        for training in [false, true] {
+            let mut c = Contract {
+                tender: 7,
+                customer: 1,
+                firm: 2,
+                chip: 3,
+                awarded: 5,
+                closed_status: Contract::new_flags(ContractStatus::PendingLicence, training),
+                units: 10,
+                unit_price: 1.5,
+                delivered: 4,
+            };
+            assert_eq!(c.status(), ContractStatus::PendingLicence);
+            c.set_in_backlog(true);
+            // The largest tick a valid horizon (100 years from any day) reaches.
+            let last = SimTime(100 * 366 * 24 * 60);
+            c.close(status, last);
+            assert_eq!((c.status(), c.training(), c.in_backlog()), (status, training, true));
+            assert_eq!(u64::from(c.closed()), last.ticks());
+            c.set_in_backlog(false);
+            assert_eq!(
+                (c.status(), c.training(), c.in_backlog(), u64::from(c.closed())),
+                (status, training, false, last.ticks())
+            );
+            assert_eq!(c.finished(), !matches!(status, ContractStatus::Active | ContractStatus::PendingLicence));
+        }
+    }
+}

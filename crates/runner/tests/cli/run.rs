@@ -211,6 +211,16 @@ fn contracts_can_be_left_out_and_the_other_files_stay_the_same() {
     for f in FILES.iter().filter(|f| !f.ends_with(".toml") && **f != "contracts.csv") {
         assert_eq!(read(&tmp.path().join("all"), f), read(&tmp.path().join("lean"), f), "{f}");
     }
+    // The derived outputs do without it: the summaries are the same, the workbook has no
+    // contracts sheet.
+    ok(tmp.path(), &["run", "lean.toml", "--out", "leanx", "--quiet", "--replications", "3", "--xlsx"]);
+    for f in ["market_summary.csv", "firms_summary.csv", "shares_wide.csv", "gaps_wide.csv", "report.html"] {
+        assert_eq!(read(&tmp.path().join("all"), f), read(&tmp.path().join("leanx"), f), "{f}");
+    }
+    let book: calamine::Xlsx<_> = calamine::open_workbook(tmp.path().join("leanx/results.xlsx")).unwrap();
+    let sheets = calamine::Reader::sheet_names(&book);
+    assert!(sheets.iter().any(|n| n == "summary"), "{sheets:?}");
+    assert!(!sheets.iter().any(|n| n == "contracts"), "{sheets:?}");
 }
 
 #[test]

@@ -75,6 +75,14 @@ impl NumText {
             let _ = write!(out, "{x}");
             return out;
         }
+        // Most values have a shortest text of at most 15 significant digits: that text is
+        // then also the nearest 15-digit decimal (it is within half an ulp of `x`, far less
+        // than the 15-digit spacing), so rounding would give `x` back; write it at once.
+        Self::shortest(&mut out, x);
+        if out.significant_digits() <= 15 {
+            return out;
+        }
+        out.len = 0;
         // Round to 15 significant digits (correctly rounded by the formatter), read back.
         let _ = write!(out, "{x:.14e}");
         // (Past 1.79769313486232e308 the rounded value overflows: keep the value itself.)
@@ -82,13 +90,45 @@ impl NumText {
         out.len = 0;
         // Any 15-digit decimal survives the trip through a double, so the shortest text that
         // reads back to `rounded` has at most 15 significant digits.
-        let magnitude = rounded.abs();
-        if (1e-5..1e16).contains(&magnitude) {
-            let _ = write!(out, "{rounded}");
-        } else {
-            let _ = write!(out, "{rounded:e}");
-        }
+        Self::shortest(&mut out, rounded);
         out
+    }
+
+    /// The shortest text that reads back to `x`: plain from 1e-5 up to 1e16, else scientific.
+    fn shortest(out: &mut NumText, x: f64) {
+        if (1e-5..1e16).contains(&x.abs()) {
+            let _ = write!(out, "{x}");
+        } else {
+            let _ = write!(out, "{x:e}");
+        }
+    }
+
+    /// Significant digits of the text (sign, point, exponent and the zeros that only place
+    /// the point left out).
+    fn significant_digits(&self) -> usize {
+        let text = self.as_str();
+        let mantissa = text.split('e').next().unwrap_or(text).as_bytes();
+        let (mut first, mut last) = (None, 0);
+        for (i, &b) in mantissa.iter().filter(|b| b.is_ascii_digit()).enumerate() {
+            if b != b'0' {
+                first.get_or_insert(i);
+                last = i;
+            }
+        }
+        first.map_or(0, |f| last + 1 - f)
+    }
+
+    /// The rule applied the long way (round to 15 digits, read back, shortest text), for
+    /// the test that the quick path agrees with it.
+    #[cfg(test)]
+    fn of_long_way(x: f64) -> String {
+        if x == 0.0 {
+            return "0".into();
+        }
+        let rounded: f64 = format!("{x:.14e}").parse().ok().filter(|r: &f64| r.is_finite()).unwrap_or(x);
+        let mut out = NumText::new();
+        Self::shortest(&mut out, rounded);
+        out.as_str().to_string()
     }
 }
 
@@ -733,6 +773,26 @@ mod tests {
             assert_eq!(num(back), text, "writing is stable");
         }
         assert_eq!(num(f64::MAX).parse::<f64>().unwrap(), f64::MAX, "no overflow to inf");
+    }
+
+    #[test]
+    fn the_quick_path_writes_what_rounding_the_long_way_writes() {
+        let mut values = vec![0.1 + 0.2, 1e16, 9999999999999998.0, 1e-5, 0.00001000000000000001, 123456789012345.6];
+        // Values of every magnitude and digit count (a fixed sequence of random bit patterns).
+        let mut bits: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..20_000 {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                values.push(x);
+                values.push((x.abs().log10().clamp(-20.0, 20.0) * 1.7).exp() * if x < 0.0 { -1.0 } else { 1.0 });
+            }
+        }
+        for x in values {
+            assert_eq!(num(x), NumText::of_long_way(x), "{x:e}");
+        }
     }
 
     #[test]

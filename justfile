@@ -38,6 +38,16 @@ bench:
     cargo run --release -p chipmarket --example analyze_input -- outputs/analyze-bench --samples 1024 --replications 10
     /usr/bin/time -f "analyze: %e s, %M KiB peak" target/release/chipmarket analyze outputs/analyze-bench --quiet
 
+# Peak memory (KiB, /usr/bin/time) of 1000 baseline replications, of one replication with
+# 24000 tenders per customer and year, and of two such replications at once (two threads);
+# each stays under 64 MB.
+memory:
+    cargo build --release -p chipmarket
+    /usr/bin/time -f "run --replications 1000: peak %M KiB, %e s" target/release/chipmarket run --replications 1000 --quiet --out target/memory/r1000
+    /usr/bin/time -f "run --replications 1 --set demand.tenders_per_year=24000: peak %M KiB, %e s" target/release/chipmarket run --replications 1 --set demand.tenders_per_year=24000 --quiet --out target/memory/t24000
+    RAYON_NUM_THREADS=2 /usr/bin/time -f "run --replications 2 --set demand.tenders_per_year=24000 (2 threads): peak %M KiB, %e s" target/release/chipmarket run --replications 2 --set demand.tenders_per_year=24000 --quiet --out target/memory/t24000x2
+    rm -rf target/memory
+
 # Lints as CI runs them.
 lint:
     cargo clippy --workspace --all-targets -- -D warnings

@@ -1,6 +1,8 @@
 //! chipmarket-engine: a discrete-event simulator of China's data-centre AI-accelerator
-//! market. Pure: it takes a validated [`Scenario`] and a replication number and returns a
-//! [`RunReport`]; it never touches files, the environment, the wall clock or a global RNG.
+//! market. Pure: it takes a validated [`Scenario`] and a replication number and hands the
+//! rows of the run to a [`Sink`] as they happen ([`run_with_sink`]) or returns them all in a
+//! [`RunReport`] ([`run`]); it never touches files, the environment, the wall clock or a
+//! global RNG.
 //!
 //! ```
 //! use chipmarket_engine::{run, RunOptions, Scenario};
@@ -54,21 +56,36 @@ pub mod supply;
 pub mod sweep;
 
 pub use error::SimError;
-pub use observe::{RunOptions, RunReport};
+pub use observe::{RunOptions, RunReport, Sink};
 pub use scenario::{Scenario, ScenarioError};
 
 use market::Market;
 use sim::{EventQueue, Simulation};
 
-/// Run replication `replication` of a validated scenario to its horizon.
+/// Run replication `replication` of a validated scenario to its horizon and keep every row.
 ///
 /// Every random draw comes from streams derived from the scenario's seed, the replication
 /// and the stream's name, so the same inputs always give the same report.
 pub fn run(scenario: &Scenario, replication: u32, options: RunOptions) -> Result<RunReport, SimError> {
+    let mut report = RunReport::default();
+    run_with_sink(scenario, replication, options, &mut report)?;
+    Ok(report)
+}
+
+/// Run replication `replication` of a validated scenario to its horizon, handing its rows to
+/// `sink` as they happen (see [`observe`] for what comes when). The engine keeps only what
+/// the model needs (open tenders and contracts), so memory does not grow with the rows.
+pub fn run_with_sink(
+    scenario: &Scenario,
+    replication: u32,
+    options: RunOptions,
+    sink: &mut dyn Sink,
+) -> Result<(), SimError> {
     let mut queue = EventQueue::with_capacity(1024);
-    let market = Market::new(scenario, replication, options, &mut queue);
+    let market = Market::new(scenario, replication, options, sink, &mut queue);
     let mut sim = Simulation::with_queue(market, queue);
     while sim.step()?.is_some() {}
     let events = sim.events_processed();
-    Ok(sim.into_model().into_report(events))
+    sim.into_model().finish(events);
+    Ok(())
 }

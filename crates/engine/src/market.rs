@@ -9,6 +9,7 @@
 
 mod accounts;
 mod bidding;
+mod book;
 mod demand;
 mod kpi;
 mod production;
@@ -25,12 +26,14 @@ use rand_distr::{Distribution, Gamma, LogNormal, Normal};
 
 use crate::calendar::{Calendar, Date, Quarter, TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::error::SimError;
-use crate::observe::{ContractRow, ContractStatus, EventRow, RunOptions, RunReport};
+use crate::observe::{Catalog, ContractRow, ContractStatus, EventRow, RunOptions, Sink};
 use crate::policy::PolicyBook;
 use crate::rng::{stream, Stream};
 use crate::scenario::{CustomerKind, Origin, Scenario};
 use crate::sim::{EventQueue, Model, SimTime};
 use crate::supply::{Need, SupplyNetwork};
+
+use book::Book;
 
 pub use demand::DemandCurve;
 
@@ -56,8 +59,9 @@ pub enum Event {
     Funding(u32, u32),
     /// Production and delivery for one tick.
     Production,
-    /// A contract reaches deadline plus grace.
-    Deadline(u32),
+    /// Contracts `first .. first + count`, signed one after the other in one award (so with
+    /// one deadline), reach deadline plus grace: (first, count).
+    Deadlines(u32, u32),
     /// A restriction is announced: (schedule entry). Customers order ahead of it.
     Announce(u32),
     /// The backlog grace period of a regime change ends: (regime index in force then).
@@ -66,8 +70,9 @@ pub enum Event {
     Licence(u32),
     /// A customer opens a tender (then schedules its next one).
     TenderArrival(u32),
-    /// A firm submits its bid to a tender at the end of the bid window: (tender, firm).
-    Bid(u32, u32),
+    /// Every firm, in scenario order, submits its bid to a tender at the end of the bid
+    /// window (one event per tender rather than per firm: far fewer pending events).
+    Bids(u32),
     /// The customer scores the bids and awards the tender.
     Award(u32),
     /// End of the horizon: the last (partial) quarter is closed.
@@ -82,9 +87,9 @@ impl Event {
             Event::Regime { .. } | Event::SwitchingStarts | Event::Announce(_) | Event::GraceEnd(_) => 1,
             Event::Launch(_) | Event::NextGen(_) | Event::Funding(..) => 2,
             Event::Production => 3,
-            Event::Deadline(_) | Event::Licence(_) => 4,
+            Event::Deadlines(..) | Event::Licence(_) => 4,
             Event::TenderArrival(_) => 5,
-            Event::Bid(..) => 6,
+            Event::Bids(_) => 6,
             Event::Award(_) => 7,
             Event::End => 9,
         }
@@ -102,6 +107,11 @@ struct ChipState {
     /// values in the scenario are replaced by [`UNKNOWN_MEMORY_GB`] and friends).
     memory_gb: f64,
     bandwidth_tbps: f64,
+    /// Natural logs of `tflops`, `bandwidth_tbps` and `memory_gb`, which every bid's
+    /// utility uses (see [`ChipState::with_logs`]).
+    ln_tflops: f64,
+    ln_bandwidth: f64,
+    ln_memory: f64,
     tdp_w: f64,
     unit_cost: f64,
     /// Price at the firm's margin target [USD].
@@ -123,6 +133,8 @@ struct ChipState {
     carry: f64,
     /// Smoothed deliveries per week (what the inventory target is measured in).
     weekly_deliveries: f64,
+    /// Units delivered in the current production tick (folded into `weekly_deliveries`).
+    tick_units: u64,
     /// Foundry suppliers (indices) that can make it; empty: any of the firm's.
     foundries: Vec<usize>,
 }
@@ -151,6 +163,18 @@ struct ChipFlows {
 }
 
 impl ChipState {
+    /// The chip with its logs filled in (its speed, bandwidth and memory never change).
+    fn with_logs(mut self) -> ChipState {
+        self.ln_tflops = self.tflops.ln();
+        self.ln_bandwidth = self.bandwidth_tbps.ln();
+        self.ln_memory = self.memory_gb.ln();
+        self
+    }
+
+    /// Dense BF16 PFLOPS of one unit.
+    fn pflops_per_unit(&self) -> f64 {
+        self.tflops / 1000.0
+    }
     fn on_sale(&self, now: SimTime) -> bool {
         self.launched && self.end_of_sale.is_none_or(|end| now < end)
     }
@@ -243,28 +267,119 @@ struct Tender {
     bids: Vec<Bid>,
 }
 
+/// A contract, compact (48 bytes): the model keeps up to a delivery window's worth of them.
+/// Positions are `u32` and times `u32` ticks (a horizon of at most 100 years is about 53
+/// million ticks, under 2^27); a unit's compute is its chip's (chips never change speed).
 #[derive(Debug, Clone)]
 struct Contract {
     tender: u32,
-    customer: usize,
-    firm: usize,
-    chip: usize,
-    awarded: SimTime,
+    customer: u32,
+    firm: u32,
+    chip: u32,
+    /// Tick of the award.
+    awarded: u32,
+    /// The tick it closed (low 27 bits, meaningful once it is no longer open), its status
+    /// (3 bits), whether its tender was a training tender (kept here because the tender is
+    /// dropped once awarded; a re-tender is one too) and whether its number is in the
+    /// firm's backlog queue (a contract closed early, cut or cancelled, stays there until
+    /// the next delivery pass skips it, and production reads its chip until then, so it is
+    /// kept until it has left the queue). See the accessors.
+    closed_status: u32,
     units: u64,
-    pflops_per_unit: f64,
     unit_price: f64,
     delivered: u64,
-    status: ContractStatus,
-    closed: Option<SimTime>,
 }
 
+/// A tick as stored in a [`Contract`] (every tick of a valid horizon fits).
+fn tick32(t: SimTime) -> u32 {
+    u32::try_from(t.ticks()).unwrap_or(u32::MAX)
+}
+
+/// Bits of [`Contract::closed_status`].
+const CLOSED_TICK: u32 = (1 << 27) - 1;
+const STATUS_SHIFT: u32 = 27;
+const TRAINING: u32 = 1 << 30;
+const IN_BACKLOG: u32 = 1 << 31;
+
+const STATUSES: [ContractStatus; 6] = [
+    ContractStatus::PendingLicence,
+    ContractStatus::Active,
+    ContractStatus::Delivered,
+    ContractStatus::Cut,
+    ContractStatus::Cancelled,
+    ContractStatus::LicenceDenied,
+];
+
 impl Contract {
+    fn new_flags(status: ContractStatus, training: bool) -> u32 {
+        let mut flags = 0;
+        Contract::put_status(&mut flags, status);
+        if training {
+            flags |= TRAINING;
+        }
+        flags
+    }
+    fn put_status(flags: &mut u32, status: ContractStatus) {
+        let code = STATUSES.iter().position(|&s| s == status).unwrap_or(0) as u32;
+        *flags = (*flags & !(0b111 << STATUS_SHIFT)) | (code << STATUS_SHIFT);
+    }
+    fn customer(&self) -> usize {
+        self.customer as usize
+    }
+    fn firm(&self) -> usize {
+        self.firm as usize
+    }
+    fn chip(&self) -> usize {
+        self.chip as usize
+    }
+    fn status(&self) -> ContractStatus {
+        STATUSES[((self.closed_status >> STATUS_SHIFT) & 0b111) as usize % STATUSES.len()]
+    }
+    fn set_status(&mut self, status: ContractStatus) {
+        Contract::put_status(&mut self.closed_status, status);
+    }
+    /// Close it with `status` at `now`.
+    fn close(&mut self, status: ContractStatus, now: SimTime) {
+        self.set_status(status);
+        self.closed_status = (self.closed_status & !CLOSED_TICK) | (tick32(now) & CLOSED_TICK);
+    }
+    /// The tick it closed (once it is no longer open).
+    fn closed(&self) -> u32 {
+        self.closed_status & CLOSED_TICK
+    }
+    fn training(&self) -> bool {
+        self.closed_status & TRAINING != 0
+    }
+    fn in_backlog(&self) -> bool {
+        self.closed_status & IN_BACKLOG != 0
+    }
+    fn set_in_backlog(&mut self, yes: bool) {
+        if yes {
+            self.closed_status |= IN_BACKLOG;
+        } else {
+            self.closed_status &= !IN_BACKLOG;
+        }
+    }
+    /// Nothing can change it any more: closed, and out of the firm's backlog queue.
+    fn finished(&self) -> bool {
+        !self.open() && !self.in_backlog()
+    }
     fn open(&self) -> bool {
-        matches!(self.status, ContractStatus::Active | ContractStatus::PendingLicence)
+        matches!(self.status(), ContractStatus::Active | ContractStatus::PendingLicence)
     }
     fn remaining(&self) -> u64 {
         self.units - self.delivered
     }
+}
+
+/// Buffers the production tick reuses rather than allocating each time (their contents
+/// never outlive one use).
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Each firm's input needs.
+    needs: Vec<Need>,
+    /// The order a firm starts its chips in.
+    order: Vec<usize>,
 }
 
 /// Market-wide flows of the current quarter.
@@ -292,14 +407,27 @@ pub struct Market<'s> {
     firms: Vec<FirmState>,
     chips: Vec<ChipState>,
     customers: Vec<CustomerState>,
-    tenders: Vec<Tender>,
-    contracts: Vec<Contract>,
+    /// Tenders, kept until awarded.
+    tenders: Book<Tender>,
+    /// Contracts, kept until they close (and every one before them has).
+    contracts: Book<Contract>,
     quarter: Quarter,
     quarter_start: SimTime,
     flows: MarketFlows,
     policy_stream: Stream,
-    report: RunReport,
+    /// Names the rows refer to (chip names are added as chips appear).
+    catalog: Catalog,
+    sink: &'s mut dyn Sink,
     kpi: kpi::Tracker,
+    /// Buffers reused from one production tick to the next.
+    scratch: Scratch,
+    /// Tests only: keep every tender and contract to the end (rows then come at the end),
+    /// to show that dropping finished records changes nothing.
+    #[cfg(test)]
+    keep_records: bool,
+    /// Tests only: the most contracts kept at once.
+    #[cfg(test)]
+    peak_kept: usize,
 }
 
 fn years(ticks: u64) -> f64 {
@@ -311,8 +439,15 @@ fn ticks_of_years(years: f64) -> u64 {
 }
 
 impl<'s> Market<'s> {
-    /// Build the initial state of replication `replication` and schedule its first events.
-    pub fn new(s: &'s Scenario, replication: u32, options: RunOptions, queue: &mut EventQueue<Event>) -> Market<'s> {
+    /// Build the initial state of replication `replication`, whose rows go to `sink`, and
+    /// schedule its first events.
+    pub fn new(
+        s: &'s Scenario,
+        replication: u32,
+        options: RunOptions,
+        sink: &'s mut dyn Sink,
+        queue: &mut EventQueue<Event>,
+    ) -> Market<'s> {
         let seed = s.scenario.seed;
         let cal = Calendar::new(s.scenario.start);
         let end = end_tick(s, &cal);
@@ -332,33 +467,40 @@ impl<'s> Market<'s> {
                     launch = launch.saturating_add((slip.max(0.0) * TICKS_PER_DAY as f64) as u64);
                 }
                 ids.push(chips.len());
-                chips.push(ChipState {
-                    id: c.id.clone(),
-                    firm: fi,
-                    tflops: c.bf16_tflops,
-                    tpp: c.tpp(),
-                    unit_cost: c.unit_cost_usd,
-                    list_price: c.price_usd.unwrap_or(c.unit_cost_usd / (1.0 - f.gross_margin_target)),
-                    hbm_stacks: c.hbm_stacks,
-                    dies_per_wafer: c.dies_per_wafer,
-                    launch,
-                    launched: false,
-                    end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
-                    q: ChipFlows::default(),
-                    memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
-                    bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
-                    tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
-                    backlog: 0,
-                    inventory: 0,
-                    pipeline: 0,
-                    carry: 0.0,
-                    weekly_deliveries: 0.0,
-                    foundries: c
-                        .foundries
-                        .iter()
-                        .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
-                        .collect(),
-                });
+                chips.push(
+                    ChipState {
+                        id: c.id.clone(),
+                        firm: fi,
+                        tflops: c.bf16_tflops,
+                        tpp: c.tpp(),
+                        unit_cost: c.unit_cost_usd,
+                        list_price: c.price_usd.unwrap_or(c.unit_cost_usd / (1.0 - f.gross_margin_target)),
+                        hbm_stacks: c.hbm_stacks,
+                        dies_per_wafer: c.dies_per_wafer,
+                        launch,
+                        launched: false,
+                        end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
+                        q: ChipFlows::default(),
+                        memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
+                        bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
+                        ln_tflops: 0.0,
+                        ln_bandwidth: 0.0,
+                        ln_memory: 0.0,
+                        tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
+                        backlog: 0,
+                        inventory: 0,
+                        pipeline: 0,
+                        carry: 0.0,
+                        weekly_deliveries: 0.0,
+                        tick_units: 0,
+                        foundries: c
+                            .foundries
+                            .iter()
+                            .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
+                            .collect(),
+                    }
+                    .with_logs(),
+                );
             }
             firms.push(FirmState {
                 domestic: f.origin == Origin::Domestic,
@@ -397,14 +539,13 @@ impl<'s> Market<'s> {
             })
             .collect();
 
-        let report = RunReport {
+        let catalog = Catalog {
             replication,
             seed,
             firm_ids: s.firms.iter().map(|f| f.id.clone()).collect(),
             customer_ids: s.customers.iter().map(|c| c.id.clone()).collect(),
             chip_ids: Vec::new(),
             regime_names: policy.names.clone(),
-            ..RunReport::default()
         };
         let kpi = kpi::Tracker::new(s);
         let mut market = Market {
@@ -420,14 +561,39 @@ impl<'s> Market<'s> {
             firms,
             chips,
             customers,
-            tenders: Vec::new(),
-            contracts: Vec::new(),
+            tenders: Book::new(Tender {
+                customer: 0,
+                budget: 0.0,
+                training: false,
+                min_tflops: 0.0,
+                min_memory_gb: 0.0,
+                deadline: SimTime::ZERO,
+                ahead_of: None,
+                bids: Vec::new(),
+            }),
+            contracts: Book::new(Contract {
+                tender: 0,
+                customer: 0,
+                firm: 0,
+                chip: 0,
+                awarded: 0,
+                closed_status: Contract::new_flags(ContractStatus::Cancelled, false),
+                units: 0,
+                unit_price: 0.0,
+                delivered: 0,
+            }),
             quarter: s.scenario.start.quarter(),
             quarter_start: SimTime::ZERO,
             flows: MarketFlows::default(),
             policy_stream: stream(seed, replication, "policy"),
-            report,
+            catalog,
+            sink,
             kpi,
+            scratch: Scratch::default(),
+            #[cfg(test)]
+            keep_records: false,
+            #[cfg(test)]
+            peak_kept: 0,
         };
         market.schedule_start(queue);
         market
@@ -485,35 +651,60 @@ impl<'s> Market<'s> {
         queue.schedule_in(self.end.ticks(), Event::End.priority(), Event::End);
     }
 
-    /// The report of a finished run.
-    pub fn into_report(mut self, events_processed: u64) -> RunReport {
-        self.report.events_processed = events_processed;
-        self.report.chip_ids = self.chips.iter().map(|c| c.id.clone()).collect();
-        if self.options.record_rows {
-            self.report.tender_budgets_usd = self.tenders.iter().map(|t| t.budget).collect();
-            self.report.contracts = self
-                .contracts
-                .iter()
-                .enumerate()
-                .map(|(i, c)| ContractRow {
-                    contract: i as u64,
-                    tender: u64::from(c.tender),
-                    customer: c.customer,
-                    firm: c.firm,
-                    chip: c.chip,
-                    awarded_on: self.cal.date_of(c.awarded),
-                    units: c.units,
-                    compute_pflops: c.units as f64 * c.pflops_per_unit,
-                    value_usd: c.units as f64 * c.unit_price,
-                    delivered_units: c.delivered,
-                    status: c.status,
-                    closed_on: c.closed.map(|t| self.cal.date_of(t)),
-                })
-                .collect();
+    /// End of the run: the contracts still kept go to the sink (in contract order), then
+    /// the KPIs.
+    pub fn finish(mut self, events_processed: u64) {
+        while let Some((id, c)) = self.contracts.pop_any() {
+            self.emit_contract(id, &c);
         }
+        self.sync_chip_names();
         let gaps = self.perf_gaps(self.end);
-        self.report.summary = self.kpi.summary(self.s, &self.firms_final(), gaps);
-        self.report
+        let summary = self.kpi.summary(self.s, &self.firms_final(), gaps);
+        self.sink.end(&self.catalog, summary, events_processed);
+    }
+
+    /// Add the names of chips created since the last call to the catalogue.
+    fn sync_chip_names(&mut self) {
+        while let Some(c) = self.chips.get(self.catalog.chip_ids.len()) {
+            self.catalog.chip_ids.push(c.id.clone());
+        }
+    }
+
+    /// Hand the contract rows that became final, and drop awarded tenders (after each event).
+    fn flush_finished(&mut self) {
+        #[cfg(test)]
+        {
+            self.peak_kept = self.peak_kept.max(self.contracts.kept());
+            if self.keep_records {
+                return;
+            }
+        }
+        while self.tenders.pop_finished(|_| false).is_some() {}
+        while let Some((id, c)) = self.contracts.pop_finished(Contract::finished) {
+            self.emit_contract(id, &c);
+        }
+    }
+
+    fn emit_contract(&mut self, id: usize, c: &Contract) {
+        if !self.options.record_rows {
+            return;
+        }
+        self.sync_chip_names();
+        let row = ContractRow {
+            contract: id as u64,
+            tender: u64::from(c.tender),
+            customer: c.customer(),
+            firm: c.firm(),
+            chip: c.chip(),
+            awarded_on: self.cal.date_of(SimTime(u64::from(c.awarded))),
+            units: c.units,
+            compute_pflops: c.units as f64 * self.chips[c.chip()].pflops_per_unit(),
+            value_usd: c.units as f64 * c.unit_price,
+            delivered_units: c.delivered,
+            status: c.status(),
+            closed_on: (!c.open()).then(|| self.cal.date_of(SimTime(u64::from(c.closed())))),
+        };
+        self.sink.contract(&self.catalog, &row);
     }
 
     fn firms_final(&self) -> Vec<kpi::FirmFinal> {
@@ -524,7 +715,7 @@ impl<'s> Market<'s> {
                 cumulative_revenue: f.cumulative_revenue,
                 ecosystem: f.ecosystem,
                 cash: f.cash,
-                best_tflops: self.best_on_sale(fi, self.end).map_or(0.0, |c| self.chips[c].tflops),
+                best_tflops: self.best_on_sale(fi, self.end).map(|c| self.chips[c].tflops),
                 ipo_valuation: f.ipo_valuation,
                 trailing_revenue: f.revenue_history.iter().rev().take(4).sum(),
             })
@@ -534,7 +725,7 @@ impl<'s> Market<'s> {
     fn trace(&mut self, now: SimTime, kind: &'static str, ids: impl FnOnce(&Market) -> String) {
         if self.options.trace {
             let ids = ids(self);
-            self.report.events.push(EventRow { time: self.cal.date_of(now), kind, ids });
+            self.sink.event(&self.catalog, &EventRow { time: self.cal.date_of(now), kind, ids });
         }
     }
 
@@ -544,7 +735,8 @@ impl<'s> Market<'s> {
             let owed: u64 = self
                 .contracts
                 .iter()
-                .filter(|c| c.firm == fi && c.status == ContractStatus::Active)
+                .map(|(_, c)| c)
+                .filter(|c| c.firm() == fi && c.status() == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != f.backlog_units {
@@ -565,7 +757,8 @@ impl<'s> Market<'s> {
             let owed: u64 = self
                 .contracts
                 .iter()
-                .filter(|c| c.chip == ci && c.status == ContractStatus::Active)
+                .map(|(_, c)| c)
+                .filter(|c| c.chip() == ci && c.status() == ContractStatus::Active)
                 .map(Contract::remaining)
                 .sum();
             if owed != chip.backlog {
@@ -575,7 +768,7 @@ impl<'s> Market<'s> {
                 )));
             }
         }
-        for (i, c) in self.contracts.iter().enumerate() {
+        for (i, c) in self.contracts.iter() {
             if c.delivered > c.units {
                 return Err(SimError::Invariant(format!("contract {i} over-delivered")));
             }
@@ -615,18 +808,26 @@ impl Model for Market<'_> {
             Event::NextGen(firm) => self.on_next_gen(firm as usize, now, queue),
             Event::Funding(firm, ev) => self.on_funding(firm as usize, ev as usize, now),
             Event::Production => self.on_production(now, queue),
-            Event::Deadline(c) => self.on_deadline(c as usize, now, queue),
+            Event::Deadlines(first, count) => self.on_deadlines(first, count, now, queue),
             Event::Announce(entry) => self.on_announce(entry as usize, now, queue),
             Event::GraceEnd(regime) => self.on_grace_end(regime as usize, now, queue),
             Event::Licence(c) => self.on_licence(c as usize, now, queue),
             Event::TenderArrival(c) => self.on_tender_arrival(c as usize, now, queue),
-            Event::Bid(t, f) => self.on_bid(t as usize, f as usize, now),
-            Event::Award(t) => self.on_award(t as usize, now, queue),
+            Event::Bids(t) => {
+                for fi in 0..self.firms.len() {
+                    self.on_bid(t as usize, fi, now);
+                }
+            }
+            Event::Award(t) => {
+                self.on_award(t as usize, now, queue);
+                self.tenders.retire(t as usize);
+            }
             Event::End => {
                 self.close_quarter(now);
                 queue.clear();
             }
         }
+        self.flush_finished();
         Ok(())
     }
 }

@@ -1,8 +1,15 @@
 //! What a run gives back: typed rows for each output file and the per-replication KPIs.
 //!
-//! API Boundary: [`RunReport`] is the engine's whole output. Rows name firms, customers,
-//! chips and regimes by their position in the report's catalogues ([`RunReport::firm_ids`]
-//! and friends), so the hot path never allocates strings; the runner turns them into CSV.
+//! API Boundary: the model hands every row to a [`Sink`] as it happens (quarter rows when a
+//! quarter closes, a contract's row once it is final, events as they fire, the KPIs at the
+//! end), so a caller that writes rows out keeps no more than it wants to. [`RunReport`] is
+//! the sink that keeps everything (what [`crate::run`] returns, and what the tests read).
+//! Rows name firms, customers, chips and regimes by their position in the [`Catalog`], so
+//! the hot path never allocates strings; the runner turns them into CSV.
+//!
+//! Order guarantee: within a replication, quarter rows come quarter by quarter (the firm
+//! rows of a quarter, then its market row, then its chip rows), contract rows by contract
+//! number, and the summary last.
 
 use crate::calendar::{Date, Quarter};
 
@@ -21,6 +28,47 @@ impl Default for RunOptions {
     }
 }
 
+/// The names rows refer to by position, and the run they belong to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Catalog {
+    /// Replication number.
+    pub replication: u32,
+    /// Master seed of the run.
+    pub seed: u64,
+    /// Firm ids, in scenario order.
+    pub firm_ids: Vec<String>,
+    /// Customer ids, in scenario order.
+    pub customer_ids: Vec<String>,
+    /// Chip ids: the roadmap chips in scenario order, then generated generations as they
+    /// appear (a row never names a chip the catalogue handed with it does not hold).
+    pub chip_ids: Vec<String>,
+    /// Regime names.
+    pub regime_names: Vec<String>,
+}
+
+/// Where a run's rows go, as they happen (see the [module docs](self) for the order).
+///
+/// Every method has a default that ignores the row, so a sink implements only what it
+/// needs. Methods cannot fail: a sink that writes somewhere keeps its first error and
+/// reports it when the run is over (the engine does no I/O).
+pub trait Sink {
+    /// A firm's row of a closed quarter.
+    fn firm_quarter(&mut self, _names: &Catalog, _row: &FirmQuarter) {}
+    /// The market row of a closed quarter (after its firm rows).
+    fn market_quarter(&mut self, _names: &Catalog, _row: &MarketQuarter) {}
+    /// A chip's deliveries in a closed quarter (after the market row).
+    fn chip_quarter(&mut self, _names: &Catalog, _row: &ChipQuarter) {}
+    /// A contract's final row: when the contract closes (in contract order) or, for
+    /// contracts still open, at the end of the run.
+    fn contract(&mut self, _names: &Catalog, _row: &ContractRow) {}
+    /// A traced event (with [`RunOptions::trace`]).
+    fn event(&mut self, _names: &Catalog, _row: &EventRow) {}
+    /// A tender opened: its number and budget [USD] (for checks; not an output file).
+    fn tender(&mut self, _tender: u64, _budget_usd: f64) {}
+    /// The end of the run: the KPIs and the number of kernel events processed.
+    fn end(&mut self, _names: &Catalog, _summary: Summary, _events_processed: u64) {}
+}
+
 /// One row of `firms_quarterly.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FirmQuarter {
@@ -37,18 +85,18 @@ pub struct FirmQuarter {
     pub compute_shipped_pflops: f64,
     /// Revenue recognised at delivery, before export fees [USD].
     pub revenue_usd: f64,
-    /// Share of all compute delivered in the quarter (0 when nothing was delivered).
-    pub compute_share: f64,
-    /// Share of all revenue in the quarter.
-    pub revenue_share: f64,
+    /// Share of all compute delivered in the quarter (`None` when nothing was delivered).
+    pub compute_share: Option<f64>,
+    /// Share of all revenue in the quarter (`None` when there was no revenue).
+    pub revenue_share: Option<f64>,
     /// Units awarded and not yet delivered at quarter end.
     pub backlog_units: u64,
     /// Production capacity in the quarter [units].
     pub capacity_units: f64,
     /// Chip position in [`RunReport::chip_ids`] of the best chip on sale, if any.
     pub best_chip: Option<usize>,
-    /// Its dense BF16 TFLOPS (0 if none).
-    pub best_chip_tflops: f64,
+    /// Its dense BF16 TFLOPS (`None` if no chip is on sale).
+    pub best_chip_tflops: Option<f64>,
     /// Ecosystem maturity at quarter end, in [0, 1].
     pub ecosystem: f64,
     /// R&D spent in the quarter [USD].
@@ -80,13 +128,15 @@ pub struct MarketQuarter {
     pub demand_pflops: f64,
     /// Compute delivered [PFLOPS].
     pub delivered_pflops: f64,
-    /// Domestic firms' share of delivered compute.
-    pub domestic_compute_share: f64,
-    /// Foreign firms' share of delivered compute.
-    pub foreign_compute_share: f64,
-    /// Best foreign chip launched anywhere over best domestic chip on sale (TPP ratio).
+    /// Domestic firms' share of delivered compute (`None` when nothing was delivered).
+    pub domestic_compute_share: Option<f64>,
+    /// Foreign firms' share of delivered compute (`None` when nothing was delivered).
+    pub foreign_compute_share: Option<f64>,
+    /// Best foreign chip launched anywhere over best domestic chip on sale (TPP ratio;
+    /// `None` when either does not exist).
     pub perf_gap_frontier: Option<f64>,
-    /// Best foreign chip sellable in China over best domestic chip on sale (TPP ratio; 0: none sellable).
+    /// Best foreign chip sellable in China over best domestic chip on sale (TPP ratio;
+    /// `None` when no foreign chip may be sold or no domestic chip is on sale).
     pub perf_gap_sellable: Option<f64>,
     /// Tenders opened in the quarter (re-tenders included).
     pub tenders_opened: u64,
@@ -198,7 +248,7 @@ pub struct Summary {
     pub kpis: Vec<(String, Option<f64>)>,
 }
 
-/// Everything one replication produced.
+/// Everything one replication produced: the sink that keeps every row.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RunReport {
     /// Replication number.
@@ -229,4 +279,78 @@ pub struct RunReport {
     pub summary: Summary,
     /// Kernel events processed.
     pub events_processed: u64,
+}
+
+impl Sink for RunReport {
+    fn firm_quarter(&mut self, _names: &Catalog, row: &FirmQuarter) {
+        self.firms.push(row.clone());
+    }
+    fn market_quarter(&mut self, _names: &Catalog, row: &MarketQuarter) {
+        self.market.push(row.clone());
+    }
+    fn chip_quarter(&mut self, _names: &Catalog, row: &ChipQuarter) {
+        self.chips.push(row.clone());
+    }
+    fn contract(&mut self, _names: &Catalog, row: &ContractRow) {
+        self.contracts.push(row.clone());
+    }
+    fn event(&mut self, _names: &Catalog, row: &EventRow) {
+        self.events.push(row.clone());
+    }
+    fn tender(&mut self, _tender: u64, budget_usd: f64) {
+        self.tender_budgets_usd.push(budget_usd);
+    }
+    fn end(&mut self, names: &Catalog, summary: Summary, events_processed: u64) {
+        self.replication = names.replication;
+        self.seed = names.seed;
+        self.firm_ids.clone_from(&names.firm_ids);
+        self.customer_ids.clone_from(&names.customer_ids);
+        self.chip_ids.clone_from(&names.chip_ids);
+        self.regime_names.clone_from(&names.regime_names);
+        self.summary = summary;
+        self.events_processed = events_processed;
+    }
+}
+
+impl RunReport {
+    /// The catalogue the rows of this report refer to.
+    pub fn catalog(&self) -> Catalog {
+        Catalog {
+            replication: self.replication,
+            seed: self.seed,
+            firm_ids: self.firm_ids.clone(),
+            customer_ids: self.customer_ids.clone(),
+            chip_ids: self.chip_ids.clone(),
+            regime_names: self.regime_names.clone(),
+        }
+    }
+
+    /// Hand this report's rows to `sink` in the order a run emits them: quarter by quarter
+    /// (firm rows, the market row, chip rows), then contracts and events, then the end.
+    /// (A live run interleaves contracts and events with the quarters; each kind keeps its
+    /// own order.)
+    pub fn replay(&self, sink: &mut dyn Sink) {
+        let names = self.catalog();
+        let n_firms = self.firm_ids.len();
+        let mut chips = self.chips.iter().peekable();
+        for (qi, m) in self.market.iter().enumerate() {
+            for f in self.firms.iter().skip(qi * n_firms).take(n_firms) {
+                sink.firm_quarter(&names, f);
+            }
+            sink.market_quarter(&names, m);
+            while let Some(c) = chips.next_if(|c| c.quarter == m.quarter) {
+                sink.chip_quarter(&names, c);
+            }
+        }
+        for (t, &budget) in self.tender_budgets_usd.iter().enumerate() {
+            sink.tender(t as u64, budget);
+        }
+        for c in &self.contracts {
+            sink.contract(&names, c);
+        }
+        for e in &self.events {
+            sink.event(&names, e);
+        }
+        sink.end(&names, self.summary.clone(), self.events_processed);
+    }
 }

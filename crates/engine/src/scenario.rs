@@ -757,7 +757,7 @@ pub struct SwitchRule {
 }
 
 /// `[output]`: optional outputs.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     /// Write `events.csv` (the same as `--trace`). Default: false.
@@ -767,6 +767,19 @@ pub struct Output {
     /// (within the sheet row limit) contracts (the same as `--xlsx`). Default: false.
     #[serde(default)]
     pub xlsx: bool,
+    /// Write `contracts.csv`, one row per contract (the largest file by far). Default: true.
+    #[serde(default = "yes")]
+    pub contracts: bool,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output { trace: false, xlsx: false, contracts: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for Market {

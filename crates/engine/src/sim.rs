@@ -57,7 +57,7 @@
 //! ```
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::ops::Add;
 
@@ -163,8 +163,7 @@ fn seq_of(key: u128) -> u64 {
     (key as u64) & SEQ_MASK
 }
 
-/// A pending event in the heap. Ordered on its key alone, reversed, so that the
-/// max-heap `BinaryHeap` pops the smallest key first.
+/// A pending event in the heap, with its packed key.
 ///
 /// The packed `u128` key is stored as its two `u64` halves and compared as one
 /// `u128`. A `u128` field would make the entry 16-byte aligned (32 bytes instead of
@@ -189,26 +188,103 @@ impl<E> Entry<E> {
     }
 }
 
-impl<E> PartialEq for Entry<E> {
-    #[inline(always)]
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
+/// Children per node of [`QuadHeap`].
+const ARITY: usize = 4;
+
+/// A min-heap of entries on their keys, with four children per node.
+///
+/// Half the depth of a binary heap: a pop compares more entries per level, but the four
+/// children of a node lie next to each other in memory, so it touches about half as many
+/// cache lines. With 100 000 pending events that makes the `hold` example about 1.3x as fast
+/// as a binary heap (see `examples/hold.rs`).
+#[derive(Debug, Clone)]
+struct QuadHeap<E> {
+    v: Vec<Entry<E>>,
 }
 
-impl<E> Eq for Entry<E> {}
-
-impl<E> PartialOrd for Entry<E> {
-    #[inline(always)]
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+impl<E> QuadHeap<E> {
+    fn with_capacity(capacity: usize) -> Self {
+        QuadHeap { v: Vec::with_capacity(capacity) }
     }
-}
 
-impl<E> Ord for Entry<E> {
     #[inline(always)]
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.key().cmp(&self.key())
+    fn len(&self) -> usize {
+        self.v.len()
+    }
+
+    fn clear(&mut self) {
+        self.v.clear();
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, Entry<E>> {
+        self.v.iter()
+    }
+
+    #[inline(always)]
+    fn peek(&self) -> Option<&Entry<E>> {
+        self.v.first()
+    }
+
+    #[inline]
+    fn push(&mut self, entry: Entry<E>) {
+        let i = self.v.len();
+        self.v.push(entry);
+        self.sift_up(i);
+    }
+
+    /// Moves entry `i` up while its parent's key is larger.
+    #[inline(always)]
+    fn sift_up(&mut self, mut i: usize) {
+        let key = self.v[i].key();
+        while i > 0 {
+            let parent = (i - 1) / ARITY;
+            if self.v[parent].key() <= key {
+                break;
+            }
+            self.v.swap(i, parent);
+            i = parent;
+        }
+    }
+
+    /// Removes the entry with the smallest key.
+    ///
+    /// Bottom-up: the last entry takes the root's place and goes down along the smallest
+    /// children all the way to a leaf (three comparisons per level, none against itself),
+    /// then back up to its place, which is seldom more than a level since it came from the
+    /// bottom. Keys are unique, so the order of equal keys never matters.
+    #[inline]
+    fn pop(&mut self) -> Option<Entry<E>> {
+        let last = self.v.pop()?;
+        if self.v.is_empty() {
+            return Some(last);
+        }
+        let top = std::mem::replace(&mut self.v[0], last);
+        let n = self.v.len();
+        let mut i = 0;
+        loop {
+            let first = ARITY * i + 1;
+            let best = if let Some(c) = self.v.get(first..first + ARITY) {
+                // A full node: the smallest of four without data-dependent branches.
+                let (k0, k1, k2, k3) = (c[0].key(), c[1].key(), c[2].key(), c[3].key());
+                let (a, ka) = if k1 < k0 { (1, k1) } else { (0, k0) };
+                let (b, kb) = if k3 < k2 { (3, k3) } else { (2, k2) };
+                first + if kb < ka { b } else { a }
+            } else if first < n {
+                let mut best = first;
+                for c in first + 1..n {
+                    if self.v[c].key() < self.v[best].key() {
+                        best = c;
+                    }
+                }
+                best
+            } else {
+                break;
+            };
+            self.v.swap(i, best);
+            i = best;
+        }
+        self.sift_up(i);
+        Some(top)
     }
 }
 
@@ -229,7 +305,7 @@ impl<E> Ord for Entry<E> {
 /// for an event due at the current tick does it scan the pending entries (O(n)).
 #[derive(Debug, Clone)]
 pub struct EventQueue<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: QuadHeap<E>,
     /// Keys of the entries still in `heap` that are cancelled.
     cancelled: BTreeSet<u128>,
     /// The smallest key in `cancelled`, or `NO_CANCELLED`. A popped key is the
@@ -262,7 +338,7 @@ impl<E> EventQueue<E> {
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         EventQueue {
-            heap: BinaryHeap::with_capacity(capacity),
+            heap: QuadHeap::with_capacity(capacity),
             cancelled: BTreeSet::new(),
             min_cancelled: NO_CANCELLED,
             next_seq: 0,

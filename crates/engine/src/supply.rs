@@ -162,6 +162,13 @@ fn kind_slot(kind: SupplierKind) -> usize {
     }
 }
 
+/// Working lists of [`SupplyNetwork::water_fill_into`].
+#[derive(Debug, Default)]
+pub struct WaterFill {
+    open: Vec<usize>,
+    next: Vec<usize>,
+}
+
 impl SupplyNetwork {
     /// Build the graph of a validated scenario.
     pub fn new(s: &Scenario, cal: &Calendar) -> SupplyNetwork {
@@ -257,6 +264,8 @@ impl SupplyNetwork {
         let mut firms: Vec<usize> = Vec::new();
         let mut weights: Vec<f64> = Vec::new();
         let mut caps: Vec<f64> = Vec::new();
+        let mut filled: Vec<f64> = Vec::new();
+        let mut work = WaterFill::default();
         for (si, &node) in self.supplier_nodes.iter().enumerate() {
             let curve = &self.curves[si];
             let slot = kind_slot(curve.kind);
@@ -283,7 +292,7 @@ impl SupplyNetwork {
             if total <= 0.0 {
                 continue;
             }
-            let filled = Self::water_fill(capacity, &weights, &caps);
+            Self::water_fill_into(capacity, &weights, &caps, &mut filled, &mut work);
             for (k, &fi) in firms.iter().enumerate() {
                 self.potential[fi].add(curve.kind, capacity * weights[k] / total);
                 self.actual[fi].add(curve.kind, filled[k]);
@@ -405,14 +414,25 @@ impl SupplyNetwork {
     /// weighted share, capped, and what the capped ones leave is shared again among the
     /// rest. Returns each claimant's allocation; the sum never exceeds `capacity`.
     pub fn water_fill(capacity: f64, weights: &[f64], caps: &[f64]) -> Vec<f64> {
-        let mut alloc = vec![0.0; weights.len()];
-        let mut open: Vec<usize> = (0..weights.len()).filter(|&i| weights[i] > 0.0 && caps[i] > 0.0).collect();
+        let mut alloc = Vec::new();
+        Self::water_fill_into(capacity, weights, caps, &mut alloc, &mut WaterFill::default());
+        alloc
+    }
+
+    /// [`SupplyNetwork::water_fill`] into `alloc`, with the working lists in `work` (both
+    /// reused by callers that fill often, so a fill allocates nothing).
+    pub fn water_fill_into(capacity: f64, weights: &[f64], caps: &[f64], alloc: &mut Vec<f64>, work: &mut WaterFill) {
+        alloc.clear();
+        alloc.resize(weights.len(), 0.0);
+        let WaterFill { open, next } = work;
+        open.clear();
+        open.extend((0..weights.len()).filter(|&i| weights[i] > 0.0 && caps[i] > 0.0));
         let mut left = capacity.max(0.0);
         while left > 1e-12 && !open.is_empty() {
             let total: f64 = open.iter().map(|&i| weights[i]).sum();
-            let mut next = Vec::with_capacity(open.len());
+            next.clear();
             let mut used = 0.0;
-            for &i in &open {
+            for &i in open.iter() {
                 let share = left * weights[i] / total;
                 let room = caps[i] - alloc[i];
                 if share >= room {
@@ -428,9 +448,8 @@ impl SupplyNetwork {
             if next.len() == open.len() {
                 break;
             }
-            open = next;
+            std::mem::swap(open, next);
         }
-        alloc
     }
 
     /// The graph in Graphviz DOT; links switched off are drawn dashed and red.
@@ -581,5 +600,24 @@ mod tests {
         let alloc = SupplyNetwork::water_fill(100.0, &[1.0, 3.0], &[5.0, 7.0]);
         assert_eq!(alloc, vec![5.0, 7.0]);
         assert_eq!(SupplyNetwork::water_fill(0.0, &[1.0], &[5.0]), vec![0.0]);
+    }
+
+    #[test]
+    fn water_fill_into_reused_lists_gives_what_fresh_lists_give() {
+        let cases: [(f64, &[f64], &[f64]); 4] = [
+            (100.0, &[1.0, 3.0, 2.0], &[5.0, 70.0, 20.0]),
+            (10.0, &[1.0], &[50.0]),
+            (50.0, &[0.0, 1.0, 1.0, 4.0], &[9.0, 1.0, 100.0, 3.0]),
+            (0.0, &[1.0, 1.0], &[1.0, 1.0]),
+        ];
+        let (mut alloc, mut work) = (vec![9.0; 7], WaterFill::default());
+        for (capacity, weights, caps) in cases {
+            SupplyNetwork::water_fill_into(capacity, weights, caps, &mut alloc, &mut work);
+            let mut fresh = Vec::new();
+            SupplyNetwork::water_fill_into(capacity, weights, caps, &mut fresh, &mut WaterFill::default());
+            assert_eq!(alloc, fresh, "capacity {capacity}");
+            assert!(alloc.iter().zip(caps).all(|(a, c)| a <= c) && alloc.iter().sum::<f64>() <= capacity + 1e-9);
+        }
+        assert_eq!(SupplyNetwork::water_fill(100.0, &[1.0, 3.0], &[5.0, 7.0]), [5.0, 7.0]);
     }
 }

@@ -2,78 +2,82 @@
 //! `[scenario.precision]` are precise (the rule is the engine's
 //! `chipmarket_engine::analysis::precision`), and `precision.csv`, the half-widths reached.
 //!
-//! Each batch runs in parallel, but the decision after it uses replications 0 .. n - 1 only,
-//! whose results depend on the seed alone: the same seed stops at the same count whatever the
-//! number of threads.
+//! The caller runs each batch (in parallel, streaming its rows into the output files in
+//! replication order) and hands back the KPIs; the decision after a batch uses replications
+//! 0 .. n - 1 only, whose results depend on the seed alone: the same seed stops at the same
+//! count whatever the number of threads.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use anyhow::Result;
-use rayon::prelude::*;
 
 use chipmarket_engine::analysis::precision::{assess, next_batch, KpiPrecision};
-use chipmarket_engine::{run as run_engine, RunOptions, RunReport, Scenario};
+use chipmarket_engine::scenario::Precision;
+use chipmarket_engine::Scenario;
 
 use crate::load::InputError;
 use crate::output::csv::num;
-use crate::progress;
 
 /// `precision.csv`: per KPI, the replications with a value, mean, 95 % half-width reached,
 /// target and whether it was met.
 pub const FILE: &str = "precision.csv";
 
-/// Run batches of replications of `scenario` until precise; returns the scenario with
-/// `replications` set to the count run (so its resolved file reruns the same), the reports,
-/// and where each KPI stands.
-pub fn run_until_precise(
-    mut scenario: Scenario,
-    options: RunOptions,
-    quiet: bool,
-) -> Result<(Scenario, Vec<RunReport>, Option<Vec<KpiPrecision>>)> {
-    let Some(p) = scenario.scenario.precision.clone() else {
-        return Err(InputError(
+/// The KPIs of one replication, as the engine names them.
+pub type Kpis = Vec<(String, Option<f64>)>;
+
+/// The `[scenario.precision]` table `--replications auto` needs.
+///
+/// # Errors
+///
+/// An [`InputError`] when the scenario has none.
+pub fn table(scenario: &Scenario) -> Result<Precision, InputError> {
+    scenario.scenario.precision.clone().ok_or_else(|| {
+        InputError(
             "--replications auto: the scenario has no [scenario.precision] table\n\nhint: add [scenario.precision] with kpis = [...] and relative_half_width or absolute_half_width (docs/analysis.md), or give --replications N".into(),
         )
-        .into());
-    };
-    let bar = progress::bar(u64::from(p.max_replications), "replications", quiet);
-    let mut reports: Vec<RunReport> = Vec::new();
+    })
+}
+
+/// Run batches of replications until the KPIs of `p` are precise. `run_batch(range)` runs
+/// replications `range` (and writes them) and returns their KPIs in replication order.
+/// Returns the number of replications run and where each KPI stands.
+///
+/// # Errors
+///
+/// A batch's error, or an [`InputError`] when a named KPI is not one the run has.
+pub fn run_until_precise(
+    p: &Precision,
+    mut run_batch: impl FnMut(Range<u32>) -> Result<Vec<Kpis>>,
+) -> Result<(u32, Vec<KpiPrecision>)> {
     let mut values: HashMap<String, Vec<f64>> = p.kpis.iter().map(|k| (k.clone(), Vec::new())).collect();
+    let mut done = 0;
     loop {
-        let assessed = assess(&p, |k| values.get(k).map_or(&[][..], Vec::as_slice));
-        let done = reports.len() as u32;
-        let next = next_batch(&p, done, &assessed);
+        let assessed = assess(p, |k| values.get(k).map_or(&[][..], Vec::as_slice));
+        let next = next_batch(p, done, &assessed);
         if next == 0 {
-            bar.finish_and_clear();
-            scenario.scenario.replications = done;
-            return Ok((scenario, reports, Some(assessed)));
+            return Ok((done, assessed));
         }
-        let batch: Result<Vec<RunReport>, _> = (done..done + next)
-            .into_par_iter()
-            .map(|r| {
-                let res = run_engine(&scenario, r, options);
-                bar.inc(1);
-                res
-            })
-            .collect();
-        let batch = batch?;
+        let batch = run_batch(done..done + next)?;
         if done == 0 {
-            check_names(&p.kpis, &batch[0])?;
+            if let Some(first) = batch.first() {
+                check_names(&p.kpis, first)?;
+            }
         }
-        for report in &batch {
-            for (name, value) in &report.summary.kpis {
+        for kpis in &batch {
+            for (name, value) in kpis {
                 if let (Some(v), Some(x)) = (values.get_mut(name), value) {
                     v.push(*x);
                 }
             }
         }
-        reports.extend(batch);
+        done += next;
     }
 }
 
 /// Every named KPI must be a column of `summary.csv`.
-fn check_names(kpis: &[String], report: &RunReport) -> Result<(), InputError> {
-    let names: Vec<&str> = report.summary.kpis.iter().map(|(k, _)| k.as_str()).collect();
+fn check_names(kpis: &[String], first: &Kpis) -> Result<(), InputError> {
+    let names: Vec<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
     for (i, kpi) in kpis.iter().enumerate() {
         if !names.contains(&kpi.as_str()) {
             let near = names

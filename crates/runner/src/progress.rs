@@ -18,3 +18,9 @@ pub fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
 }
+
+/// Progress of a run in simulated time: a bar over every replication's quarters, moved on
+/// as each quarter closes (so one long replication shows progress too), or a hidden one.
+pub fn quarters(replications: u32, quarters_per_replication: u64, quiet: bool) -> ProgressBar {
+    bar(u64::from(replications) * quarters_per_replication, "simulated quarters", quiet)
+}

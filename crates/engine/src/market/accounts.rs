@@ -6,8 +6,8 @@ impl Market<'_> {
     /// Per-chip performance gaps, measured in TPP (the export-control measure: the best
     /// dense rate over all formats times its bit length, so FP8 and FP4 count): best
     /// foreign chip launched anywhere, and best foreign chip sellable in China under the
-    /// regime in force, each over the best domestic chip on sale. `None` before any
-    /// domestic chip is on sale; the sellable gap is 0 when no foreign chip may be sold.
+    /// regime in force, each over the best domestic chip on sale. `None` when there is
+    /// no such foreign chip, or no domestic chip on sale.
     pub(super) fn perf_gaps(&self, now: SimTime) -> (Option<f64>, Option<f64>) {
         let mut frontier_foreign: f64 = 0.0;
         let mut sellable_foreign: f64 = 0.0;
@@ -30,7 +30,8 @@ impl Market<'_> {
         if best_domestic <= 0.0 {
             return (None, None);
         }
-        (Some(frontier_foreign / best_domestic), Some(sellable_foreign / best_domestic))
+        let ratio = |foreign: f64| (foreign > 0.0).then(|| foreign / best_domestic);
+        (ratio(frontier_foreign), ratio(sellable_foreign))
     }
 
     pub(super) fn on_quarter_end(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
@@ -114,42 +115,53 @@ impl Market<'_> {
         };
         self.kpi.record_quarter(&rows, self.firms.iter().map(|f| (f.q.pflops, f.domestic)));
         if self.options.record_rows {
+            self.sync_chip_names();
             for (fi, f) in self.firms.iter().enumerate() {
-                self.report.firms.push(crate::observe::FirmQuarter {
-                    quarter,
-                    firm: fi,
-                    units_shipped: f.q.units,
-                    units_produced: f.q.produced,
-                    compute_shipped_pflops: f.q.pflops,
-                    revenue_usd: f.q.revenue,
-                    compute_share: if total_pflops > 0.0 { f.q.pflops / total_pflops } else { 0.0 },
-                    revenue_share: if total_revenue > 0.0 { f.q.revenue / total_revenue } else { 0.0 },
-                    backlog_units: f.backlog_units,
-                    capacity_units: f.q.capacity_units,
-                    best_chip: best[fi],
-                    best_chip_tflops: best[fi].map_or(0.0, |c| self.chips[c].tflops),
-                    ecosystem: f.ecosystem,
-                    rd_spend_usd: f.q.rd,
-                    cash_usd: f.cash,
-                    cogs_usd: f.q.cogs,
-                    export_fees_usd: f.q.fees,
-                    fixed_costs_usd: f.q.fixed,
-                    funding_usd: f.q.funding,
-                    inventory_units: f.chips.iter().map(|&c| self.chips[c].inventory + self.chips[c].pipeline).sum(),
-                    inventory_writeoff_usd: f.q.writeoff,
-                });
+                self.sink.firm_quarter(
+                    &self.catalog,
+                    &crate::observe::FirmQuarter {
+                        quarter,
+                        firm: fi,
+                        units_shipped: f.q.units,
+                        units_produced: f.q.produced,
+                        compute_shipped_pflops: f.q.pflops,
+                        revenue_usd: f.q.revenue,
+                        compute_share: (total_pflops > 0.0).then(|| f.q.pflops / total_pflops),
+                        revenue_share: (total_revenue > 0.0).then(|| f.q.revenue / total_revenue),
+                        backlog_units: f.backlog_units,
+                        capacity_units: f.q.capacity_units,
+                        best_chip: best[fi],
+                        best_chip_tflops: best[fi].map(|c| self.chips[c].tflops),
+                        ecosystem: f.ecosystem,
+                        rd_spend_usd: f.q.rd,
+                        cash_usd: f.cash,
+                        cogs_usd: f.q.cogs,
+                        export_fees_usd: f.q.fees,
+                        fixed_costs_usd: f.q.fixed,
+                        funding_usd: f.q.funding,
+                        inventory_units: f
+                            .chips
+                            .iter()
+                            .map(|&c| self.chips[c].inventory + self.chips[c].pipeline)
+                            .sum(),
+                        inventory_writeoff_usd: f.q.writeoff,
+                    },
+                );
             }
-            self.report.market.push(rows.to_row());
+            self.sink.market_quarter(&self.catalog, &rows.to_row());
             for (ci, c) in self.chips.iter().enumerate() {
                 if c.q.units > 0 {
-                    self.report.chips.push(crate::observe::ChipQuarter {
-                        quarter,
-                        firm: c.firm,
-                        chip: ci,
-                        units_shipped: c.q.units,
-                        compute_shipped_pflops: c.q.pflops,
-                        revenue_usd: c.q.revenue,
-                    });
+                    self.sink.chip_quarter(
+                        &self.catalog,
+                        &crate::observe::ChipQuarter {
+                            quarter,
+                            firm: c.firm,
+                            chip: ci,
+                            units_shipped: c.q.units,
+                            compute_shipped_pflops: c.q.pflops,
+                            revenue_usd: c.q.revenue,
+                        },
+                    );
                 }
             }
         }

@@ -72,9 +72,9 @@ impl Market<'_> {
             (price, price + power + system, risk.min(1.0))
         };
         let fit = if tender.training {
-            w.performance * chip.tflops.ln()
+            w.performance * chip.ln_tflops
         } else {
-            w.bandwidth * chip.bandwidth_tbps.ln() + w.memory * chip.memory_gb.ln()
+            w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
         };
         let utility = -w.price * tco.ln()
             + fit
@@ -119,7 +119,12 @@ impl Market<'_> {
         }
         if let Some(bid) = best {
             self.firms[fi].q.bids += 1;
-            self.tenders[ti].bids.push(bid);
+            let bids = &mut self.tenders[ti].bids;
+            if bids.capacity() == 0 {
+                // Room for every firm's bid at once (they come together, at the close).
+                bids.reserve_exact(self.firms.len());
+            }
+            bids.push(bid);
         }
     }
 
@@ -156,15 +161,21 @@ impl Market<'_> {
             bids.iter().map(|b| (b.deliverable as f64 * b.price).min(cust.max_vendor_share * budget)).collect();
         let mut alloc = vec![0.0; bids.len()];
         let mut foreign_room = foreign_cap;
+        // Lists reused by the four fills below.
+        let (mut members, mut weights, mut room, mut filled) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut work = crate::supply::WaterFill::default();
         let mut fill = |nest: usize, amount: f64, alloc: &mut [f64]| -> f64 {
             let amount = if nest == 1 { amount.min(foreign_room) } else { amount };
-            let members: Vec<usize> = (0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest).collect();
+            members.clear();
+            members.extend((0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest));
             if amount <= 0.0 || members.is_empty() {
                 return 0.0;
             }
-            let weights: Vec<f64> = members.iter().map(|&i| shares[i].max(1e-300)).collect();
-            let room: Vec<f64> = members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)).collect();
-            let filled = SupplyNetwork::water_fill(amount, &weights, &room);
+            weights.clear();
+            weights.extend(members.iter().map(|&i| shares[i].max(1e-300)));
+            room.clear();
+            room.extend(members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)));
+            SupplyNetwork::water_fill_into(amount, &weights, &room, &mut filled, &mut work);
             let mut used = 0.0;
             for (m, &i) in members.iter().enumerate() {
                 alloc[i] += filled[m];
@@ -182,6 +193,8 @@ impl Market<'_> {
         fill(0, left_foreign, &mut alloc);
         let mut awarded = false;
         let mut paid = 0.0;
+        // Deadline events of consecutive contracts, scheduled together (see sign_contract).
+        let mut deadlines = DeadlineRun::default();
         for (i, bid) in bids.iter().enumerate() {
             let units = ((alloc[i] / bid.price).floor() as u64).min(bid.deliverable);
             if units == 0 {
@@ -190,9 +203,9 @@ impl Market<'_> {
             awarded = true;
             paid += units as f64 * bid.price;
             self.firms[bid.firm].q.wins += 1;
-            let pflops_per_unit = self.chips[bid.chip].tflops / 1000.0;
-            self.sign_contract(ti, bid, units, pflops_per_unit, now, queue);
+            self.sign_contract(ti, bid, units, now, queue, &mut deadlines);
         }
+        deadlines.schedule(queue);
         if awarded {
             self.flows.tenders_awarded += 1;
         }
@@ -203,14 +216,22 @@ impl Market<'_> {
         self.customers[customer].carry_usd += unspent * carry;
     }
 
+    /// Sign contract number `contracts.len()` for `units` of `bid` in tender `ti`.
+    ///
+    /// Its deadline event joins `deadlines`, the run of consecutive contracts of this award
+    /// signed since the last event scheduled; a contract that needs a licence schedules
+    /// that run, its own deadline and its licence decision, in that order. Every contract of
+    /// a tender has the same deadline and nothing else is scheduled between two signings,
+    /// so the queue fires them exactly as one event per contract would, with half the
+    /// entries (the queue holds a deadline for every contract in its delivery window).
     pub(super) fn sign_contract(
         &mut self,
         ti: usize,
         bid: &Bid,
         units: u64,
-        pflops_per_unit: f64,
         now: SimTime,
         queue: &mut EventQueue<Event>,
+        deadlines: &mut DeadlineRun,
     ) {
         let id = self.contracts.len() as u32;
         let regime = &self.policy.regimes[self.regime];
@@ -219,20 +240,25 @@ impl Market<'_> {
         // The deadline event is never cancelled: if the contract closes first, it finds
         // the contract closed and does nothing.
         if deadline < self.end {
-            queue.schedule_in(deadline.ticks() - now.ticks(), Event::Deadline(id).priority(), Event::Deadline(id));
+            deadlines.add(id, deadline.ticks() - now.ticks());
+            if needs_licence {
+                deadlines.schedule(queue);
+            }
         }
         self.contracts.push(Contract {
             tender: ti as u32,
-            customer: self.tenders[ti].customer,
-            firm: bid.firm,
-            chip: bid.chip,
-            awarded: now,
+            // Positions fit in u32 (events carry them so too).
+            customer: self.tenders[ti].customer as u32,
+            firm: bid.firm as u32,
+            chip: bid.chip as u32,
+            awarded: tick32(now),
+            closed_status: Contract::new_flags(
+                if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
+                self.tenders[ti].training,
+            ),
             units,
-            pflops_per_unit,
             unit_price: bid.price,
             delivered: 0,
-            status: if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
-            closed: None,
         });
         if needs_licence {
             let delay = u64::from(regime.license_delay_days) * TICKS_PER_DAY;
@@ -243,36 +269,40 @@ impl Market<'_> {
         self.trace(now, "award", |m: &Market| {
             format!(
                 "{} {} {} {}",
-                id, m.s.customers[m.contracts[id as usize].customer].id, m.s.firms[bid.firm].id, m.chips[bid.chip].id
+                id,
+                m.s.customers[m.contracts[id as usize].customer()].id,
+                m.s.firms[bid.firm].id,
+                m.chips[bid.chip].id
             )
         });
     }
 
     pub(super) fn enter_backlog(&mut self, contract: usize) {
+        self.contracts[contract].set_in_backlog(true);
         let c = &self.contracts[contract];
-        let f = &mut self.firms[c.firm];
+        let f = &mut self.firms[c.firm()];
         f.backlog.push_back(contract as u32);
         f.backlog_units += c.remaining();
-        self.chips[c.chip].backlog += c.remaining();
+        self.chips[c.chip()].backlog += c.remaining();
     }
 
     pub(super) fn close_contract(&mut self, contract: usize, status: ContractStatus, now: SimTime) {
-        let was_active = self.contracts[contract].status == ContractStatus::Active;
+        let was_active = self.contracts[contract].status() == ContractStatus::Active;
         let c = &mut self.contracts[contract];
-        c.status = status;
-        c.closed = Some(now);
+        c.close(status, now);
         if was_active {
             let remaining = c.remaining();
-            self.firms[c.firm].backlog_units -= remaining;
-            self.chips[c.chip].backlog -= remaining;
+            self.firms[c.firm()].backlog_units -= remaining;
+            self.chips[c.chip()].backlog -= remaining;
         }
     }
 
     pub(super) fn on_licence(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        if self.contracts[contract].status != ContractStatus::PendingLicence {
+        // A contract no longer kept was closed (a deadline came first): nothing to decide.
+        if self.contracts.get(contract).is_none_or(|c| c.status() != ContractStatus::PendingLicence) {
             return;
         }
-        let (fi, ci) = (self.contracts[contract].firm, self.contracts[contract].chip);
+        let (fi, ci) = (self.contracts[contract].firm(), self.contracts[contract].chip());
         // Decided under the rules in force now, not those at award.
         let regime = &self.policy.regimes[self.regime];
         let allowed = self.policy.allows_foreign(self.regime, &self.chips[ci].id, self.chips[ci].tpp);
@@ -282,7 +312,7 @@ impl Market<'_> {
             format!("{} {}", contract, if approved { "approved" } else { "denied" })
         });
         if approved {
-            self.contracts[contract].status = ContractStatus::Active;
+            self.contracts[contract].set_status(ContractStatus::Active);
             self.enter_backlog(contract);
         } else {
             self.close_contract(contract, ContractStatus::LicenceDenied, now);
@@ -290,12 +320,47 @@ impl Market<'_> {
         }
     }
 
-    pub(super) fn on_deadline(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        if !self.contracts[contract].open() || self.contracts[contract].remaining() == 0 {
+    /// The deadlines of contracts `first .. first + count`, in order.
+    pub(super) fn on_deadlines(&mut self, first: u32, count: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+        for c in first..first.saturating_add(count) {
+            self.on_deadline(c as usize, now, queue);
+        }
+    }
+
+    fn on_deadline(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+        // Deadline events are never cancelled: most find their contract delivered, and
+        // often no longer kept (a dropped contract is closed), and do nothing.
+        if self.contracts.get(contract).is_none_or(|c| !c.open() || c.remaining() == 0) {
             return;
         }
         self.close_contract(contract, ContractStatus::Cut, now);
         self.retender(contract, now, queue);
+    }
+}
+
+/// Consecutive contracts whose deadline events are not scheduled yet (all at `delay`).
+#[derive(Debug, Default)]
+pub(super) struct DeadlineRun {
+    first: u32,
+    count: u32,
+    delay: u64,
+}
+
+impl DeadlineRun {
+    fn add(&mut self, contract: u32, delay: u64) {
+        if self.count == 0 {
+            (self.first, self.delay) = (contract, delay);
+        }
+        self.count += 1;
+    }
+
+    /// Schedule the run as one event, and start a new one.
+    fn schedule(&mut self, queue: &mut EventQueue<Event>) {
+        if self.count > 0 {
+            let ev = Event::Deadlines(self.first, self.count);
+            queue.schedule_in(self.delay, ev.priority(), ev);
+        }
+        self.count = 0;
     }
 }
 

@@ -30,9 +30,9 @@ impl QuarterInput {
     pub fn to_row(&self) -> MarketQuarter {
         let (domestic, foreign) = if self.total_pflops > 0.0 {
             let d = self.domestic_pflops / self.total_pflops;
-            (d, 1.0 - d)
+            (Some(d), Some(1.0 - d))
         } else {
-            (0.0, 0.0)
+            (None, None)
         };
         MarketQuarter {
             quarter: self.quarter,
@@ -58,7 +58,8 @@ pub(super) struct FirmFinal {
     pub cumulative_revenue: f64,
     pub ecosystem: f64,
     pub cash: f64,
-    pub best_tflops: f64,
+    /// Dense BF16 TFLOPS of its best chip on sale, if any.
+    pub best_tflops: Option<f64>,
     pub ipo_valuation: Option<f64>,
     /// Revenue of the last four closed quarters [USD].
     pub trailing_revenue: f64,
@@ -116,12 +117,12 @@ impl Tracker {
         for (fi, f) in s.firms.iter().enumerate() {
             let id = &f.id;
             let mine: f64 = self.last_year[fi].iter().sum();
-            let share = if last_total > 0.0 { Some(mine / last_total) } else { Some(0.0) };
+            let share = (last_total > 0.0).then(|| mine / last_total);
             kpis.push((format!("{id}_final_year_compute_share"), share));
             kpis.push((format!("{id}_cumulative_revenue_usd"), Some(firms[fi].cumulative_revenue)));
             kpis.push((format!("{id}_final_ecosystem"), Some(firms[fi].ecosystem)));
             kpis.push((format!("{id}_final_cash_usd"), Some(firms[fi].cash)));
-            kpis.push((format!("{id}_final_best_chip_tflops"), Some(firms[fi].best_tflops)));
+            kpis.push((format!("{id}_final_best_chip_tflops"), firms[fi].best_tflops));
             let implied = s.market.ev_sales_multiple * firms[fi].trailing_revenue;
             kpis.push((format!("{id}_implied_valuation_usd"), Some(implied)));
             if f.funding.iter().any(|e| e.kind == FundingKind::Ipo) {
@@ -138,7 +139,7 @@ impl Tracker {
         let first_half = self.by_year.iter().find(|(_, (d, t))| *t > 0.0 && d / t > 0.5).map(|(y, _)| f64::from(*y));
         kpis.push((
             "market_final_year_domestic_compute_share".to_string(),
-            Some(if last_total > 0.0 { domestic_last / last_total } else { 0.0 }),
+            (last_total > 0.0).then(|| domestic_last / last_total),
         ));
         kpis.push(("market_domestic_share_first_above_50pct_year".to_string(), first_half));
         kpis.push(("market_final_perf_gap_frontier".to_string(), gaps.0));

@@ -60,20 +60,21 @@ impl Market<'_> {
             }
         }
         // What each firm's orders and inventory targets can use this tick, as a rate per quarter.
-        let needs: Vec<Need> = (0..self.firms.len())
-            .map(|fi| {
-                let mut need = Need::default();
-                for &ci in &self.firms[fi].chips {
-                    let units = self.to_start(ci, true, now) as f64 / tick_quarters;
-                    let per = self.unit_need(ci);
-                    need.good_wafers += units * per.good_wafers;
-                    need.hbm_stacks += units * per.hbm_stacks;
-                    need.packages += units * per.packages;
-                }
-                need
-            })
-            .collect();
+        let mut needs = std::mem::take(&mut self.scratch.needs);
+        needs.clear();
+        needs.extend((0..self.firms.len()).map(|fi| {
+            let mut need = Need::default();
+            for &ci in &self.firms[fi].chips {
+                let units = self.to_start(ci, true, now) as f64 / tick_quarters;
+                let per = self.unit_need(ci);
+                need.good_wafers += units * per.good_wafers;
+                need.hbm_stacks += units * per.hbm_stacks;
+                need.packages += units * per.packages;
+            }
+            need
+        }));
         self.supply.allocate(t, &needs);
+        self.scratch.needs = needs;
         for fi in 0..self.firms.len() {
             self.start_production(fi, now, t, tick_quarters);
             self.deliver(fi, now);
@@ -99,14 +100,15 @@ impl Market<'_> {
         // Good wafers left per foundry supplier (chips may be tied to some foundries).
         let mut wafers: Vec<(usize, f64)> =
             self.supply.foundry_allocation(fi, true).into_iter().map(|(si, w)| (si, w * tick_quarters)).collect();
-        let wafers_start = wafers.clone();
+        let mut wafers_used = wafers.clone();
         let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
         // Capacity this tick in units of the least demanding chip (reported, and the bound
         // production never passes).
         let capacity;
-        let mut order: Vec<usize> = Vec::new();
+        let mut order = std::mem::take(&mut self.scratch.order);
+        order.clear();
         for &contract in &self.firms[fi].backlog {
-            let chip = self.contracts[contract as usize].chip;
+            let chip = self.contracts[contract as usize].chip();
             if !order.contains(&chip) {
                 order.push(chip);
             }
@@ -149,7 +151,7 @@ impl Market<'_> {
                     continue;
                 }
                 let per = self.unit_need(ci);
-                let allowed = self.chips[ci].foundries.clone();
+                let allowed = &self.chips[ci].foundries;
                 let usable = |si: usize| allowed.is_empty() || allowed.contains(&si);
                 let chip_wafers: f64 = wafers.iter().filter(|w| usable(w.0)).map(|w| w.1).sum();
                 let possible = if linked {
@@ -188,6 +190,7 @@ impl Market<'_> {
                 // Wafers come from the chip's foundries in proportion to what each has left.
                 let take = made * per.good_wafers;
                 if chip_wafers > 0.0 {
+                    let allowed = &self.chips[ci].foundries;
                     for w in wafers.iter_mut().filter(|w| allowed.is_empty() || allowed.contains(&w.0)) {
                         w.1 = (w.1 - take * w.1 / chip_wafers).max(0.0);
                     }
@@ -208,6 +211,7 @@ impl Market<'_> {
                 }
             }
         }
+        self.scratch.order = order;
         self.firms[fi].q.capacity_units += capacity;
         if linked {
             let used = Need {
@@ -215,9 +219,11 @@ impl Market<'_> {
                 hbm_stacks: start.hbm_stacks - left.hbm_stacks,
                 packages: start.packages - left.packages,
             };
-            let foundry_used: Vec<(usize, f64)> =
-                wafers_start.iter().zip(&wafers).map(|(a, b)| (a.0, a.1 - b.1)).collect();
-            self.supply.consume(fi, t, used, &foundry_used);
+            // Wafers drawn per foundry: what there was less what is left.
+            for (a, b) in wafers_used.iter_mut().zip(&wafers) {
+                a.1 -= b.1;
+            }
+            self.supply.consume(fi, t, used, &wafers_used);
         }
     }
 
@@ -227,24 +233,25 @@ impl Market<'_> {
         let fee = self.policy.regimes[self.regime].export_fee;
         let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
         let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
-        let mut delivered_now: Vec<(usize, u64)> = Vec::new();
-        let backlog = std::mem::take(&mut self.firms[fi].backlog);
-        let mut kept = VecDeque::with_capacity(backlog.len());
-        for contract in backlog {
+        // The queue is walked in place (no copy per tick): contracts stay in order, and
+        // those delivered or closed early leave it.
+        let mut backlog = std::mem::take(&mut self.firms[fi].backlog);
+        backlog.retain(|&contract| {
             let k = contract as usize;
-            if self.contracts[k].status != ContractStatus::Active || self.contracts[k].remaining() == 0 {
-                continue;
+            if self.contracts[k].status() != ContractStatus::Active || self.contracts[k].remaining() == 0 {
+                // Closed early (cut, cancelled): it leaves the queue, and may now be dropped.
+                self.contracts[k].set_in_backlog(false);
+                return false;
             }
-            let ci = self.contracts[k].chip;
+            let ci = self.contracts[k].chip();
             let n = self.contracts[k].remaining().min(self.chips[ci].inventory);
             if n == 0 {
-                kept.push_back(contract);
-                continue;
+                return true;
             }
+            let pflops = n as f64 * self.chips[ci].pflops_per_unit();
             let c = &mut self.contracts[k];
             c.delivered += n;
             let revenue = n as f64 * c.unit_price;
-            let pflops = n as f64 * c.pflops_per_unit;
             let cogs = n as f64 * self.chips[ci].unit_cost;
             let done = c.remaining() == 0;
             let chip = &mut self.chips[ci];
@@ -253,10 +260,7 @@ impl Market<'_> {
             chip.q.units += n;
             chip.q.pflops += pflops;
             chip.q.revenue += revenue;
-            match delivered_now.iter_mut().find(|d| d.0 == ci) {
-                Some(d) => d.1 += n,
-                None => delivered_now.push((ci, n)),
-            }
+            chip.tick_units += n;
             let f = &mut self.firms[fi];
             f.backlog_units -= n;
             f.q.units += n;
@@ -271,15 +275,15 @@ impl Market<'_> {
             self.flows.export_fees += fees;
             if done {
                 self.close_contract(k, ContractStatus::Delivered, now);
-            } else {
-                kept.push_back(contract);
+                self.contracts[k].set_in_backlog(false);
             }
-        }
-        self.firms[fi].backlog = kept;
+            !done
+        });
+        self.firms[fi].backlog = backlog;
         // Smoothed weekly deliveries per chip (the inventory target's measure).
         for &ci in &self.firms[fi].chips {
-            let now_units = delivered_now.iter().find(|d| d.0 == ci).map_or(0, |d| d.1);
             let c = &mut self.chips[ci];
+            let now_units = std::mem::take(&mut c.tick_units);
             c.weekly_deliveries += smoothing * (now_units as f64 / tick_weeks - c.weekly_deliveries);
         }
     }

@@ -29,11 +29,11 @@ impl Market<'_> {
     /// Foreign backlog regime `r` forbids is cancelled and re-tendered; finished and
     /// started units of forbidden chips are written off.
     fn enforce(&mut self, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        for contract in 0..self.contracts.len() {
+        for contract in self.contracts.live_ids() {
             let c = &self.contracts[contract];
-            if c.status != ContractStatus::Active
-                || self.firms[c.firm].domestic
-                || self.policy.allows_foreign(r, &self.chips[c.chip].id, self.chips[c.chip].tpp)
+            if c.status() != ContractStatus::Active
+                || self.firms[c.firm()].domestic
+                || self.policy.allows_foreign(r, &self.chips[c.chip()].id, self.chips[c.chip()].tpp)
             {
                 continue;
             }

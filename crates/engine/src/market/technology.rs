@@ -66,31 +66,38 @@ impl Market<'_> {
         let id = format!("{}_gen{}", f.id, self.firms[fi].generation);
         self.trace(now, "next_generation", |_: &Market| format!("{} {}", f.id, id));
         let ci = self.chips.len();
-        self.chips.push(ChipState {
-            id,
-            firm: fi,
-            tflops,
-            tpp: tflops * 16.0,
-            unit_cost,
-            list_price: unit_cost / (1.0 - f.gross_margin_target),
-            hbm_stacks: base.hbm_stacks,
-            dies_per_wafer: base.dies_per_wafer,
-            launch: now,
-            launched: true,
-            end_of_sale: None,
-            q: ChipFlows::default(),
-            // Memory and bandwidth grow with the square root of the compute gain (an
-            // assumption: memory has scaled slower than compute); power stays.
-            memory_gb: base.memory_gb * (tflops / base.tflops).sqrt(),
-            bandwidth_tbps: base.bandwidth_tbps * (tflops / base.tflops).sqrt(),
-            tdp_w: base.tdp_w,
-            backlog: 0,
-            inventory: 0,
-            pipeline: 0,
-            carry: 0.0,
-            weekly_deliveries: 0.0,
-            foundries: base.foundries.clone(),
-        });
+        self.chips.push(
+            ChipState {
+                id,
+                firm: fi,
+                tflops,
+                tpp: tflops * 16.0,
+                unit_cost,
+                list_price: unit_cost / (1.0 - f.gross_margin_target),
+                hbm_stacks: base.hbm_stacks,
+                dies_per_wafer: base.dies_per_wafer,
+                launch: now,
+                launched: true,
+                end_of_sale: None,
+                q: ChipFlows::default(),
+                // Memory and bandwidth grow with the square root of the compute gain (an
+                // assumption: memory has scaled slower than compute); power stays.
+                memory_gb: base.memory_gb * (tflops / base.tflops).sqrt(),
+                bandwidth_tbps: base.bandwidth_tbps * (tflops / base.tflops).sqrt(),
+                ln_tflops: 0.0,
+                ln_bandwidth: 0.0,
+                ln_memory: 0.0,
+                tdp_w: base.tdp_w,
+                backlog: 0,
+                inventory: 0,
+                pipeline: 0,
+                carry: 0.0,
+                weekly_deliveries: 0.0,
+                tick_units: 0,
+                foundries: base.foundries.clone(),
+            }
+            .with_logs(),
+        );
         self.firms[fi].chips.push(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);
         let old = &mut self.chips[prev];

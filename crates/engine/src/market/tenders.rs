@@ -56,15 +56,17 @@ impl Market<'_> {
             ahead_of,
             bids: Vec::new(),
         });
+        if self.options.record_rows {
+            self.sink.tender(u64::from(id), budget);
+        }
         self.flows.tenders_opened += 1;
         self.trace(now, "tender_opened", |m: &Market| format!("{} {}", id, m.s.customers[customer].id));
         if close >= self.end {
             return;
         }
-        for fi in 0..self.firms.len() {
-            let ev = Event::Bid(id, fi as u32);
-            queue.schedule_in(close.ticks() - now.ticks(), ev.priority(), ev);
-        }
+        // Bids of all firms, then the award (a later priority, so every tender closing at
+        // this tick has its bids in before any is awarded).
+        queue.schedule_in(close.ticks() - now.ticks(), Event::Bids(id).priority(), Event::Bids(id));
         queue.schedule_in(close.ticks() - now.ticks(), Event::Award(id).priority(), Event::Award(id));
     }
 
@@ -94,7 +96,7 @@ impl Market<'_> {
     pub(super) fn retender(&mut self, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         let c = &self.contracts[contract];
         let budget = c.remaining() as f64 * c.unit_price;
-        let (customer, training) = (c.customer, self.tenders[c.tender as usize].training);
+        let (customer, training) = (c.customer(), c.training());
         if budget > 0.0 {
             self.open_tender(customer, budget, training, None, None, now, queue);
         }

@@ -118,8 +118,12 @@ regime = "ban"
     for r in &reports {
         for m in r.market.iter().filter(|m| m.quarter.to_string().as_str() >= "2025Q1") {
             assert_eq!(r.regime_names[m.regime], "ban");
+            assert_eq!(m.perf_gap_sellable, None, "no foreign chip may be sold: no sellable gap");
+            assert!(m.perf_gap_frontier.is_some_and(|g| g > 1.0), "the frontier gap stays defined");
             if m.delivered_pflops > 0.0 {
-                assert_eq!(m.domestic_compute_share, 1.0);
+                assert_eq!(m.domestic_compute_share, Some(1.0));
+            } else {
+                assert_eq!(m.domestic_compute_share, None, "no share of nothing");
             }
         }
     }
@@ -300,6 +304,207 @@ fn an_ipo_reports_its_valuation_from_trailing_revenue() {
     assert!((valuation - 10.0 * trailing).abs() <= 1e-6 * valuation, "{valuation} vs 10 x {trailing}");
     let raised: f64 = r.firms.iter().filter(|f| f.firm == USA).map(|f| f.funding_usd).sum();
     assert!((raised - 0.2 * valuation).abs() <= 1e-6 * raised);
+}
+
+/// A sink that notes, for each contract row, how many quarters had closed when it came.
+#[derive(Default)]
+struct Arrivals {
+    quarters: usize,
+    contracts: Vec<(u64, usize)>,
+    ended: bool,
+}
+
+impl crate::observe::Sink for Arrivals {
+    fn market_quarter(&mut self, _: &crate::observe::Catalog, _: &crate::observe::MarketQuarter) {
+        assert!(!self.ended);
+        self.quarters += 1;
+    }
+    fn contract(&mut self, _: &crate::observe::Catalog, row: &crate::observe::ContractRow) {
+        assert!(!self.ended);
+        self.contracts.push((row.contract, self.quarters));
+    }
+    fn end(&mut self, _: &crate::observe::Catalog, _: crate::observe::Summary, _: u64) {
+        self.ended = true;
+    }
+}
+
+#[test]
+fn contract_rows_stream_in_contract_order_as_contracts_close_and_match_the_report() {
+    let s = market(FAB);
+    let mut arrivals = Arrivals::default();
+    crate::run_with_sink(&s, 0, RunOptions::default(), &mut arrivals).expect("runs");
+    let report = run(&s, 0, RunOptions::default()).expect("runs");
+    assert!(arrivals.ended);
+    let numbers: Vec<u64> = arrivals.contracts.iter().map(|&(c, _)| c).collect();
+    let expected: Vec<u64> = (0..report.contracts.len() as u64).collect();
+    assert_eq!(numbers, expected, "every contract once, by number");
+    assert!(report.contracts.iter().zip(0..).all(|(c, i)| c.contract == i));
+    // Closed contracts leave before the run ends: most rows come before the last quarter.
+    let early = arrivals.contracts.iter().filter(|&&(_, q)| q < report.market.len()).count();
+    assert!(early * 2 > numbers.len(), "only {early} of {} contract rows came before the end", numbers.len());
+    // Rows still open at the end come last, and are the only open ones.
+    for c in &report.contracts {
+        let open = matches!(c.status, ContractStatus::Active | ContractStatus::PendingLicence);
+        assert_eq!(open, c.closed_on.is_none(), "contract {}", c.contract);
+    }
+}
+
+#[test]
+fn replaying_a_report_gives_the_same_report() {
+    let s = market(FAB);
+    let report = run(&s, 1, RunOptions { record_rows: true, trace: true }).expect("runs");
+    assert!(!report.contracts.is_empty() && !report.events.is_empty());
+    let mut copy = RunReport::default();
+    report.replay(&mut copy);
+    assert_eq!(copy, report);
+}
+
+/// Run replication `rep` like [`crate::run`], keeping every tender and contract to the end
+/// when `keep` is set; also return the most contracts kept at once.
+fn run_kept(s: &Scenario, rep: u32, keep: bool) -> (RunReport, usize) {
+    let mut report = RunReport::default();
+    let mut queue = crate::sim::EventQueue::with_capacity(1024);
+    let options = RunOptions { record_rows: true, trace: true };
+    let mut market = super::Market::new(s, rep, options, &mut report, &mut queue);
+    market.keep_records = keep;
+    let mut sim = crate::sim::Simulation::with_queue(market, queue);
+    while sim.step().expect("runs").is_some() {}
+    let events = sim.events_processed();
+    let peak = sim.model().peak_kept;
+    sim.into_model().finish(events);
+    (report, peak)
+}
+
+/// Scenarios that take every path by which a contract closes: delivered, cut at its
+/// deadline (short delivery windows, little capacity), cancelled by a ban (with and without
+/// a grace period), licence denied, and licences decided after the contract was cut
+/// (licences slower than the delivery window, then quick ones), with re-tenders and a
+/// Markov pendulum.
+fn closing_paths() -> Vec<Scenario> {
+    let tight = |regimes: &str| {
+        let mut s = market(regimes);
+        s.demand.delivery_days = 30;
+        s.firms[0].capacity_units_per_quarter = 300.0;
+        s.firms[1].capacity_units_per_quarter = 600.0;
+        s
+    };
+    vec![
+        market(FAB),
+        tight(
+            r#"
+[policy]
+initial = "licensed"
+[policy.regimes.licensed]
+license_required = true
+license_approval_prob = 0.6
+license_delay_days = 200
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+backlog_grace_days = 45
+[[policy.schedule]]
+date = "2025-06-01"
+regime = "ban"
+[policy.regimes.quick]
+license_required = true
+license_approval_prob = 0.5
+license_delay_days = 10
+[[policy.schedule]]
+date = "2026-01-01"
+regime = "quick"
+"#,
+        ),
+        tight(
+            r#"
+[policy]
+initial = "open"
+[policy.regimes.open]
+[policy.regimes.ban]
+foreign_max_tpp = 0.0
+[policy.switching]
+[policy.switching.regimes.open]
+mean_dwell_years = 0.3
+to = { ban = 1.0 }
+[policy.switching.regimes.ban]
+mean_dwell_years = 0.3
+to = { open = 1.0 }
+"#,
+        ),
+    ]
+}
+
+#[test]
+fn dropping_finished_tenders_and_contracts_changes_no_row_and_no_kpi() {
+    // Debug builds stop at any read or write of a dropped record (market/book.rs), so
+    // these runs also show that the model never reads one; the comparison with runs that
+    // keep everything shows that what it reads instead (nothing: `get` says "closed")
+    // gives the same results.
+    let mut statuses = std::collections::BTreeSet::new();
+    let (mut total, mut peak_sum) = (0, 0);
+    for s in closing_paths() {
+        for rep in 0..3 {
+            let (dropped, peak) = run_kept(&s, rep, false);
+            let (kept, all) = run_kept(&s, rep, true);
+            assert_eq!(dropped, kept, "{} replication {rep}", s.scenario.name);
+            assert_eq!(dropped, run(&s, rep, RunOptions { record_rows: true, trace: true }).expect("runs"));
+            assert_eq!(all, dropped.contracts.len(), "keeping everything keeps every contract");
+            statuses.extend(dropped.contracts.iter().map(|c| format!("{:?}", c.status)));
+            total += dropped.contracts.len();
+            peak_sum += peak;
+        }
+    }
+    for status in ["Delivered", "Cut", "Cancelled", "LicenceDenied"] {
+        assert!(statuses.contains(status), "no contract closed as {status}: {statuses:?}");
+    }
+    assert!(peak_sum * 4 < total, "contracts kept at once ({peak_sum}) should be far fewer than all ({total})");
+}
+
+#[test]
+fn licence_decisions_due_after_a_cut_find_the_contract_dropped_and_do_nothing() {
+    // Licences take 200 days, deliveries 30 (+ grace): pending contracts are cut at their
+    // deadline, dropped, and the licence event that comes later finds nothing to decide.
+    let s = &closing_paths()[1];
+    let r = run(s, 0, RunOptions { record_rows: true, trace: true }).expect("runs");
+    let cut_pending =
+        r.contracts.iter().filter(|c| c.status == ContractStatus::Cut && c.delivered_units == 0 && c.firm == USA);
+    assert!(cut_pending.count() > 0, "some foreign contracts are cut before their licence is decided");
+    let decided = r.events.iter().filter(|e| e.kind == "licence_decision").count();
+    let licensed = r.contracts.iter().filter(|c| c.firm == USA).count();
+    assert!(decided < licensed, "{decided} decisions for {licensed} licensed contracts");
+}
+
+#[test]
+fn a_contract_is_48_bytes_and_its_packed_fields_read_back() {
+    use super::{Contract, STATUSES};
+    use crate::sim::SimTime;
+    assert_eq!(std::mem::size_of::<Contract>(), 48);
+    for status in STATUSES {
+        for training in [false, true] {
+            let mut c = Contract {
+                tender: 7,
+                customer: 1,
+                firm: 2,
+                chip: 3,
+                awarded: 5,
+                closed_status: Contract::new_flags(ContractStatus::PendingLicence, training),
+                units: 10,
+                unit_price: 1.5,
+                delivered: 4,
+            };
+            assert_eq!(c.status(), ContractStatus::PendingLicence);
+            c.set_in_backlog(true);
+            // The largest tick a valid horizon (100 years from any day) reaches.
+            let last = SimTime(100 * 366 * 24 * 60);
+            c.close(status, last);
+            assert_eq!((c.status(), c.training(), c.in_backlog()), (status, training, true));
+            assert_eq!(u64::from(c.closed()), last.ticks());
+            c.set_in_backlog(false);
+            assert_eq!(
+                (c.status(), c.training(), c.in_backlog(), u64::from(c.closed())),
+                (status, training, false, last.ticks())
+            );
+            assert_eq!(c.finished(), !matches!(status, ContractStatus::Active | ContractStatus::PendingLicence));
+        }
+    }
 }
 
 /// The test market with `--set`-style overrides (`firms.usa.lead_time_days=60`).

@@ -800,11 +800,12 @@ fn check_report(gen: &GenScenario, scenario: &Scenario, r: &RunReport) -> Result
             m.delivered_pflops,
             delivered
         );
-        let shares: f64 = rows.iter().map(|f| f.compute_share).sum();
         if delivered > 0.0 {
+            let shares: f64 = rows.iter().map(|f| f.compute_share.unwrap_or(f64::NAN)).sum();
             prop_assert!((shares - 1.0).abs() <= 1e-9, "{}: compute shares add up to {}", m.quarter, shares);
         } else {
-            prop_assert!(rows.iter().all(|f| f.compute_share == 0.0), "{}: shares without deliveries", m.quarter);
+            prop_assert!(rows.iter().all(|f| f.compute_share.is_none()), "{}: shares without deliveries", m.quarter);
+            prop_assert!(m.domestic_compute_share.is_none() && m.foreign_compute_share.is_none());
         }
         for f in rows {
             prop_assert!(f.compute_shipped_pflops.is_finite() && f.compute_shipped_pflops >= 0.0);

@@ -52,9 +52,28 @@ where
     T: Send,
     S: FnMut(u64, Result<T, Panic>) -> Result<()> + Send,
 {
+    run_ordered_within(range, jobs, chunk, WINDOW_PER_JOB, make_worker, sink)
+}
+
+/// [`run_ordered`] with workers at most `window_per_job` tasks per worker (and at least two
+/// chunks) ahead of the sink: for tasks whose results are large, such as the rows of a
+/// replication, so that at most about `jobs x window_per_job` results wait at a time.
+pub fn run_ordered_within<W, T, S>(
+    range: Range<u64>,
+    jobs: usize,
+    chunk: u64,
+    window_per_job: u64,
+    make_worker: impl Fn() -> W + Sync,
+    sink: S,
+) -> Result<()>
+where
+    W: FnMut(u64) -> T,
+    T: Send,
+    S: FnMut(u64, Result<T, Panic>) -> Result<()> + Send,
+{
     let jobs = jobs.max(1);
     let chunk = chunk.max(1);
-    let window = WINDOW_PER_JOB.max(2 * chunk) * jobs as u64;
+    let window = window_per_job.max(2 * chunk) * jobs as u64;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs)
         .thread_name(|i| format!("chipmarket-sweep-{i}"))

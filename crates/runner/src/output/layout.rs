@@ -1,6 +1,7 @@
 //! Where outputs go and how they are written: every file of a run goes into a temporary
-//! folder next to the destination, which is renamed into place only when all are written,
-//! so a failed or interrupted run never leaves partial results.
+//! folder next to the destination (a run streams its rows into it as it goes), which is
+//! renamed into place only when all are written, so a failed or interrupted run never
+//! leaves partial results.
 //!
 //! `--out` never destroys what it did not write. [`check_out`] accepts a missing or empty
 //! folder, or a previous output of the same command (recognised by its `scenario.resolved.toml`
@@ -112,21 +113,27 @@ fn is_output_of(dir: &Path, kind: Kind) -> bool {
     manifest.get("command").and_then(serde_json::Value::as_str).is_some_and(|c| kind.manifest_commands().contains(&c))
 }
 
-/// Write a run's `files` (name, bytes) as the folder `out`, after [`check_out`]: a fresh folder
-/// or an earlier run's is replaced whole; with `force`, another folder gets the files added.
-/// `then` adds to the temporary folder once `files` are in it, before it is moved into place
-/// (the derived outputs of a run).
-pub fn write_run_dir(
+/// Write a run as the folder `out`, after [`check_out`] (so a refused `--out` costs no
+/// simulation and nothing is written): `fill` writes the run's files into a fresh temporary
+/// folder next to `out` (streaming them as the run goes), then `then` adds to it (the
+/// derived outputs of a run, which read those files). A fresh folder or an earlier run's is
+/// then replaced whole; with `force`, another folder gets the files added. On any error the
+/// temporary folder is removed and `out` is left as it was.
+pub fn write_run_dir<T>(
     out: &Path,
-    files: &[(&str, Vec<u8>)],
     force: bool,
-    then: impl FnOnce(&Path) -> Result<()>,
-) -> Result<()> {
+    fill: impl FnOnce(&Path) -> Result<T>,
+    then: impl FnOnce(&Path, &T) -> Result<()>,
+) -> Result<T> {
     let folder = check_out(out, Kind::Run, force)?;
-    let tmp = write_tmp(out, files)?;
-    let result = then(&tmp).and_then(|()| match folder {
-        OutFolder::Fresh | OutFolder::Ours => replace_with(&tmp, out),
-        OutFolder::Foreign => move_entries_into(&tmp, out),
+    let tmp = make_tmp(out)?;
+    let result = fill(&tmp).and_then(|filled| {
+        then(&tmp, &filled)?;
+        match folder {
+            OutFolder::Fresh | OutFolder::Ours => replace_with(&tmp, out),
+            OutFolder::Foreign => move_entries_into(&tmp, out),
+        }?;
+        Ok(filled)
     });
     let _ = fs::remove_dir_all(&tmp);
     result
@@ -139,8 +146,8 @@ pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
     parent.join(format!(".{name}.{suffix}-{}", std::process::id()))
 }
 
-/// Write `files` into a fresh temporary folder next to `out`; returns its path.
-fn write_tmp(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<PathBuf> {
+/// A fresh, empty temporary folder next to `out`; returns its path.
+fn make_tmp(out: &Path) -> Result<PathBuf> {
     let tmp = sibling(out, "tmp");
     if let Some(parent) = tmp.parent() {
         fs::create_dir_all(parent).with_context(|| format!("failed to create output folder '{}'", parent.display()))?;
@@ -148,8 +155,14 @@ fn write_tmp(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<PathBuf> {
     if tmp.exists() {
         fs::remove_dir_all(&tmp).with_context(|| format!("failed to clear '{}'", tmp.display()))?;
     }
+    fs::create_dir_all(&tmp).with_context(|| format!("failed to create '{}'", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// Write `files` into a fresh temporary folder next to `out`; returns its path.
+fn write_tmp(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<PathBuf> {
+    let tmp = make_tmp(out)?;
     let result = (|| -> Result<()> {
-        fs::create_dir_all(&tmp).with_context(|| format!("failed to create '{}'", tmp.display()))?;
         for (file, bytes) in files {
             let path = tmp.join(file);
             fs::write(&path, bytes).with_context(|| format!("failed to write '{}'", path.display()))?;

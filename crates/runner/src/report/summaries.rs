@@ -11,7 +11,7 @@
 //! Statistics are those of `points.csv` (`batch::stats`): mean, sample sd, p05, p50, p95 (type
 //! 7), over the replications that have a value. The domestic total (`domestic_total`) adds up
 //! the domestic firms' additive columns (flows, stocks, shares). Files are read streaming; memory
-//! grows with quarters x firms x replications, never with contracts.
+//! grows with quarters x firms x replications (8 bytes a cell), never with contracts.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -136,13 +136,25 @@ pub fn year_of(quarter: &str) -> Option<i32> {
     quarter.split_once('Q').and_then(|(y, _)| y.parse().ok())
 }
 
+/// A stored cell: the number, or NaN for an empty cell (half the memory of an
+/// `Option<f64>`, which matters with a thousand replications).
+type Cell = f64;
+
+/// The empty cell.
+const EMPTY: Cell = f64::NAN;
+
+/// A stored cell as a value.
+fn value(c: Cell) -> Option<f64> {
+    (!c.is_nan()).then_some(c)
+}
+
 /// Values of one file: `[column][entity][quarter][replication]`, read streaming.
 struct Panel {
     cols: Vec<String>,
     entities: Vec<String>,
     quarters: Vec<String>,
     reps: usize,
-    values: Vec<Vec<Vec<Vec<Option<f64>>>>>,
+    values: Vec<Vec<Vec<Vec<Cell>>>>,
     /// Text column `regime` of replication 0, by quarter (market only).
     regimes: Vec<String>,
 }
@@ -231,9 +243,9 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
             }
             let by_r = &mut by_q[q];
             if by_r.len() <= r {
-                by_r.resize(r + 1, None);
+                by_r.resize(r + 1, EMPTY);
             }
-            by_r[r] = x;
+            by_r[r] = x.unwrap_or(EMPTY);
         }
     }
     panel.reps = rep_index.len();
@@ -249,7 +261,7 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
         for by_q in &mut v {
             by_q.resize(nq, Vec::new());
             for by_r in by_q.iter_mut() {
-                by_r.resize(nr, None);
+                by_r.resize(nr, EMPTY);
             }
         }
         cols.push(name);
@@ -261,7 +273,7 @@ fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
 }
 
 /// `[quarter][replication]` of one column and entity.
-type Grid = Vec<Vec<Option<f64>>>;
+type Grid = Vec<Vec<Cell>>;
 
 fn sum_opt(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     match (a, b) {
@@ -287,21 +299,22 @@ fn yearly(
         .map(|qs| {
             (0..reps)
                 .map(|r| match measure? {
-                    Measure::Flow => qs.iter().fold(None, |acc, &q| sum_opt(acc, grid[q][r])),
-                    Measure::Stock | Measure::Level => qs.last().and_then(|&q| grid[q][r]),
+                    Measure::Flow => qs.iter().fold(None, |acc, &q| sum_opt(acc, value(grid[q][r]))),
+                    Measure::Stock | Measure::Level => qs.last().and_then(|&q| value(grid[q][r])),
                     Measure::WeightedShare(_) => {
                         let w = weight?;
-                        let (num, den) = qs.iter().fold((0.0, 0.0), |(n, d), &q| match (grid[q][r], w[q][r]) {
-                            (Some(s), Some(x)) => (n + s * x, d + x),
-                            _ => (n, d),
-                        });
+                        let (num, den) =
+                            qs.iter().fold((0.0, 0.0), |(n, d), &q| match (value(grid[q][r]), value(w[q][r])) {
+                                (Some(s), Some(x)) => (n + s * x, d + x),
+                                _ => (n, d),
+                            });
                         (den > 0.0).then(|| num / den)
                     }
                     Measure::FirmShare(_) => {
                         // `grid` is the firm's flow here (see below), `total` the all-firm flow.
                         let t = total?;
-                        let num: f64 = qs.iter().filter_map(|&q| grid[q][r]).sum();
-                        let den: f64 = qs.iter().filter_map(|&q| t[q][r]).sum();
+                        let num: f64 = qs.iter().filter_map(|&q| value(grid[q][r])).sum();
+                        let den: f64 = qs.iter().filter_map(|&q| value(t[q][r])).sum();
                         (den > 0.0).then(|| num / den)
                     }
                 })
@@ -312,6 +325,11 @@ fn yearly(
 
 fn stats_of(values: &[Option<f64>]) -> Stats {
     let mut v: Vec<f64> = values.iter().flatten().copied().collect();
+    stats(&mut v)
+}
+
+fn stats_of_cells(cells: &[Cell]) -> Stats {
+    let mut v: Vec<f64> = cells.iter().copied().filter_map(value).collect();
     stats(&mut v)
 }
 
@@ -344,7 +362,7 @@ fn variables(
             Variable {
                 name: name.clone(),
                 measure: m,
-                quarterly: grid.iter().map(|q| stats_of(q)).collect(),
+                quarterly: grid.iter().map(|q| stats_of_cells(q)).collect(),
                 yearly: yearly.iter().map(|y| stats_of(y)).collect(),
             }
         })
@@ -375,7 +393,11 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
         if let Some(Measure::Flow) = measure("firms_quarterly.csv", col) {
             let grid: Grid = (0..firms.quarters.len())
                 .map(|q| {
-                    (0..reps).map(|r| (0..nf).fold(None, |acc, e| sum_opt(acc, firms.values[j][e][q][r]))).collect()
+                    (0..reps)
+                        .map(|r| {
+                            (0..nf).fold(None, |acc, e| sum_opt(acc, value(firms.values[j][e][q][r]))).unwrap_or(EMPTY)
+                        })
+                        .collect()
                 })
                 .collect();
             totals.insert(col.as_str(), grid);
@@ -395,7 +417,13 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
         if measure("firms_quarterly.csv", col).is_some_and(Measure::additive) {
             let grid: Grid = (0..firms.quarters.len())
                 .map(|q| {
-                    (0..reps).map(|r| dom.iter().fold(None, |acc, &e| sum_opt(acc, firms.values[j][e][q][r]))).collect()
+                    (0..reps)
+                        .map(|r| {
+                            dom.iter()
+                                .fold(None, |acc, &e| sum_opt(acc, value(firms.values[j][e][q][r])))
+                                .unwrap_or(EMPTY)
+                        })
+                        .collect()
                 })
                 .collect();
             dom_cols.push(col.clone());

@@ -16,6 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rust_xlsxwriter::{Chart, ChartType, DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
 
+use crate::output::csv::rounded;
 use crate::report::summaries::RunSummary;
 use crate::report::table::Table;
 use crate::report::RunMeta;
@@ -207,7 +208,7 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
             }
             for (j, firm) in firms.iter().enumerate() {
                 if let Some(x) = s.firm_var(firm, "compute_share").and_then(|v| v.quarterly[qi].mean) {
-                    ws.write_number_with_format(r, 2 + j as u16, x, &f.percent).map_err(xerr)?;
+                    ws.write_number_with_format(r, 2 + j as u16, rounded(x), &f.percent).map_err(xerr)?;
                 }
             }
         }
@@ -254,7 +255,7 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
                 let st = &v.quarterly[qi];
                 for (k, x) in [st.mean, st.p05, st.p50, st.p95].into_iter().enumerate() {
                     if let Some(x) = x {
-                        ws.write_number(r, (2 + gi * 4 + k) as u16, x).map_err(xerr)?;
+                        ws.write_number(r, (2 + gi * 4 + k) as u16, rounded(x)).map_err(xerr)?;
                     }
                 }
             }

@@ -199,3 +199,61 @@ fn run_files_do_not_depend_on_the_thread_count() {
         assert_eq!(read(&tmp.path().join("one"), f), read(&tmp.path().join("three"), f), "{f}");
     }
 }
+
+#[test]
+fn contracts_can_be_left_out_and_the_other_files_stay_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = fs::read_to_string(data("tiny.toml")).unwrap();
+    fs::write(tmp.path().join("tiny.toml"), &tiny).unwrap();
+    fs::write(tmp.path().join("lean.toml"), format!("{tiny}\n[output]\ncontracts = false\n")).unwrap();
+    ok(tmp.path(), &["run", "tiny.toml", "--out", "all", "--quiet", "--replications", "3"]);
+    ok(tmp.path(), &["run", "lean.toml", "--out", "lean", "--quiet", "--replications", "3"]);
+    assert!(tmp.path().join("all/contracts.csv").exists());
+    assert!(!tmp.path().join("lean/contracts.csv").exists(), "contracts = false writes no contracts.csv");
+    for f in FILES.iter().filter(|f| !f.ends_with(".toml") && **f != "contracts.csv") {
+        assert_eq!(read(&tmp.path().join("all"), f), read(&tmp.path().join("lean"), f), "{f}");
+    }
+    // The derived outputs do without it: the summaries are the same, the workbook has no
+    // contracts sheet.
+    ok(tmp.path(), &["run", "lean.toml", "--out", "leanx", "--quiet", "--replications", "3", "--xlsx"]);
+    for f in ["market_summary.csv", "firms_summary.csv", "shares_wide.csv", "gaps_wide.csv", "report.html"] {
+        assert_eq!(read(&tmp.path().join("all"), f), read(&tmp.path().join("leanx"), f), "{f}");
+    }
+    let book: calamine::Xlsx<_> = calamine::open_workbook(tmp.path().join("leanx/results.xlsx")).unwrap();
+    let sheets = calamine::Reader::sheet_names(&book);
+    assert!(sheets.iter().any(|n| n == "summary"), "{sheets:?}");
+    assert!(!sheets.iter().any(|n| n == "contracts"), "{sheets:?}");
+}
+
+#[test]
+fn numbers_have_at_most_15_significant_digits_and_undefined_values_are_empty() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = data("tiny.toml");
+    ok(tmp.path(), &["run", tiny.to_str().unwrap(), "--out", "o", "--quiet", "--replications", "3"]);
+    for f in FILES.iter().filter(|f| f.ends_with(".csv")) {
+        let text = String::from_utf8(read(&tmp.path().join("o"), f)).unwrap();
+        for cell in text.lines().skip(1).flat_map(|l| l.split(',')) {
+            if cell.parse::<f64>().is_err() {
+                continue;
+            }
+            let mantissa = cell.split('e').next().unwrap().replace(['-', '.'], "");
+            let significant = mantissa.trim_start_matches('0').trim_end_matches('0');
+            assert!(significant.len() <= 15, "{f}: {cell} has more than 15 significant digits");
+        }
+    }
+    // tiny.toml bans US chips from 2025: no sellable gap then, while the frontier gap stays.
+    let market = String::from_utf8(read(&tmp.path().join("o"), "market_quarterly.csv")).unwrap();
+    let header: Vec<&str> = market.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (regime, frontier, sellable) = (col("regime"), col("perf_gap_frontier"), col("perf_gap_sellable"));
+    let banned: Vec<Vec<&str>> =
+        market.lines().skip(1).map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r[regime] == "ban").collect();
+    assert!(!banned.is_empty(), "{market}");
+    for r in &banned {
+        assert_eq!(r[sellable], "", "no US chip may be sold: the sellable gap is empty, not 0");
+        assert!(r[frontier].parse::<f64>().is_ok_and(|g| g > 0.0), "{r:?}");
+    }
+    // A firm with no chip on sale has neither a best chip nor its TFLOPS.
+    let firms = String::from_utf8(read(&tmp.path().join("o"), "firms_quarterly.csv")).unwrap();
+    assert!(!firms.lines().skip(1).any(|l| l.split(',').nth(11) == Some("0")), "best_chip_tflops is never 0");
+}

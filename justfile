@@ -14,7 +14,7 @@ analysis:
     cargo run --release -- analyze outputs/screening-morris --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
     cargo run --release -- sweep scenarios/sweeps/sensitivity-sobol.toml --quiet
     cargo run --release -- analyze outputs/sensitivity-sobol --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share --kpi market_final_perf_gap_sellable
-    cargo run --release -- analyze outputs/sensitivity-sobol --discover "market_final_year_domestic_compute_share < 0.8"
+    cargo run --release -- analyze outputs/sensitivity-sobol --discover "market_final_year_domestic_compute_share < 0.99"
     cargo run --release -- sweep scenarios/sweeps/sensitivity-sobol-2027.toml --quiet
     cargo run --release -- analyze outputs/sensitivity-sobol-2027 --kpi market_final_perf_gap_sellable --kpi market_final_year_domestic_compute_share --kpi thead_final_year_compute_share
 

@@ -3,7 +3,7 @@
 //!
 //! [`Market`] implements the kernel's [`Model`]: every state change happens in
 //! [`Market::handle`], one `match` over the closed [`Event`] enum. This file holds the state
-//! and the dispatch; the work of each part of DESIGN.md section 3 is in a submodule:
+//! and the dispatch; the work of each part of the model (`docs/model.md`) is in a submodule:
 //! `tenders` (3.2), `bidding` (3.3), `production`, `technology` and `accounts` (3.4),
 //! `regimes` (3.5), with `demand` (the S-curves) and `kpi` (rows and summary KPIs).
 

@@ -21,8 +21,8 @@ pub use layers::{extends_of, merge, EXTENDS};
 pub use paths::{apply_override, list_params, parse_override, KeyPath, Override, PathSeg};
 pub use validate::{ScenarioError, MIN_CYCLE_SHAPE, MIN_CYCLE_YEARS};
 
-/// A whole scenario file. Top-level tables are fixed by the product contract
-/// (DESIGN.md section 5) plus `[market]` for market-wide behaviour constants.
+/// A whole scenario file. Its top-level tables are part of the project's file contract
+/// (`docs/scenario-format.md`), plus `[market]` for market-wide behaviour constants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {

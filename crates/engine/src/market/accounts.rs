@@ -1,4 +1,4 @@
-//! Quarterly accounts: R&D, costs, win rates, margins, ecosystem, rows and performance gaps (DESIGN.md 3.4).
+//! Quarterly accounts: R&D, costs, win rates, margins, ecosystem, rows and performance gaps (`docs/model.md`).
 
 use super::*;
 

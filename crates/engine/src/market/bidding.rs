@@ -1,6 +1,6 @@
 //! Bids and awards: eligibility, the product line (each firm bids the chip that best fits
 //! the tender), prices, the nested-logit split of a tender's budget, contracts, licences and
-//! deadlines (DESIGN.md 3.3; `docs/model.md`).
+//! deadlines (`docs/model.md`).
 
 use super::*;
 

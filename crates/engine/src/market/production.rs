@@ -1,4 +1,4 @@
-//! Production and delivery (DESIGN.md 3.4; `docs/model.md`): capacity per chip from the
+//! Production and delivery (`docs/model.md`): capacity per chip from the
 //! supply network (or a firm's fixed capacity), production started to cover the backlog
 //! and a finished-goods inventory target, a lead time from start to finished unit, FIFO
 //! deliveries from inventory, revenue at delivery, and write-offs of stranded inventory.

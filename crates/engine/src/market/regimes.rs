@@ -1,5 +1,5 @@
 //! Regime changes: cancelled foreign backlog (after an optional grace period), stranded
-//! inventory written off, link cuts, the Markov pendulum (DESIGN.md 3.5; `docs/model.md`).
+//! inventory written off, link cuts, the Markov pendulum (`docs/model.md`).
 
 use super::*;
 

@@ -1,6 +1,6 @@
 //! Demand becomes tenders: Poisson arrivals per customer, lognormal budgets, unspent budget
 //! carried forward, re-tenders, and orders placed ahead of an announced restriction
-//! (DESIGN.md 3.2; `docs/model.md`).
+//! (`docs/model.md`).
 
 use super::*;
 

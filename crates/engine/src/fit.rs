@@ -197,20 +197,48 @@ fn ends_line(text: &str, i: usize, c: char) -> bool {
     c == '\n' || (c == '\r' && text.as_bytes().get(i + 1) != Some(&b'\n'))
 }
 
-/// One-based line and character column of field `field` of the record starting at byte `at`.
-fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
-    let at = at.min(text.len());
-    let (mut line, mut col) = (1, 1);
-    let mut step = |i: usize, c: char| {
-        if ends_line(text, i, c) {
-            (line, col) = (line + 1, 1);
-        } else if c != '\r' {
-            col += 1;
-        }
-    };
-    for (i, c) in text[..at].char_indices() {
-        step(i, c);
+/// One step of a (line, column) count over the character `c` at byte `i`.
+fn step_place(text: &str, i: usize, c: char, (line, col): (usize, usize)) -> (usize, usize) {
+    if ends_line(text, i, c) {
+        (line + 1, 1)
+    } else if c == '\r' {
+        (line, col)
+    } else {
+        (line, col + 1)
     }
+}
+
+/// One-based line and character column of byte offsets of a text, counted on from the offset
+/// asked before (records come in order, so a file costs one pass, not one per record).
+struct Places<'a> {
+    text: &'a str,
+    byte: usize,
+    place: (usize, usize),
+}
+
+impl<'a> Places<'a> {
+    fn new(text: &'a str) -> Places<'a> {
+        Places { text, byte: 0, place: (1, 1) }
+    }
+
+    fn of(&mut self, at: usize) -> (usize, usize) {
+        let at = at.min(self.text.len());
+        if at < self.byte {
+            *self = Places::new(self.text);
+        }
+        for (i, c) in self.text[self.byte..at].char_indices() {
+            self.place = step_place(self.text, self.byte + i, c, self.place);
+        }
+        self.byte = at;
+        self.place
+    }
+}
+
+/// One-based line and character column of field `field` of the record starting at byte `at`,
+/// which is at line and column `start`.
+fn field_place(text: &str, at: usize, start: (usize, usize), field: usize) -> (usize, usize) {
+    let at = at.min(text.len());
+    let mut place = start;
     // As csv reads: a quote opens a quoted cell only at the cell's start, and `""` inside one is
     // a quote; elsewhere a quote is text.
     let (mut quoted, mut seen, mut start, mut closed) = (false, 0, true, false);
@@ -227,9 +255,9 @@ fn field_place(text: &str, at: usize, field: usize) -> (usize, usize) {
             '\n' | '\r' if !quoted => break,
             _ => {}
         }
-        step(at + i, c);
+        place = step_place(text, at + i, c, place);
     }
-    (line, col)
+    place
 }
 
 /// Where the record the reader positions at `byte` starts: csv gives the place it stood when it
@@ -259,23 +287,25 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
     }
     let mut targets: Vec<Target> = Vec::new();
     let mut record = csv::StringRecord::new();
+    let mut places = Places::new(text);
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let line = e.position().map_or(1, |p| field_place(text, record_start(text, p.byte() as usize), 0).0);
+                let line = e.position().map_or(1, |p| places.of(record_start(text, p.byte() as usize)).0);
                 return Err(FitError::new(line, 1, "", format!("not a valid CSV record: {e}"))
                     .hint("every record has as many cells as the header; quote cells that hold commas"));
             }
         }
         let byte = record.position().map_or(0, |p| record_start(text, p.byte() as usize));
-        let line = field_place(text, byte, 0).0;
+        let start = places.of(byte);
+        let line = start.0;
         if record.iter().all(|c| c.trim().is_empty()) {
             continue;
         }
         let cell = |name: &str| record.get(col[name]).unwrap_or("").trim().to_string();
-        let place = |name: &str| field_place(text, byte, col[name]);
+        let place = |name: &str| field_place(text, byte, start, col[name]);
         let err = |name: &str, key: String, msg: String| {
             let (l, c) = place(name);
             FitError::new(l, c, key, msg)

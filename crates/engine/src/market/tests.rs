@@ -581,8 +581,7 @@ fn an_announced_rule_brings_foreign_orders_forward() {
 
 #[test]
 fn a_backlog_grace_period_delivers_forbidden_backlog_before_cancelling_the_rest() {
-    let grace =
-        format!("{BAN_2025}").replace("foreign_max_tpp = 0.0", "foreign_max_tpp = 0.0\nbacklog_grace_days = 60");
+    let grace = BAN_2025.to_string().replace("foreign_max_tpp = 0.0", "foreign_max_tpp = 0.0\nbacklog_grace_days = 60");
     let with = runs(&market(&grace), 4);
     let without = runs(&market(BAN_2025), 4);
     let q1 = |reports: &[RunReport]| -> f64 {

@@ -6,7 +6,8 @@
 //! `chipmarket plot DIR` on any run or sweep folder. It reads the CSVs streaming (never the
 //! contracts into memory: the workbook copies them row by row, in constant memory) and writes, for a run, the
 //! summaries (`summaries`), the SVG charts (`charts`), `report.html` (`html`) and, if asked,
-//! `results.xlsx` (`xlsx`); for a sweep, `points_wide.csv`, charts and the report.
+//! `results.xlsx` (`xlsx`); for a sweep, `points_wide.csv`, charts and the report, with
+//! sensitivity charts when `chipmarket analyze` left a `sensitivity.csv` (`sensitivity`).
 //! `manifest.json` (`manifest`) is written by the commands themselves, since only they know
 //! the command line and the time taken. Everything derived depends only on the CSV files and
 //! the resolved scenario or sweep, so it is byte-identical for the same seed.
@@ -14,6 +15,7 @@
 pub mod charts;
 pub mod html;
 pub mod manifest;
+pub mod sensitivity;
 pub mod summaries;
 pub mod table;
 pub mod xlsx;
@@ -167,15 +169,36 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
         Kind::Sweep => {
             let meta = sweep_meta(dir)?;
             let s = summaries::sweep_summary(dir)?;
+            // Read before anything is written, so a damaged file leaves the folder as it was.
+            let sens = sensitivity::read(dir)?;
             put(dir, "points_wide.csv", &summaries::points_wide_csv(&s)?, &mut written)?;
             let charts = charts::sweep_charts(&s, &meta);
             for (name, svg) in &charts {
                 put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
-            put(dir, "report.html", html::sweep_report(&meta, &s, &charts).as_bytes(), &mut written)?;
+            let sens_charts = sens.as_ref().map(|x| charts::sensitivity_charts(x, &meta)).unwrap_or_default();
+            for (name, svg) in &sens_charts {
+                put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
+            }
+            remove_stale_sensitivity_charts(dir, &sens_charts)?;
+            let report = html::sweep_report(&meta, &s, &charts, sens.as_ref().map(|x| (x, sens_charts.as_slice())));
+            put(dir, "report.html", report.as_bytes(), &mut written)?;
         }
     }
     Ok(written)
+}
+
+/// Remove `charts/sensitivity_*.svg` files of an earlier `sensitivity.csv` that the current one
+/// (`kept`) no longer makes, so the folder's charts match its report.
+fn remove_stale_sensitivity_charts(dir: &Path, kept: &[(String, String)]) -> Result<()> {
+    let Ok(entries) = fs::read_dir(dir.join(CHARTS)) else { return Ok(()) };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("sensitivity_") && name.ends_with(".svg") && !kept.iter().any(|(k, _)| *k == name) {
+            fs::remove_file(e.path()).with_context(|| format!("failed to remove '{}'", e.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// What the report says about a sweep, from `sweep.resolved.toml`.

@@ -9,6 +9,9 @@
 //! the share of each KPI's run-to-run variance that is replication noise (within points) rather
 //! than parameters is reported beside them. Output files are written whole (temporary name,
 //! then rename); the bootstraps are seeded, so the same folder always gives the same files.
+//! When `sensitivity.csv` goes into the sweep folder (no `--out` elsewhere), the folder's
+//! derived outputs are remade (`report::plot`, as `chipmarket plot` does), adding a
+//! sensitivity chart per KPI and a "Sensitivity" section to `report.html`.
 
 use crate::console::{out, outln};
 use std::fs;
@@ -25,6 +28,7 @@ use crate::batch::outdir::{RESOLVED, RUNS};
 use crate::cli::AnalyzeArgs;
 use crate::load::{self, InputError};
 use crate::output::csv::num;
+use crate::report;
 
 /// `sensitivity.csv`: the indices per KPI and parameter.
 pub const SENSITIVITY: &str = "sensitivity.csv";
@@ -375,6 +379,19 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
     if !args.quiet {
         out!("{table}")?;
         outln!("wrote {}", out.display())?;
+    }
+    // Written into the sweep folder: remake its charts and report, as `chipmarket plot` does,
+    // so the sensitivity charts are there at once.
+    let in_folder = match (fs::canonicalize(&out), fs::canonicalize(args.dir.join(SENSITIVITY))) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if in_folder {
+        let (_, written) = report::plot(&args.dir, false, &report::Started::now())?;
+        if !args.quiet {
+            let charts = written.iter().filter(|f| f.starts_with("charts/sensitivity_")).count();
+            outln!("remade {} ({charts} sensitivity chart(s) in charts/)", args.dir.join(report::REPORT).display())?;
+        }
     }
     Ok(())
 }

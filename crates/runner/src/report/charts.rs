@@ -12,6 +12,9 @@
 //! by firm). Sweep charts: `sweep_<kpi>__<param>.svg` (a KPI against each numeric parameter,
 //! with p05-p95 bars, and for repeated values the mean and band), and for grids of two or more
 //! numeric axes `heat_<kpi>__<param>__<param>.svg` (the KPI's mean, averaged over other axes).
+//! When the sweep folder holds `sensitivity.csv` (`chipmarket analyze`), one
+//! `sensitivity_<kpi>.svg` per KPI: S1 and ST bars with their intervals (Sobol) or a labelled
+//! mu*-sigma scatter (Morris).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -20,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::report::sensitivity::{KpiIndices, Method as SensMethod, Sensitivity};
 use crate::report::summaries::{RunSummary, SweepSummary};
 use crate::report::{RunMeta, SweepMeta};
 
@@ -837,4 +841,274 @@ fn label_at(values: &[f64], x: f64) -> String {
         return String::new();
     }
     values.get(i as usize).map_or_else(String::new, |v| short(*v))
+}
+
+/// File name of a KPI's sensitivity chart: `sensitivity_<kpi>.svg`, characters other than
+/// letters, digits, `_` and `-` as `_`.
+pub fn sensitivity_file(kpi: &str) -> String {
+    let safe: String =
+        kpi.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    format!("sensitivity_{safe}.svg")
+}
+
+/// The sensitivity charts of `sensitivity.csv`, one per KPI with indices: (file name, SVG).
+pub fn sensitivity_charts(sens: &Sensitivity, meta: &SweepMeta) -> Vec<(String, String)> {
+    sens.kpis
+        .iter()
+        .filter(|k| k.has_values())
+        .map(|k| {
+            let svg = match sens.method {
+                SensMethod::Sobol => svg(|root| sobol_bars(root, k, meta)),
+                SensMethod::Morris => svg(|root| morris_scatter(root, k, meta)),
+            };
+            (sensitivity_file(&k.kpi), svg)
+        })
+        .collect()
+}
+
+fn noise_note(k: &KpiIndices) -> String {
+    k.noise_share
+        .map_or_else(String::new, |s| format!("; replication noise: {:.0} % of the run-to-run variance", 100.0 * s))
+}
+
+/// Labels of the parameters on a chart: the full path where the longest fits in `room` px at
+/// 13 px, else the short [`param_label`]s.
+fn sens_labels(k: &KpiIndices, room: f64) -> Vec<String> {
+    let paths: Vec<String> = k.params.iter().map(|p| p.param.clone()).collect();
+    if paths.iter().all(|p| text_w(p, 13.0) <= room) {
+        paths
+    } else {
+        (0..paths.len()).map(|j| param_label(&paths, j)).collect()
+    }
+}
+
+/// Horizontal bars of S1 and ST per parameter with their 95 % intervals, the largest ST on top.
+fn sobol_bars(root: &Area, k: &KpiIndices, meta: &SweepMeta) -> Res {
+    let body = title(
+        root,
+        &format!("Sobol indices of {}", k.kpi),
+        &format!(
+            "{}: first-order (S1) and total (ST) index per varied parameter, 95 % bootstrap interval{}",
+            meta.name,
+            noise_note(k)
+        ),
+    )?;
+    let (main, side) = body.split_horizontally(W - LEGEND_W);
+    let labels = sens_labels(k, 330.0);
+    let label_w = labels.iter().map(|l| text_w(l, 13.0)).fold(0.0, f64::max).ceil() as u32 + 14;
+    // Rows: the largest ST first (on top).
+    let mut order: Vec<usize> = (0..k.params.len()).collect();
+    let st = |i: usize| k.params[i].values[2].unwrap_or(f64::NEG_INFINITY);
+    order.sort_by(|&a, &b| st(b).total_cmp(&st(a)).then(a.cmp(&b)));
+    let n = order.len().max(1) as f64;
+    // x: 0 to 1, widened (up to -0.5 and 1.5) for estimates and intervals outside it.
+    let ends = k.params.iter().flat_map(|p| {
+        let v = p.values;
+        [(v[0], v[1]), (v[2], v[3])]
+            .into_iter()
+            .filter_map(|(x, c)| x.map(|x| (x - c.unwrap_or(0.0), x + c.unwrap_or(0.0))))
+    });
+    let (lo, hi) = ends.fold((0.0_f64, 1.0_f64), |(a, b), (l, h)| (a.min(l), b.max(h)));
+    let (lo, hi) = (lo.max(-0.5), hi.min(1.5));
+    let clamp = |x: f64| x.clamp(lo, hi);
+    let mut chart = ChartBuilder::on(&main)
+        .margin_left(10)
+        .margin_right(20)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(50)
+        .y_label_area_size(label_w)
+        .build_cartesian_2d(lo..hi, 0.0..n)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(0)
+        .x_desc("index (share of the KPI's variance over the design)")
+        .x_label_formatter(&|x| short(*x))
+        .axis_desc_style((FONT, 14))
+        .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    let (s1c, stc) = (colour(0), colour(3));
+    let ink = RGBColor(40, 40, 40);
+    for (rank, &i) in order.iter().enumerate() {
+        let top = n - rank as f64;
+        let v = k.params[i].values;
+        // S1 in the upper half of the row, ST in the lower.
+        for (val, conf, (y0, y1), c) in
+            [(v[0], v[1], (top - 0.47, top - 0.15), s1c), (v[2], v[3], (top - 0.85, top - 0.53), stc)]
+        {
+            let Some(x) = val else { continue };
+            chart.draw_series(std::iter::once(Rectangle::new([(clamp(0.0), y0), (clamp(x), y1)], c.filled())))?;
+            if let Some(h) = conf {
+                let ym = (y0 + y1) / 2.0;
+                let (a, b) = (clamp(x - h), clamp(x + h));
+                let cap = (y1 - y0) * 0.3;
+                chart.draw_series([
+                    PathElement::new(vec![(a, ym), (b, ym)], ink.stroke_width(1)),
+                    PathElement::new(vec![(a, ym - cap), (a, ym + cap)], ink.stroke_width(1)),
+                    PathElement::new(vec![(b, ym - cap), (b, ym + cap)], ink.stroke_width(1)),
+                ])?;
+            }
+        }
+        // The parameter's name, right-aligned against the axis, centred on its row.
+        let (px, py) = chart.backend_coord(&(lo, top - 0.5));
+        let base = main.get_base_pixel();
+        let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
+        main.draw(&Text::new(labels[i].clone(), (px - base.0 - 6, py - base.1), style))?;
+    }
+    if lo < 0.0 {
+        chart.draw_series(std::iter::once(PathElement::new(vec![(0.0, 0.0), (0.0, n)], BLACK.mix(0.5))))?;
+    }
+    let y = legend(&side, 8, 40, "index", &[("S1: first-order".to_string(), s1c), ("ST: total".to_string(), stc)])?;
+    let note = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
+    for (j, line) in [
+        "line: 95 % interval",
+        "ST - S1: the parameter's",
+        "interactions; ST near 0:",
+        "the KPI hardly depends",
+        "on it",
+    ]
+    .iter()
+    .enumerate()
+    {
+        side.draw(&Text::new(line.to_string(), (8, y + 18 * j as i32), note.clone()))?;
+    }
+    Ok(())
+}
+
+/// mu* (importance) against sigma (non-linearity or interactions), a labelled dot per parameter
+/// with its 95 % interval of mu*.
+fn morris_scatter(root: &Area, k: &KpiIndices, meta: &SweepMeta) -> Res {
+    let (scale, unit) = kpi_unit(&k.kpi);
+    let unit = if unit == "%" { "percentage points" } else { unit };
+    let unit_text = if unit.is_empty() { String::new() } else { format!(", {unit}") };
+    let body = title(
+        root,
+        &format!("Morris screening of {}", k.kpi),
+        &format!(
+            "{}: mean absolute elementary effect (mu*) and spread (sigma) per varied parameter{}",
+            meta.name,
+            noise_note(k)
+        ),
+    )?;
+    let (main, side) = body.split_horizontally(W - LEGEND_W);
+    // (index, mu*, sigma, mu* half-width), scaled.
+    let pts: Vec<(usize, f64, f64, f64)> = k
+        .params
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let v = p.values;
+            Some((i, v[1]? * scale, v[2].unwrap_or(0.0) * scale, v[3].unwrap_or(0.0) * scale))
+        })
+        .collect();
+    let xmax = pts.iter().map(|p| p.1 + p.3).fold(0.0, f64::max);
+    let ymax = pts.iter().map(|p| p.2).fold(0.0, f64::max);
+    let top = xmax.max(ymax);
+    let (xmax, ymax) = if top > 0.0 { (xmax.max(top * 0.05) * 1.12, ymax.max(top * 0.05) * 1.12) } else { (1.0, 1.0) };
+    let mut chart = ChartBuilder::on(&main)
+        .margin_left(10)
+        .margin_right(20)
+        .margin_top(10)
+        .margin_bottom(10)
+        .x_label_area_size(50)
+        .y_label_area_size(Y_LABEL_AREA)
+        .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
+    chart
+        .configure_mesh()
+        .x_desc(format!("mu*: mean |elementary effect|{unit_text}"))
+        .y_desc(format!("sigma{unit_text}"))
+        .x_label_formatter(&|x| short(*x))
+        .y_label_formatter(&|y| short(*y))
+        .axis_desc_style((FONT, 14))
+        .label_style((FONT, 13))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    // sigma = mu*: above it, effects vary much with where the others stand.
+    let m = xmax.min(ymax);
+    chart.draw_series(std::iter::once(PathElement::new(vec![(0.0, 0.0), (m, m)], BLACK.mix(0.3).stroke_width(1))))?;
+    let c = colour(0);
+    for p in &pts {
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(p.1 - p.3, p.2), (p.1 + p.3, p.2)],
+            c.mix(0.6).stroke_width(2),
+        )))?;
+        chart.draw_series(std::iter::once(Circle::new((p.1, p.2), 4, c.filled())))?;
+    }
+    // Labels: greedily beside their dot (right, left, above, below) where they overlap no other
+    // label or dot and stay in the plot; a dot with no room gets a number, named in the legend.
+    let paths: Vec<String> = k.params.iter().map(|p| p.param.clone()).collect();
+    let base = main.get_base_pixel();
+    let (plot_x, plot_y) = {
+        let a = chart.backend_coord(&(0.0, ymax));
+        let b = chart.backend_coord(&(xmax, 0.0));
+        (a.0..b.0, a.1..b.1)
+    };
+    let dots: Vec<(i32, i32)> = pts.iter().map(|p| chart.backend_coord(&(p.1, p.2))).collect();
+    let mut taken: Vec<[i32; 4]> = dots.iter().map(|d| [d.0 - 5, d.1 - 5, d.0 + 5, d.1 + 5]).collect();
+    // The interval lines too.
+    for p in &pts {
+        let (a, b) = (chart.backend_coord(&(p.1 - p.3, p.2)), chart.backend_coord(&(p.1 + p.3, p.2)));
+        taken.push([a.0, a.1 - 2, b.0, b.1 + 2]);
+    }
+    let overlaps = |a: &[i32; 4], b: &[i32; 4]| a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3];
+    let mut order: Vec<usize> = (0..pts.len()).collect();
+    order.sort_by(|&a, &b| pts[b].1.total_cmp(&pts[a].1).then(a.cmp(&b)));
+    let mut numbered: Vec<(String, RGBColor)> = Vec::new();
+    for &q in &order {
+        let (d, label) = (dots[q], param_label(&paths, pts[q].0));
+        let (w, h) = (text_w(&label, 13.0).ceil() as i32, 15);
+        let candidates = [
+            [d.0 + 8, d.1 - h / 2, d.0 + 8 + w, d.1 + h / 2],
+            [d.0 - 8 - w, d.1 - h / 2, d.0 - 8, d.1 + h / 2],
+            [d.0 - w / 2, d.1 - 8 - h, d.0 + w / 2 + 1, d.1 - 8],
+            [d.0 - w / 2, d.1 + 8, d.0 + w / 2 + 1, d.1 + 8 + h],
+            [d.0 + 4, d.1 - 6 - h, d.0 + 4 + w, d.1 - 6],
+            [d.0 - 4 - w, d.1 - 6 - h, d.0 - 4, d.1 - 6],
+            [d.0 + 4, d.1 + 6, d.0 + 4 + w, d.1 + 6 + h],
+            [d.0 - 4 - w, d.1 + 6, d.0 - 4, d.1 + 6 + h],
+        ];
+        let fits = |r: &[i32; 4]| {
+            r[0] >= plot_x.start
+                && r[2] <= plot_x.end
+                && r[1] >= plot_y.start
+                && r[3] <= plot_y.end
+                && !taken.iter().any(|t| overlaps(r, t))
+        };
+        let (text, rect) = match candidates.iter().find(|r| fits(r)) {
+            Some(r) => (label, *r),
+            None => {
+                let number = format!("{}", numbered.len() + 1);
+                numbered.push((format!("{number}: {label}"), WHITE));
+                let w = text_w(&number, 13.0).ceil() as i32;
+                (number, [d.0 + 6, d.1 - 14, d.0 + 6 + w, d.1 - 1])
+            }
+        };
+        let style = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
+        main.draw(&Text::new(text, (rect[0] - base.0, rect[1] - base.1), style))?;
+        taken.push(rect);
+    }
+    let y = legend(
+        &side,
+        8,
+        40,
+        "",
+        &[("mu* and sigma".to_string(), c), ("mu*: 95 % interval".to_string(), c.mix(0.6).to_rgba().into_rgb())],
+    )?;
+    let note = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
+    let mut lines = vec![
+        "grey line: sigma = mu*;".to_string(),
+        "above it the effect depends".to_string(),
+        "much on the other parameters".to_string(),
+        "(non-linear or interacting)".to_string(),
+    ];
+    if !numbered.is_empty() {
+        lines.push(String::new());
+        lines.extend(numbered.into_iter().map(|(t, _)| t));
+    }
+    for (j, line) in lines.iter().enumerate() {
+        side.draw(&Text::new(line.clone(), (8, y + 18 * j as i32), note.clone()))?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::batch::stats::Stats;
+use crate::report::sensitivity::{Method as SensMethod, Sensitivity};
 use crate::report::summaries::{RunSummary, SweepSummary, DOMESTIC};
 use crate::report::{RunMeta, SweepMeta};
 
@@ -177,8 +178,44 @@ fn files_note(o: &mut String, files: &str) {
     );
 }
 
-/// The report of a sweep.
-pub fn sweep_report(meta: &SweepMeta, s: &SweepSummary, charts: &[(String, String)]) -> String {
+/// The "Sensitivity" section: which varied parameters drive each KPI (`sensitivity.csv`).
+fn sensitivity_html(o: &mut String, sens: &Sensitivity, charts: &[(String, String)]) {
+    let what = match sens.method {
+        SensMethod::Sobol => {
+            "Sobol indices from the saltelli design: S1 is the share of a KPI's variance over the design due to \
+             the parameter alone, ST adds its interactions with the others; the line on each bar is its 95 % \
+             bootstrap interval"
+        }
+        SensMethod::Morris => {
+            "Morris screening: mu* is the mean absolute change of the KPI when the parameter moves by one step \
+             of its range (its importance), sigma the spread of those changes (non-linearity or interactions)"
+        }
+    };
+    let _ = writeln!(
+        o,
+        "<h2>Sensitivity</h2>\n<p class=note>{}. Made by <code>chipmarket analyze</code>; the indices in full are \
+         in sensitivity.csv, and the project's <code>docs/analysis.md</code> explains how to read them.</p>",
+        esc(what)
+    );
+    charts_html(o, charts);
+    let without: Vec<&str> = sens.kpis.iter().filter(|k| !k.has_values()).map(|k| k.kpi.as_str()).collect();
+    if !without.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p class=note>No indices (the KPI does not vary over the design, or has no value): {}.</p>",
+            esc(&without.join(", "))
+        );
+    }
+}
+
+/// The report of a sweep, with a "Sensitivity" section when the folder has `sensitivity.csv`
+/// (its contents and charts).
+pub fn sweep_report(
+    meta: &SweepMeta,
+    s: &SweepSummary,
+    charts: &[(String, String)],
+    sensitivity: Option<(&Sensitivity, &[(String, String)])>,
+) -> String {
     let mut o = head(&format!("chipmarket sweep: {}", meta.name));
     let _ = writeln!(o, "<h1>Sweep of {}</h1>\n<p class=sub>{}</p>", esc(&meta.name), esc(&meta.description));
     let _ = writeln!(o, "<table class=meta>");
@@ -194,6 +231,9 @@ pub fn sweep_report(meta: &SweepMeta, s: &SweepSummary, charts: &[(String, Strin
     }
     let _ = writeln!(o, "</table>\n<h2>Charts</h2>");
     charts_html(&mut o, charts);
+    if let Some((sens, sens_charts)) = sensitivity {
+        sensitivity_html(&mut o, sens, sens_charts);
+    }
     let kpis: Vec<(usize, &str)> =
         crate::report::charts::SWEEP_KPIS.iter().filter_map(|k| Some((s.kpi(k)?, *k))).collect();
     const MAX_ROWS: usize = 500;

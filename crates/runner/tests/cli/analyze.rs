@@ -226,3 +226,118 @@ fn replications_auto_refuses_a_scenario_without_precision_or_with_an_unknown_kpi
     assert_eq!(out.status.code(), Some(2), "{}", show(&args, dir.path(), &out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("scenario.precision"), "{}", show(&args, dir.path(), &out));
 }
+
+/// `svg` is well-formed XML whose root is an `<svg>` element; returns its text content.
+fn svg_text(svg: &str) -> String {
+    let mut reader = quick_xml::Reader::from_str(svg);
+    let mut text = String::new();
+    let mut root: Option<String> = None;
+    let mut depth = 0i32;
+    loop {
+        match reader.read_event().unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{svg}")) {
+            quick_xml::events::Event::Start(e) => {
+                root.get_or_insert_with(|| String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                depth += 1;
+            }
+            quick_xml::events::Event::Empty(e) => {
+                root.get_or_insert_with(|| String::from_utf8_lossy(e.name().as_ref()).into_owned());
+            }
+            quick_xml::events::Event::End(_) => depth -= 1,
+            quick_xml::events::Event::Text(t) => {
+                text.push_str(&t.unescape().unwrap());
+                text.push('\n');
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(root.as_deref(), Some("svg"), "the root element is <svg>");
+    assert_eq!(depth, 0, "every element closed");
+    text
+}
+
+/// The folder's sensitivity chart of `kpi`, checked to be an SVG, and its text.
+fn sensitivity_chart(out: &Path, kpi: &str) -> (String, String) {
+    let path = out.join(format!("charts/sensitivity_{kpi}.svg"));
+    let svg = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = svg_text(&svg);
+    (svg, text)
+}
+
+#[test]
+fn analyze_draws_sobol_bars_per_kpi_into_the_sweep_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    sweep(dir.path(), "method = \"saltelli\"\nsamples = 64\nseed = 5\n");
+    // Linear: the first path matters most, the third not at all.
+    replace_kpi(dir.path(), KPI, |u| 3.0 * u[0] - u[1]);
+    let other = "market_cumulative_demand_pflops";
+    ok(dir.path(), &["analyze", "out", "--kpi", KPI, "--kpi", other, "--quiet"]);
+    let (svg, text) = sensitivity_chart(&out, KPI);
+    assert!(text.contains(&format!("Sobol indices of {KPI}")), "{text}");
+    assert!(text.contains("S1: first-order") && text.contains("ST: total"), "{text}");
+    assert!(svg.contains("<rect"), "bars are drawn");
+    // Every path named, the largest total index on top (drawn first).
+    let at = |p: &str| text.find(p).unwrap_or_else(|| panic!("{p} in {text}"));
+    assert!(at(AXES[0].0) < at(AXES[1].0) && at(AXES[1].0) < at(AXES[2].0), "{text}");
+    sensitivity_chart(&out, other);
+    // The report shows both in a Sensitivity section, after the sweep's own charts.
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    let section = html.find("<h2>Sensitivity</h2>").expect("a Sensitivity section");
+    for kpi in [KPI, other] {
+        let figure = html.find(&format!("<figure id=\"sensitivity_{kpi}.svg\"><svg")).expect("the chart inline");
+        assert!(figure > section && figure < html.find("<h2>Points</h2>").unwrap());
+    }
+    // plot remakes them byte for byte.
+    fs::remove_file(out.join(format!("charts/sensitivity_{KPI}.svg"))).unwrap();
+    ok(dir.path(), &["plot", "out", "--quiet"]);
+    assert_eq!(sensitivity_chart(&out, KPI).0, svg);
+    assert_eq!(fs::read_to_string(out.join("report.html")).unwrap(), html);
+    // A new analysis of one KPI: the other's chart goes, from the folder and the report.
+    ok(dir.path(), &["analyze", "out", "--kpi", KPI, "--quiet"]);
+    assert!(!out.join(format!("charts/sensitivity_{other}.svg")).exists());
+    assert!(!fs::read_to_string(out.join("report.html")).unwrap().contains(&format!("sensitivity_{other}")));
+    // Without sensitivity.csv, no chart and no section; --out elsewhere does not remake the folder.
+    fs::remove_file(out.join("sensitivity.csv")).unwrap();
+    ok(dir.path(), &["plot", "out", "--quiet"]);
+    assert!(!out.join(format!("charts/sensitivity_{KPI}.svg")).exists(), "no sensitivity.csv, no chart");
+    assert!(!fs::read_to_string(out.join("report.html")).unwrap().contains("<h2>Sensitivity</h2>"));
+    let res = ok(dir.path(), &["analyze", "out", "--kpi", KPI, "--out", "elsewhere.csv"]);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(stdout.contains("elsewhere.csv") && !stdout.contains("remade"), "{stdout}");
+    // A damaged sensitivity.csv: file, line and column, exit code 2, the report untouched.
+    let report = fs::read(out.join("report.html")).unwrap();
+    fs::write(
+        out.join("sensitivity.csv"),
+        format!("kpi,param,method,s1,s1_conf,st,st_conf,noise_share\n{KPI},{},sobol,0.5,x,0.6,0.1,\n", AXES[0].0),
+    )
+    .unwrap();
+    let res = crate::common::fails_with(dir.path(), &["plot", "out"], 2);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(err.contains("sensitivity.csv:2") && err.contains("s1_conf"), "{err}");
+    assert_eq!(fs::read(out.join("report.html")).unwrap(), report);
+}
+
+#[test]
+fn analyze_draws_a_labelled_morris_scatter_per_kpi_into_the_sweep_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    sweep(dir.path(), "method = \"morris\"\ntrajectories = 10\nlevels = 4\nseed = 2\n");
+    replace_kpi(dir.path(), KPI, |u| 3.0 * u[0] - u[1] + u[0] * u[2]);
+    let args = ["analyze", "out", "--kpi", KPI];
+    let res = ok(dir.path(), &args);
+    let stdout = String::from_utf8_lossy(&res.stdout);
+    assert!(stdout.contains("1 sensitivity chart(s)"), "{}", show(&args, dir.path(), &res));
+    let (svg, text) = sensitivity_chart(&out, KPI);
+    assert!(text.contains(&format!("Morris screening of {KPI}")), "{text}");
+    assert!(text.contains("mu*") && text.contains("sigma"), "{text}");
+    assert_eq!(svg.matches("<circle").count(), AXES.len(), "a dot per path");
+    // Each path labelled by its last part (unique here).
+    for (path, _, _) in AXES {
+        let label = path.rsplit('.').next().unwrap();
+        assert!(text.contains(label), "{label} in {text}");
+    }
+    let html = fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("<h2>Sensitivity</h2>") && html.contains("Morris screening"));
+    assert!(html.contains(&format!("<figure id=\"sensitivity_{KPI}.svg\"><svg")));
+}

@@ -201,7 +201,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     )?;
     if !args.quiet {
         outln!(
-            "{}: {} replication(s), {} events; wrote {} files to {}",
+            "{}: {} replication(s), {} events; wrote {} data files, summaries, charts and report.html to {}",
             scenario.scenario.name,
             done.replications,
             done.events,

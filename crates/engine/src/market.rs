@@ -97,7 +97,10 @@ impl Event {
 }
 
 /// A chip in the run's catalogue (roadmap chips and generated generations).
-#[derive(Debug, Clone)]
+///
+/// Built from its specification with the rest left at [`Default`], then
+/// [`ChipState::ready`] fills in what is derived from the specification.
+#[derive(Debug, Clone, Default)]
 struct ChipState {
     id: String,
     firm: usize,
@@ -137,6 +140,16 @@ struct ChipState {
     tick_units: u64,
     /// Foundry suppliers (indices) that can make it; empty: any of the firm's.
     foundries: Vec<usize>,
+    /// Per regime (index): whether the regime lets this chip be sold if it is foreign
+    /// ([`PolicyBook::allows_foreign`], which the hot paths would otherwise re-evaluate,
+    /// comparing names, for every bid and production tick).
+    allowed: Vec<bool>,
+    /// Entries of its firm's backlog queue that are contracts for this chip: all of them,
+    /// and those still active (the rest were closed early and leave at the next delivery).
+    queued: u32,
+    queued_active: u32,
+    /// Scratch of one delivery pass: active entries of this chip the pass may still serve.
+    walk_left: u32,
 }
 
 /// Memory a chip is scored with when the scenario leaves `memory_gb` at 0 (unknown) [GB].
@@ -163,11 +176,13 @@ struct ChipFlows {
 }
 
 impl ChipState {
-    /// The chip with its logs filled in (its speed, bandwidth and memory never change).
-    fn with_logs(mut self) -> ChipState {
+    /// The chip with what derives from its specification filled in: the logs of its speed,
+    /// bandwidth and memory (which never change) and the regimes that allow it.
+    fn ready(mut self, policy: &PolicyBook) -> ChipState {
         self.ln_tflops = self.tflops.ln();
         self.ln_bandwidth = self.bandwidth_tbps.ln();
         self.ln_memory = self.memory_gb.ln();
+        self.allowed = (0..policy.regimes.len()).map(|r| policy.allows_foreign(r, &self.id, self.tpp)).collect();
         self
     }
 
@@ -208,7 +223,11 @@ struct FirmState {
     margin: f64,
     win_rate: f64,
     capacity_per_quarter: f64,
-    backlog: VecDeque<u32>,
+    /// Contracts owed, in the order they entered (FIFO delivery). A contract closed early
+    /// (cut, cancelled) stays until the next delivery pass removes it.
+    backlog: Vec<u32>,
+    /// Entries of `backlog` closed early and not yet removed.
+    stale: u32,
     /// Production started and not finished: (ready at, chip, units), in start order.
     pipeline: VecDeque<(SimTime, usize, u64)>,
     backlog_units: u64,
@@ -380,6 +399,9 @@ struct Scratch {
     needs: Vec<Need>,
     /// The order a firm starts its chips in.
     order: Vec<usize>,
+    /// Good wafers per foundry supplier: left to a firm this tick, and drawn by it.
+    wafers: Vec<(usize, f64)>,
+    wafers_used: Vec<(usize, f64)>,
 }
 
 /// Market-wide flows of the current quarter.
@@ -478,28 +500,18 @@ impl<'s> Market<'s> {
                         hbm_stacks: c.hbm_stacks,
                         dies_per_wafer: c.dies_per_wafer,
                         launch,
-                        launched: false,
                         end_of_sale: c.end_of_sale.map(|d| cal.tick_of(d)),
-                        q: ChipFlows::default(),
                         memory_gb: known_or(c.memory_gb, UNKNOWN_MEMORY_GB),
                         bandwidth_tbps: known_or(c.memory_bandwidth_tbps, UNKNOWN_BANDWIDTH_TBPS),
-                        ln_tflops: 0.0,
-                        ln_bandwidth: 0.0,
-                        ln_memory: 0.0,
                         tdp_w: known_or(c.tdp_w, UNKNOWN_TDP_W),
-                        backlog: 0,
-                        inventory: 0,
-                        pipeline: 0,
-                        carry: 0.0,
-                        weekly_deliveries: 0.0,
-                        tick_units: 0,
                         foundries: c
                             .foundries
                             .iter()
                             .filter_map(|id| s.suppliers.iter().position(|x| x.id == *id))
                             .collect(),
+                        ..ChipState::default()
                     }
-                    .with_logs(),
+                    .ready(&policy),
                 );
             }
             firms.push(FirmState {
@@ -510,7 +522,8 @@ impl<'s> Market<'s> {
                 margin: f.gross_margin_target,
                 win_rate: s.market.reference_win_rate,
                 capacity_per_quarter: f.capacity_units_per_quarter,
-                backlog: VecDeque::new(),
+                backlog: Vec::new(),
+                stale: 0,
                 pipeline: VecDeque::new(),
                 backlog_units: 0,
                 installed_pflops: 0.0,
@@ -744,6 +757,26 @@ impl<'s> Market<'s> {
                     "firm {fi}: backlog {} but contracts owe {owed}",
                     f.backlog_units
                 )));
+            }
+            let stale =
+                f.backlog.iter().filter(|&&k| self.contracts[k as usize].status() != ContractStatus::Active).count();
+            if stale != f.stale as usize {
+                return Err(SimError::Invariant(format!(
+                    "firm {fi}: {} closed entries in the backlog queue counted, {stale} there",
+                    f.stale
+                )));
+            }
+            for &ci in &f.chips {
+                let of_chip = || f.backlog.iter().map(|&k| &self.contracts[k as usize]).filter(|c| c.chip() == ci);
+                let queued = of_chip().count();
+                let active = of_chip().filter(|c| c.status() == ContractStatus::Active).count();
+                let chip = &self.chips[ci];
+                if (queued, active) != (chip.queued as usize, chip.queued_active as usize) {
+                    return Err(SimError::Invariant(format!(
+                        "chip {}: {} entries ({} active) in the backlog queue counted, {queued} ({active}) there",
+                        chip.id, chip.queued, chip.queued_active
+                    )));
+                }
             }
             let in_pipeline: u64 = f.pipeline.iter().map(|p| p.2).sum();
             let chips_pipeline: u64 = f.chips.iter().map(|&c| self.chips[c].pipeline).sum();

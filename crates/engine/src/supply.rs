@@ -152,6 +152,18 @@ pub struct SupplyNetwork {
     /// Length of a production tick [quarters]: a stock hands out at most what is left of
     /// it in one tick.
     tick_quarters: f64,
+    /// Working lists of [`SupplyNetwork::allocate`], kept so that a tick allocates nothing.
+    lists: Lists,
+}
+
+/// Working lists of one supplier's split in [`SupplyNetwork::allocate`].
+#[derive(Debug, Clone, Default)]
+struct Lists {
+    firms: Vec<usize>,
+    weights: Vec<f64>,
+    caps: Vec<f64>,
+    filled: Vec<f64>,
+    work: WaterFill,
 }
 
 fn kind_slot(kind: SupplierKind) -> usize {
@@ -163,7 +175,7 @@ fn kind_slot(kind: SupplierKind) -> usize {
 }
 
 /// Working lists of [`SupplyNetwork::water_fill_into`].
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WaterFill {
     open: Vec<usize>,
     next: Vec<usize>,
@@ -217,6 +229,7 @@ impl SupplyNetwork {
             curves,
             linked,
             tick_quarters: f64::from(s.scenario.tick_days) / (crate::calendar::DAYS_PER_YEAR / 4.0),
+            lists: Lists::default(),
         };
         let n = net.firm_nodes.len();
         net.allocate(0.0, &vec![Need::default(); n]);
@@ -261,11 +274,7 @@ impl SupplyNetwork {
         for d in &mut self.offered {
             d.clear();
         }
-        let mut firms: Vec<usize> = Vec::new();
-        let mut weights: Vec<f64> = Vec::new();
-        let mut caps: Vec<f64> = Vec::new();
-        let mut filled: Vec<f64> = Vec::new();
-        let mut work = WaterFill::default();
+        let Lists { firms, weights, caps, filled, work } = &mut self.lists;
         for (si, &node) in self.supplier_nodes.iter().enumerate() {
             let curve = &self.curves[si];
             let slot = kind_slot(curve.kind);
@@ -292,7 +301,7 @@ impl SupplyNetwork {
             if total <= 0.0 {
                 continue;
             }
-            Self::water_fill_into(capacity, &weights, &caps, &mut filled, &mut work);
+            Self::water_fill_into(capacity, weights, caps, filled, work);
             for (k, &fi) in firms.iter().enumerate() {
                 self.potential[fi].add(curve.kind, capacity * weights[k] / total);
                 self.actual[fi].add(curve.kind, filled[k]);
@@ -321,13 +330,11 @@ impl SupplyNetwork {
     }
 
     /// Good wafers per quarter the firm was allocated by each foundry supplier
-    /// (`actual`: water-filled; otherwise by weight alone).
-    pub fn foundry_allocation(&self, firm: usize, actual: bool) -> Vec<(usize, f64)> {
-        if actual {
-            self.drawn[firm].iter().copied().filter(|&(si, _)| self.curves[si].kind == SupplierKind::Foundry).collect()
-        } else {
-            self.offered[firm].clone()
-        }
+    /// (`actual`: water-filled; otherwise by weight alone), as (supplier, good wafers).
+    pub fn foundry_allocation(&self, firm: usize, actual: bool) -> impl Iterator<Item = (usize, f64)> + '_ {
+        let none: &[(usize, f64)] = &[];
+        let (drawn, offered) = if actual { (&self.drawn[firm][..], none) } else { (none, &self.offered[firm][..]) };
+        drawn.iter().filter(|&&(si, _)| self.curves[si].kind == SupplierKind::Foundry).chain(offered).copied()
     }
 
     /// Units per quarter of a chip that may use only the foundry suppliers `allowed` (by
@@ -343,7 +350,7 @@ impl SupplyNetwork {
     ) -> f64 {
         let mut inputs = if actual { self.actual[firm] } else { self.potential[firm] };
         inputs.good_wafers =
-            self.foundry_allocation(firm, actual).iter().filter(|(si, _)| allowed.contains(si)).map(|(_, w)| w).sum();
+            self.foundry_allocation(firm, actual).filter(|(si, _)| allowed.contains(si)).map(|(_, w)| w).sum();
         inputs.units(dies_per_wafer, hbm_stacks)
     }
 

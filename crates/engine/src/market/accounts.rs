@@ -22,7 +22,7 @@ impl Market<'_> {
                 }
             } else {
                 frontier_foreign = frontier_foreign.max(c.tpp);
-                if c.on_sale(now) && self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+                if c.on_sale(now) && c.allowed[self.regime] {
                     sellable_foreign = sellable_foreign.max(c.tpp);
                 }
             }

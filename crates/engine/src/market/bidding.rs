@@ -14,11 +14,11 @@ impl Market<'_> {
         if !c.on_sale(now) || c.tflops < tender.min_tflops || c.memory_gb < tender.min_memory_gb {
             return false;
         }
-        if foreign && !self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+        if foreign && !c.allowed[self.regime] {
             return false;
         }
         match tender.ahead_of {
-            Some(coming) => foreign && !self.policy.allows_foreign(coming, &c.id, c.tpp),
+            Some(coming) => foreign && !c.allowed[coming],
             None => true,
         }
     }
@@ -281,11 +281,16 @@ impl Market<'_> {
         self.contracts[contract].set_in_backlog(true);
         let c = &self.contracts[contract];
         let f = &mut self.firms[c.firm()];
-        f.backlog.push_back(contract as u32);
+        f.backlog.push(contract as u32);
         f.backlog_units += c.remaining();
-        self.chips[c.chip()].backlog += c.remaining();
+        let chip = &mut self.chips[c.chip()];
+        chip.backlog += c.remaining();
+        chip.queued += 1;
+        chip.queued_active += 1;
     }
 
+    /// Close a contract. One still in its firm's backlog queue stays there, closed, until
+    /// the next delivery pass removes it (a delivered one is removed by that pass itself).
     pub(super) fn close_contract(&mut self, contract: usize, status: ContractStatus, now: SimTime) {
         let was_active = self.contracts[contract].status() == ContractStatus::Active;
         let c = &mut self.contracts[contract];
@@ -294,6 +299,10 @@ impl Market<'_> {
             let remaining = c.remaining();
             self.firms[c.firm()].backlog_units -= remaining;
             self.chips[c.chip()].backlog -= remaining;
+            if c.in_backlog() {
+                self.firms[c.firm()].stale += 1;
+                self.chips[c.chip()].queued_active -= 1;
+            }
         }
     }
 
@@ -305,7 +314,7 @@ impl Market<'_> {
         let (fi, ci) = (self.contracts[contract].firm(), self.contracts[contract].chip());
         // Decided under the rules in force now, not those at award.
         let regime = &self.policy.regimes[self.regime];
-        let allowed = self.policy.allows_foreign(self.regime, &self.chips[ci].id, self.chips[ci].tpp);
+        let allowed = self.chips[ci].allowed[self.regime];
         let draw: f64 = self.firms[fi].licence_stream.random();
         let approved = allowed && (!regime.license_required || draw < regime.license_approval_prob);
         self.trace(now, "licence_decision", |_: &Market| {

@@ -40,8 +40,7 @@ impl Market<'_> {
         let c = &self.chips[ci];
         let fi = c.firm;
         let mut want = c.backlog as f64;
-        let sellable =
-            c.on_sale(now) && (self.firms[fi].domestic || self.policy.allows_foreign(self.regime, &c.id, c.tpp));
+        let sellable = c.on_sale(now) && (self.firms[fi].domestic || c.allowed[self.regime]);
         if with_target && sellable {
             want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
         }
@@ -98,16 +97,24 @@ impl Market<'_> {
         };
         let start = left;
         // Good wafers left per foundry supplier (chips may be tied to some foundries).
-        let mut wafers: Vec<(usize, f64)> =
-            self.supply.foundry_allocation(fi, true).into_iter().map(|(si, w)| (si, w * tick_quarters)).collect();
-        let mut wafers_used = wafers.clone();
+        let mut wafers = std::mem::take(&mut self.scratch.wafers);
+        wafers.clear();
+        wafers.extend(self.supply.foundry_allocation(fi, true).map(|(si, w)| (si, w * tick_quarters)));
+        let mut wafers_used = std::mem::take(&mut self.scratch.wafers_used);
+        wafers_used.clone_from(&wafers);
         let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
         // Capacity this tick in units of the least demanding chip (reported, and the bound
         // production never passes).
         let capacity;
         let mut order = std::mem::take(&mut self.scratch.order);
         order.clear();
+        // Chips in the order their first entry comes in the backlog queue: walked only
+        // until every chip with entries has been seen.
+        let queued_chips = self.firms[fi].chips.iter().filter(|&&ci| self.chips[ci].queued > 0).count();
         for &contract in &self.firms[fi].backlog {
+            if order.len() == queued_chips {
+                break;
+            }
             let chip = self.contracts[contract as usize].chip();
             if !order.contains(&chip) {
                 order.push(chip);
@@ -225,29 +232,54 @@ impl Market<'_> {
             }
             self.supply.consume(fi, t, used, &wafers_used);
         }
+        self.scratch.wafers = wafers;
+        self.scratch.wafers_used = wafers_used;
     }
 
     /// Deliver finished units to firm `fi`'s backlog, first in first out; revenue and cost
     /// of goods at delivery.
+    ///
+    /// The pass walks the queue in order and stops as soon as nothing further can change:
+    /// every closed entry seen (they leave the queue) and every chip with finished units
+    /// either out of them or past its last active entry. An entry it does not reach would
+    /// have been passed over unchanged (its chip has no units for it).
     fn deliver(&mut self, fi: usize, now: SimTime) {
         let fee = self.policy.regimes[self.regime].export_fee;
         let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
         let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
-        // The queue is walked in place (no copy per tick): contracts stay in order, and
-        // those delivered or closed early leave it.
+        // Chips with units to hand out and entries to hand them to.
+        let mut serving = 0usize;
+        for &ci in &self.firms[fi].chips {
+            let c = &mut self.chips[ci];
+            c.walk_left = if c.inventory > 0 { c.queued_active } else { 0 };
+            serving += usize::from(c.walk_left > 0);
+        }
         let mut backlog = std::mem::take(&mut self.firms[fi].backlog);
-        backlog.retain(|&contract| {
+        // Entries before `read` were walked; those kept were moved down to before `write`.
+        let (mut read, mut write) = (0, 0);
+        while read < backlog.len() && (serving > 0 || self.firms[fi].stale > 0) {
+            let contract = backlog[read];
+            read += 1;
             let k = contract as usize;
+            let ci = self.contracts[k].chip();
             if self.contracts[k].status() != ContractStatus::Active || self.contracts[k].remaining() == 0 {
                 // Closed early (cut, cancelled): it leaves the queue, and may now be dropped.
+                let active = self.contracts[k].status() == ContractStatus::Active;
                 self.contracts[k].set_in_backlog(false);
-                return false;
+                self.chips[ci].queued -= 1;
+                if active {
+                    self.chips[ci].queued_active -= 1;
+                } else {
+                    self.firms[fi].stale -= 1;
+                }
+                continue;
             }
-            let ci = self.contracts[k].chip();
+            if self.chips[ci].walk_left == 0 {
+                backlog[write] = contract;
+                write += 1;
+                continue;
+            }
             let n = self.contracts[k].remaining().min(self.chips[ci].inventory);
-            if n == 0 {
-                return true;
-            }
             let pflops = n as f64 * self.chips[ci].pflops_per_unit();
             let c = &mut self.contracts[k];
             c.delivered += n;
@@ -261,6 +293,11 @@ impl Market<'_> {
             chip.q.pflops += pflops;
             chip.q.revenue += revenue;
             chip.tick_units += n;
+            chip.walk_left -= 1;
+            if chip.walk_left == 0 || chip.inventory == 0 {
+                chip.walk_left = 0;
+                serving -= 1;
+            }
             let f = &mut self.firms[fi];
             f.backlog_units -= n;
             f.q.units += n;
@@ -274,11 +311,18 @@ impl Market<'_> {
             f.q.fees += fees;
             self.flows.export_fees += fees;
             if done {
-                self.close_contract(k, ContractStatus::Delivered, now);
                 self.contracts[k].set_in_backlog(false);
+                self.close_contract(k, ContractStatus::Delivered, now);
+                let chip = &mut self.chips[ci];
+                chip.queued -= 1;
+                chip.queued_active -= 1;
+            } else {
+                backlog[write] = contract;
+                write += 1;
             }
-            !done
-        });
+        }
+        // The entries not walked close the gap left by those removed.
+        backlog.drain(write..read);
         self.firms[fi].backlog = backlog;
         // Smoothed weekly deliveries per chip (the inventory target's measure).
         for &ci in &self.firms[fi].chips {
@@ -294,7 +338,7 @@ impl Market<'_> {
         for ci in 0..self.chips.len() {
             let c = &self.chips[ci];
             let fi = c.firm;
-            if self.firms[fi].domestic || self.policy.allows_foreign(self.regime, &c.id, c.tpp) {
+            if self.firms[fi].domestic || c.allowed[self.regime] {
                 continue;
             }
             let units = c.inventory + c.pipeline;

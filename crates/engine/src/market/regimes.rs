@@ -31,9 +31,7 @@ impl Market<'_> {
     fn enforce(&mut self, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
         for contract in self.contracts.live_ids() {
             let c = &self.contracts[contract];
-            if c.status() != ContractStatus::Active
-                || self.firms[c.firm()].domestic
-                || self.policy.allows_foreign(r, &self.chips[c.chip()].id, self.chips[c.chip()].tpp)
+            if c.status() != ContractStatus::Active || self.firms[c.firm()].domestic || self.chips[c.chip()].allowed[r]
             {
                 continue;
             }

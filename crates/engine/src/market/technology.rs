@@ -78,25 +78,15 @@ impl Market<'_> {
                 dies_per_wafer: base.dies_per_wafer,
                 launch: now,
                 launched: true,
-                end_of_sale: None,
-                q: ChipFlows::default(),
                 // Memory and bandwidth grow with the square root of the compute gain (an
                 // assumption: memory has scaled slower than compute); power stays.
                 memory_gb: base.memory_gb * (tflops / base.tflops).sqrt(),
                 bandwidth_tbps: base.bandwidth_tbps * (tflops / base.tflops).sqrt(),
-                ln_tflops: 0.0,
-                ln_bandwidth: 0.0,
-                ln_memory: 0.0,
                 tdp_w: base.tdp_w,
-                backlog: 0,
-                inventory: 0,
-                pipeline: 0,
-                carry: 0.0,
-                weekly_deliveries: 0.0,
-                tick_units: 0,
                 foundries: base.foundries.clone(),
+                ..ChipState::default()
             }
-            .with_logs(),
+            .ready(&self.policy),
         );
         self.firms[fi].chips.push(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);

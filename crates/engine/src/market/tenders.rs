@@ -109,11 +109,8 @@ impl Market<'_> {
         let e = &self.s.policy.schedule[entry];
         let Some(coming) = self.policy.names.iter().position(|n| *n == e.regime) else { return };
         let effective = self.cal.tick_of(e.date);
-        let affected = self.chips.iter().any(|c| {
-            !self.firms[c.firm].domestic
-                && self.policy.allows_foreign(self.regime, &c.id, c.tpp)
-                && !self.policy.allows_foreign(coming, &c.id, c.tpp)
-        });
+        let affected =
+            self.chips.iter().any(|c| !self.firms[c.firm].domestic && c.allowed[self.regime] && !c.allowed[coming]);
         self.trace(now, "announcement", |m: &Market| m.policy.names[coming].clone());
         let quarters = self.s.market.pull_forward_quarters;
         if !affected || quarters <= 0.0 {

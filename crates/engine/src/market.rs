@@ -402,6 +402,28 @@ struct Scratch {
     /// Good wafers per foundry supplier: left to a firm this tick, and drawn by it.
     wafers: Vec<(usize, f64)>,
     wafers_used: Vec<(usize, f64)>,
+    /// The lists of an award.
+    award: AwardLists,
+    /// Bid lists of awarded tenders, handed to the next tenders that get bids.
+    spare_bids: Vec<Vec<Bid>>,
+}
+
+/// The lists an award works with (see `bidding`), one entry per bid unless noted.
+#[derive(Debug, Default)]
+struct AwardLists {
+    /// Nested-logit share of the budget.
+    shares: Vec<f64>,
+    domestic: Vec<bool>,
+    /// The most the bid may take [USD].
+    caps: Vec<f64>,
+    /// Budget awarded [USD].
+    alloc: Vec<f64>,
+    /// One nest's fill: its bids, their weights, their room, what each gets.
+    members: Vec<usize>,
+    weights: Vec<f64>,
+    room: Vec<f64>,
+    filled: Vec<f64>,
+    work: crate::supply::WaterFill,
 }
 
 /// Market-wide flows of the current quarter.

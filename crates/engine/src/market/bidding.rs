@@ -95,7 +95,8 @@ impl Market<'_> {
         let ticks_left = deadline.ticks().saturating_sub(now.ticks()).saturating_sub(lead);
         let per_tick = self.chip_capacity_per_quarter(ci, false) / (TICKS_PER_YEAR / 4.0);
         let chip = &self.chips[ci];
-        let can_make = (per_tick * ticks_left as f64).floor().min(1e15) as u64 + chip.inventory + chip.pipeline;
+        // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
+        let can_make = (per_tick * ticks_left as f64).min(1e15) as u64 + chip.inventory + chip.pipeline;
         can_make.saturating_sub(firm.backlog_units)
     }
 
@@ -119,12 +120,12 @@ impl Market<'_> {
         }
         if let Some(bid) = best {
             self.firms[fi].q.bids += 1;
-            let bids = &mut self.tenders[ti].bids;
-            if bids.capacity() == 0 {
-                // Room for every firm's bid at once (they come together, at the close).
-                bids.reserve_exact(self.firms.len());
+            if self.tenders[ti].bids.capacity() == 0 {
+                // A list an earlier award gave back, or one with room for every firm's bid.
+                let spare = self.scratch.spare_bids.pop();
+                self.tenders[ti].bids = spare.unwrap_or_else(|| Vec::with_capacity(self.firms.len()));
             }
-            bids.push(bid);
+            self.tenders[ti].bids.push(bid);
         }
     }
 
@@ -136,7 +137,7 @@ impl Market<'_> {
     /// and none when the customer is told to avoid foreign chips. Unspent budget returns in
     /// the customer's next tender (`demand.unfilled_carry_share`).
     pub(super) fn on_award(&mut self, ti: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        let bids = std::mem::take(&mut self.tenders[ti].bids);
+        let mut bids = std::mem::take(&mut self.tenders[ti].bids);
         let customer = self.tenders[ti].customer;
         let budget = self.tenders[ti].budget;
         let cust = &self.s.customers[customer];
@@ -144,26 +145,27 @@ impl Market<'_> {
         let mandate = cust.domestic_mandate.max(regime.domestic_mandate.for_kind(self.customers[customer].kind));
         let discouraged = self.customers[customer].award_stream.random::<f64>() < regime.foreign_purchase_discouraged;
         let foreign_cap = if discouraged { 0.0 } else { budget * (1.0 - mandate) };
-        let bids: Vec<Bid> =
-            if discouraged { bids.into_iter().filter(|b| self.firms[b.firm].domestic).collect() } else { bids };
-
-        let shares = nested_logit(&bids, |b| self.firms[b.firm].domestic, cust.noise_scale, cust.nest_scale);
-        let domestic: Vec<bool> = bids.iter().map(|b| self.firms[b.firm].domestic).collect();
+        if discouraged {
+            bids.retain(|b| self.firms[b.firm].domestic);
+        }
+        let mut lists = std::mem::take(&mut self.scratch.award);
+        let AwardLists { shares, domestic, caps, alloc, members, weights, room, filled, work } = &mut lists;
+        nested_logit_into(&bids, |b| self.firms[b.firm].domestic, cust.noise_scale, cust.nest_scale, shares);
+        domestic.clear();
+        domestic.extend(bids.iter().map(|b| self.firms[b.firm].domestic));
         // Budget per nest (domestic, foreign), with the mandate.
         let mut nest_share = [0.0; 2];
-        for (d, s) in domestic.iter().zip(&shares) {
+        for (d, s) in domestic.iter().zip(shares.iter()) {
             nest_share[usize::from(!d)] += s;
         }
         if domestic.iter().any(|&d| d) && nest_share[0] < mandate {
             nest_share = [mandate, 1.0 - mandate];
         }
-        let caps: Vec<f64> =
-            bids.iter().map(|b| (b.deliverable as f64 * b.price).min(cust.max_vendor_share * budget)).collect();
-        let mut alloc = vec![0.0; bids.len()];
+        caps.clear();
+        caps.extend(bids.iter().map(|b| (b.deliverable as f64 * b.price).min(cust.max_vendor_share * budget)));
+        alloc.clear();
+        alloc.resize(bids.len(), 0.0);
         let mut foreign_room = foreign_cap;
-        // Lists reused by the four fills below.
-        let (mut members, mut weights, mut room, mut filled) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut work = crate::supply::WaterFill::default();
         let mut fill = |nest: usize, amount: f64, alloc: &mut [f64]| -> f64 {
             let amount = if nest == 1 { amount.min(foreign_room) } else { amount };
             members.clear();
@@ -175,7 +177,7 @@ impl Market<'_> {
             weights.extend(members.iter().map(|&i| shares[i].max(1e-300)));
             room.clear();
             room.extend(members.iter().map(|&i| (caps[i] - alloc[i]).max(0.0)));
-            SupplyNetwork::water_fill_into(amount, &weights, &room, &mut filled, &mut work);
+            SupplyNetwork::water_fill_into(amount, weights, room, filled, work);
             let mut used = 0.0;
             for (m, &i) in members.iter().enumerate() {
                 alloc[i] += filled[m];
@@ -187,16 +189,17 @@ impl Market<'_> {
             used
         };
         // Each nest fills its own budget; what one cannot place goes to the other.
-        let left_domestic = budget * nest_share[0] - fill(0, budget * nest_share[0], &mut alloc);
-        let left_foreign = budget * nest_share[1] - fill(1, budget * nest_share[1], &mut alloc);
-        fill(1, left_domestic, &mut alloc);
-        fill(0, left_foreign, &mut alloc);
+        let left_domestic = budget * nest_share[0] - fill(0, budget * nest_share[0], alloc);
+        let left_foreign = budget * nest_share[1] - fill(1, budget * nest_share[1], alloc);
+        fill(1, left_domestic, alloc);
+        fill(0, left_foreign, alloc);
         let mut awarded = false;
         let mut paid = 0.0;
         // Deadline events of consecutive contracts, scheduled together (see sign_contract).
         let mut deadlines = DeadlineRun::default();
         for (i, bid) in bids.iter().enumerate() {
-            let units = ((alloc[i] / bid.price).floor() as u64).min(bid.deliverable);
+            // Whole units (`as` rounds toward zero).
+            let units = ((lists.alloc[i] / bid.price) as u64).min(bid.deliverable);
             if units == 0 {
                 continue;
             }
@@ -206,6 +209,9 @@ impl Market<'_> {
             self.sign_contract(ti, bid, units, now, queue, &mut deadlines);
         }
         deadlines.schedule(queue);
+        self.scratch.award = lists;
+        bids.clear();
+        self.scratch.spare_bids.push(bids);
         if awarded {
             self.flows.tenders_awarded += 1;
         }
@@ -379,7 +385,18 @@ impl DeadlineRun {
 /// value is `IV_k = mu lambda ln sum_j exp(V_j / (mu lambda))` and
 /// `P(k) = exp(IV_k / mu) / sum_m exp(IV_m / mu)`. Computed in log space, so extreme
 /// utilities never overflow. Probabilities add up to 1 (empty input: empty output).
+#[cfg(test)]
 pub(crate) fn nested_logit<T>(items: &[T], nest_of: impl Fn(&T) -> bool, mu: f64, lambda: f64) -> Vec<f64>
+where
+    T: HasUtility,
+{
+    let mut out = Vec::new();
+    nested_logit_into(items, nest_of, mu, lambda, &mut out);
+    out
+}
+
+/// [`nested_logit`] into `out` (a list the caller reuses).
+pub(crate) fn nested_logit_into<T>(items: &[T], nest_of: impl Fn(&T) -> bool, mu: f64, lambda: f64, out: &mut Vec<f64>)
 where
     T: HasUtility,
 {
@@ -395,18 +412,16 @@ where
         }
     }
     let top = iv[0].max(iv[1]);
-    let nest_p: Vec<f64> = iv.iter().map(|v| if v.is_finite() { ((v - top) / mu).exp() } else { 0.0 }).collect();
+    let nest_p = iv.map(|v| if v.is_finite() { ((v - top) / mu).exp() } else { 0.0 });
     let nest_total: f64 = nest_p.iter().sum();
-    items
-        .iter()
-        .map(|b| {
-            let k = usize::from(!nest_of(b));
-            if nest_total <= 0.0 {
-                return 0.0;
-            }
-            nest_p[k] / nest_total * ((b.utility() - iv[k]) / scale).exp()
-        })
-        .collect()
+    out.clear();
+    out.extend(items.iter().map(|b| {
+        let k = usize::from(!nest_of(b));
+        if nest_total <= 0.0 {
+            return 0.0;
+        }
+        nest_p[k] / nest_total * ((b.utility() - iv[k]) / scale).exp()
+    }));
 }
 
 /// Something with a utility (a bid).

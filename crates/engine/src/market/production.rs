@@ -44,7 +44,8 @@ impl Market<'_> {
         if with_target && sellable {
             want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
         }
-        (want - (c.inventory + c.pipeline) as f64).max(0.0).floor() as u64
+        // Whole units: `as` rounds toward zero and takes a shortfall to 0.
+        (want - (c.inventory + c.pipeline) as f64) as u64
     }
 
     pub(super) fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {

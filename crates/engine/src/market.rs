@@ -19,6 +19,7 @@ mod tenders;
 #[cfg(test)]
 mod tests;
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 
 use rand::Rng;
@@ -150,6 +151,31 @@ struct ChipState {
     queued_active: u32,
     /// Scratch of one delivery pass: active entries of this chip the pass may still serve.
     walk_left: u32,
+    /// Memo of its offer (see `bidding`), valid for one regime and one margin of its firm.
+    offer: Cell<Option<Offer>>,
+    /// Memo of the units per quarter it promises when bidding, valid for one allocation of
+    /// the supply network: (allocation number, units).
+    bid_capacity: Cell<Option<(u64, f64)>>,
+}
+
+/// What a chip offers every tender alike (see `bidding`): its price with the export fee
+/// passed through, the log of its cost of ownership and its supply risk, under regime
+/// `regime` with its firm's margin at `margin` (as bits).
+#[derive(Debug, Clone, Copy)]
+struct Offer {
+    regime: usize,
+    margin: u64,
+    price: f64,
+    ln_tco: f64,
+    risk: f64,
+}
+
+impl Offer {
+    /// The same offer, bit for bit.
+    fn same(&self, other: &Offer) -> bool {
+        let bits = |o: &Offer| (o.regime, o.margin, o.price.to_bits(), o.ln_tco.to_bits(), o.risk.to_bits());
+        bits(self) == bits(other)
+    }
 }
 
 /// Memory a chip is scored with when the scenario leaves `memory_gb` at 0 (unknown) [GB].

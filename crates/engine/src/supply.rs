@@ -154,6 +154,8 @@ pub struct SupplyNetwork {
     tick_quarters: f64,
     /// Working lists of [`SupplyNetwork::allocate`], kept so that a tick allocates nothing.
     lists: Lists,
+    /// How many allocations were made (what a firm gets can change only with the next).
+    allocations: u64,
 }
 
 /// Working lists of one supplier's split in [`SupplyNetwork::allocate`].
@@ -230,6 +232,7 @@ impl SupplyNetwork {
             linked,
             tick_quarters: f64::from(s.scenario.tick_days) / (crate::calendar::DAYS_PER_YEAR / 4.0),
             lists: Lists::default(),
+            allocations: 0,
         };
         let n = net.firm_nodes.len();
         net.allocate(0.0, &vec![Need::default(); n]);
@@ -252,6 +255,13 @@ impl SupplyNetwork {
         }
     }
 
+    /// How many allocations were made so far: what any firm gets, potential or actual,
+    /// changes only when this does (a regime's cut links or new weights take effect at the
+    /// next allocation).
+    pub fn allocations(&self) -> u64 {
+        self.allocations
+    }
+
     /// Whether the firm draws on the network (else it has fixed capacity).
     pub fn is_linked(&self, firm: usize) -> bool {
         self.linked[firm]
@@ -264,6 +274,7 @@ impl SupplyNetwork {
     /// which no firm gets more of an input than its `needs` can use and the rest is handed
     /// to the others (used for production).
     pub fn allocate(&mut self, t: f64, needs: &[Need]) {
+        self.allocations += 1;
         for (p, a) in self.potential.iter_mut().zip(self.actual.iter_mut()) {
             *p = Inputs::default();
             *a = Inputs::default();

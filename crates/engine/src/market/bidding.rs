@@ -50,6 +50,47 @@ impl Market<'_> {
         self.chips[ci].tdp_w / 1000.0 * 8766.0 * m.power_years * m.pue * m.electricity_usd_per_kwh
     }
 
+    /// What chip `ci` offers every tender alike under the regime in force: the price the
+    /// customer pays per card (export fee passed through), the log of its cost of ownership
+    /// and its supply risk. They change only with the regime and the firm's margin, so they
+    /// are kept in the chip's memo until one of those does.
+    fn offer(&self, ci: usize) -> Offer {
+        let chip = &self.chips[ci];
+        let fi = chip.firm;
+        let firm = &self.firms[fi];
+        let (regime, margin) = (self.regime, firm.margin.to_bits());
+        if let Some(offer) = chip.offer.get().filter(|o| (o.regime, o.margin) == (regime, margin)) {
+            // Debug builds (every test) check that the memo is what would be computed now.
+            debug_assert!(offer.same(&self.offer_now(ci)), "stale offer memo of chip {}", chip.id);
+            return offer;
+        }
+        let offer = self.offer_now(ci);
+        chip.offer.set(Some(offer));
+        offer
+    }
+
+    /// [`Market::offer`] computed afresh.
+    fn offer_now(&self, ci: usize) -> Offer {
+        let chip = &self.chips[ci];
+        let fi = chip.firm;
+        let firm = &self.firms[fi];
+        let (regime, margin) = (self.regime, firm.margin.to_bits());
+        let r = &self.policy.regimes[regime];
+        let ask = self.ask_price(fi, ci);
+        let power = self.power_cost(ci);
+        let system = self.s.market.system_cost_usd_per_card;
+        let (price, tco, risk) = if firm.domestic {
+            let tco = ask * (1.0 - r.domestic_subsidy) + power * (1.0 - r.power_subsidy) + system;
+            (ask, tco, self.s.firms[fi].supply_risk)
+        } else {
+            let price = ask / (1.0 - r.export_fee);
+            let licence_risk = if r.license_required { 1.0 - r.license_approval_prob } else { 0.0 };
+            let risk = self.s.firms[fi].supply_risk + r.foreign_supply_risk + licence_risk;
+            (price, price + power + system, risk.min(1.0))
+        };
+        Offer { regime, margin, price, ln_tco: tco.ln(), risk }
+    }
+
     /// The price the customer pays per card (export fee passed through) and the
     /// deterministic utility of chip `ci` for tender `ti`.
     fn score(&self, ti: usize, ci: usize) -> (f64, f64) {
@@ -57,32 +98,20 @@ impl Market<'_> {
         let chip = &self.chips[ci];
         let fi = chip.firm;
         let firm = &self.firms[fi];
-        let regime = &self.policy.regimes[self.regime];
         let w = &self.s.customers[tender.customer].weights;
-        let ask = self.ask_price(fi, ci);
-        let power = self.power_cost(ci);
-        let system = self.s.market.system_cost_usd_per_card;
-        let (price, tco, risk) = if firm.domestic {
-            let tco = ask * (1.0 - regime.domestic_subsidy) + power * (1.0 - regime.power_subsidy) + system;
-            (ask, tco, self.s.firms[fi].supply_risk)
-        } else {
-            let price = ask / (1.0 - regime.export_fee);
-            let licence_risk = if regime.license_required { 1.0 - regime.license_approval_prob } else { 0.0 };
-            let risk = self.s.firms[fi].supply_risk + regime.foreign_supply_risk + licence_risk;
-            (price, price + power + system, risk.min(1.0))
-        };
+        let offer = self.offer(ci);
         let fit = if tender.training {
             w.performance * chip.ln_tflops
         } else {
             w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
         };
-        let utility = -w.price * tco.ln()
+        let utility = -w.price * offer.ln_tco
             + fit
             + w.ecosystem * firm.ecosystem
             + w.relationship * self.customers[tender.customer].relationship[fi]
             + if firm.domestic { w.domestic } else { 0.0 }
-            - w.supply_risk * risk;
-        (price, utility)
+            - w.supply_risk * offer.risk;
+        (offer.price, utility)
     }
 
     /// Units of chip `ci` its firm can deliver by `deadline` beyond what it already owes:
@@ -93,11 +122,34 @@ impl Market<'_> {
         let firm = &self.firms[fi];
         let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
         let ticks_left = deadline.ticks().saturating_sub(now.ticks()).saturating_sub(lead);
-        let per_tick = self.chip_capacity_per_quarter(ci, false) / (TICKS_PER_YEAR / 4.0);
+        let per_tick = self.bid_capacity(ci) / (TICKS_PER_YEAR / 4.0);
         let chip = &self.chips[ci];
         // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
         let can_make = (per_tick * ticks_left as f64).min(1e15) as u64 + chip.inventory + chip.pipeline;
         can_make.saturating_sub(firm.backlog_units)
+    }
+
+    /// Units per quarter chip `ci` could be made at if its firm made only it, by its
+    /// allocation by weight ([`Market::chip_capacity_per_quarter`]). For a firm linked to
+    /// the supply network it is kept in the chip's memo until the network allocates again
+    /// (a firm's fixed capacity grows every quarter, and is read as it is).
+    fn bid_capacity(&self, ci: usize) -> f64 {
+        let chip = &self.chips[ci];
+        if !self.supply.is_linked(chip.firm) {
+            return self.chip_capacity_per_quarter(ci, false);
+        }
+        let allocation = self.supply.allocations();
+        if let Some((_, units)) = chip.bid_capacity.get().filter(|m| m.0 == allocation) {
+            debug_assert!(
+                units.to_bits() == self.chip_capacity_per_quarter(ci, false).to_bits(),
+                "stale capacity memo of chip {}",
+                chip.id
+            );
+            return units;
+        }
+        let units = self.chip_capacity_per_quarter(ci, false);
+        chip.bid_capacity.set(Some((allocation, units)));
+        units
     }
 
     /// Firm `fi` bids into tender `ti` with the eligible chip of its product line that has

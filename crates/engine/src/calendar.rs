@@ -164,6 +164,32 @@ impl Calendar {
     }
 }
 
+/// The dates of a calendar's first days, looked up instead of computed: a run writes a
+/// date or two for every contract, and date arithmetic costs far more than a lookup.
+#[derive(Debug, Clone)]
+pub struct DayTable {
+    cal: Calendar,
+    /// The date of day `i` (from the start) at index `i`.
+    dates: Vec<Date>,
+}
+
+impl DayTable {
+    /// The dates of every day of `cal` up to and including the day of `until`.
+    pub fn new(cal: Calendar, until: SimTime) -> DayTable {
+        let days = until.0 / TICKS_PER_DAY + 1;
+        let dates = std::iter::successors(Some(cal.start), |d| d.succ_opt()).take(days as usize).map(Date).collect();
+        DayTable { cal, dates }
+    }
+
+    /// The date a tick falls on (computed, past the table's end).
+    pub fn date_of(&self, tick: SimTime) -> Date {
+        usize::try_from(tick.0 / TICKS_PER_DAY)
+            .ok()
+            .and_then(|day| self.dates.get(day).copied())
+            .unwrap_or_else(|| self.cal.date_of(tick))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,5 +217,17 @@ mod tests {
         assert_eq!(cal.date_of(t), d);
         assert_eq!(cal.date_of(SimTime(t.0 + TICKS_PER_DAY - 1)), d);
         assert_eq!(cal.quarter_of(t).to_string(), "2025Q2");
+    }
+
+    #[test]
+    fn the_day_table_gives_the_calendar_dates_inside_and_past_its_end() {
+        let cal = Calendar::new(Date::parse("2023-12-30").unwrap());
+        let until = SimTime(800 * TICKS_PER_DAY + 5);
+        let table = DayTable::new(cal, until);
+        assert_eq!(table.dates.len(), 801);
+        for t in (0..900 * TICKS_PER_DAY).step_by(TICKS_PER_DAY as usize / 3) {
+            assert_eq!(table.date_of(SimTime(t)), cal.date_of(SimTime(t)), "tick {t}");
+        }
+        assert_eq!(table.date_of(SimTime(61 * TICKS_PER_DAY)).to_string(), "2024-02-29");
     }
 }

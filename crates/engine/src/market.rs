@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use rand::Rng;
 use rand_distr::{Distribution, Gamma, LogNormal, Normal};
 
-use crate::calendar::{Calendar, Date, Quarter, TICKS_PER_DAY, TICKS_PER_YEAR};
+use crate::calendar::{Calendar, Date, DayTable, Quarter, TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::error::SimError;
 use crate::observe::{Catalog, ContractRow, ContractStatus, EventRow, RunOptions, Sink};
 use crate::policy::PolicyBook;
@@ -468,6 +468,8 @@ pub struct Market<'s> {
     s: &'s Scenario,
     options: RunOptions,
     cal: Calendar,
+    /// The dates of the horizon's days (rows name dates).
+    days: DayTable,
     end: SimTime,
     tick_len: u64,
     demand: DemandCurve,
@@ -613,6 +615,7 @@ impl<'s> Market<'s> {
             s,
             options,
             cal,
+            days: DayTable::new(cal, end),
             end,
             tick_len: u64::from(s.scenario.tick_days) * TICKS_PER_DAY,
             demand: DemandCurve::new(&s.demand, mid),
@@ -757,13 +760,13 @@ impl<'s> Market<'s> {
             customer: c.customer(),
             firm: c.firm(),
             chip: c.chip(),
-            awarded_on: self.cal.date_of(SimTime(u64::from(c.awarded))),
+            awarded_on: self.days.date_of(SimTime(u64::from(c.awarded))),
             units: c.units,
             compute_pflops: c.units as f64 * self.chips[c.chip()].pflops_per_unit(),
             value_usd: c.units as f64 * c.unit_price,
             delivered_units: c.delivered,
             status: c.status(),
-            closed_on: (!c.open()).then(|| self.cal.date_of(SimTime(u64::from(c.closed())))),
+            closed_on: (!c.open()).then(|| self.days.date_of(SimTime(u64::from(c.closed())))),
         };
         self.sink.contract(&self.catalog, &row);
     }
@@ -786,7 +789,7 @@ impl<'s> Market<'s> {
     fn trace(&mut self, now: SimTime, kind: &'static str, ids: impl FnOnce(&Market) -> String) {
         if self.options.trace {
             let ids = ids(self);
-            self.sink.event(&self.catalog, &EventRow { time: self.cal.date_of(now), kind, ids });
+            self.sink.event(&self.catalog, &EventRow { time: self.days.date_of(now), kind, ids });
         }
     }
 

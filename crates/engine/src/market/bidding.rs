@@ -91,44 +91,6 @@ impl Market<'_> {
         Offer { regime, margin, price, ln_tco: tco.ln(), risk }
     }
 
-    /// The price the customer pays per card (export fee passed through) and the
-    /// deterministic utility of chip `ci` for tender `ti`.
-    fn score(&self, ti: usize, ci: usize) -> (f64, f64) {
-        let tender = &self.tenders[ti];
-        let chip = &self.chips[ci];
-        let fi = chip.firm;
-        let firm = &self.firms[fi];
-        let w = &self.s.customers[tender.customer].weights;
-        let offer = self.offer(ci);
-        let fit = if tender.training {
-            w.performance * chip.ln_tflops
-        } else {
-            w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
-        };
-        let utility = -w.price * offer.ln_tco
-            + fit
-            + w.ecosystem * firm.ecosystem
-            + w.relationship * self.customers[tender.customer].relationship[fi]
-            + if firm.domestic { w.domestic } else { 0.0 }
-            - w.supply_risk * offer.risk;
-        (offer.price, utility)
-    }
-
-    /// Units of chip `ci` its firm can deliver by `deadline` beyond what it already owes:
-    /// production at its capacity for this chip after the lead time, plus finished and
-    /// started units of the chip, less the firm's backlog.
-    fn deliverable(&self, ci: usize, deadline: SimTime, now: SimTime) -> u64 {
-        let fi = self.chips[ci].firm;
-        let firm = &self.firms[fi];
-        let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
-        let ticks_left = deadline.ticks().saturating_sub(now.ticks()).saturating_sub(lead);
-        let per_tick = self.bid_capacity(ci) / (TICKS_PER_YEAR / 4.0);
-        let chip = &self.chips[ci];
-        // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
-        let can_make = (per_tick * ticks_left as f64).min(1e15) as u64 + chip.inventory + chip.pipeline;
-        can_make.saturating_sub(firm.backlog_units)
-    }
-
     /// Units per quarter chip `ci` could be made at if its firm made only it, by its
     /// allocation by weight ([`Market::chip_capacity_per_quarter`]). For a firm linked to
     /// the supply network it is kept in the chip's memo until the network allocates again
@@ -154,20 +116,45 @@ impl Market<'_> {
 
     /// Firm `fi` bids into tender `ti` with the eligible chip of its product line that has
     /// the highest utility for this tender and can deliver something by the deadline.
+    ///
+    /// A chip's utility is the customer's weights applied to the log of its cost of
+    /// ownership, its fit to the workload (log TFLOPS for training; log bandwidth and log
+    /// memory for inference), the firm's ecosystem and relationship, a domestic preference
+    /// and its supply risk. What it can deliver is production at its capacity for it after
+    /// the lead time, plus its finished and started units, less the firm's backlog. The
+    /// terms of the firm are worked out once for all its chips.
     pub(super) fn on_bid(&mut self, ti: usize, fi: usize, now: SimTime) {
         let tender = &self.tenders[ti];
+        let firm = &self.firms[fi];
+        let w = &self.s.customers[tender.customer].weights;
+        let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
+        let ticks_left = tender.deadline.ticks().saturating_sub(now.ticks()).saturating_sub(lead) as f64;
+        let ecosystem = w.ecosystem * firm.ecosystem;
+        let relationship = w.relationship * self.customers[tender.customer].relationship[fi];
+        let domestic = if firm.domestic { w.domestic } else { 0.0 };
         let mut best: Option<Bid> = None;
-        for &ci in &self.firms[fi].chips {
+        for &ci in &firm.chips {
             if !self.eligible(ci, tender, now) {
                 continue;
             }
-            let deliverable = self.deliverable(ci, tender.deadline, now);
+            let per_tick = self.bid_capacity(ci) / (TICKS_PER_YEAR / 4.0);
+            let chip = &self.chips[ci];
+            // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
+            let can_make = (per_tick * ticks_left).min(1e15) as u64 + chip.inventory + chip.pipeline;
+            let deliverable = can_make.saturating_sub(firm.backlog_units);
             if deliverable == 0 {
                 continue;
             }
-            let (price, utility) = self.score(ti, ci);
+            let offer = self.offer(ci);
+            let fit = if tender.training {
+                w.performance * chip.ln_tflops
+            } else {
+                w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
+            };
+            let utility = -w.price * offer.ln_tco + fit + ecosystem + relationship + domestic
+                - w.supply_risk * offer.risk;
             if best.as_ref().is_none_or(|b| utility > b.utility) {
-                best = Some(Bid { firm: fi, chip: ci, price, deliverable, utility });
+                best = Some(Bid { firm: fi, chip: ci, price: offer.price, deliverable, utility });
             }
         }
         if let Some(bid) = best {

@@ -151,6 +151,8 @@ struct ChipState {
     queued_active: u32,
     /// Scratch of one delivery pass: active entries of this chip the pass may still serve.
     walk_left: u32,
+    /// Inputs one unit draws: a good die's share of a wafer, its HBM stacks, one package.
+    need: Need,
     /// Memo of its offer (see `bidding`), valid for one regime and one margin of its firm.
     offer: Cell<Option<Offer>>,
     /// Memo of the units per quarter it promises when bidding, valid for one allocation of
@@ -208,6 +210,7 @@ impl ChipState {
         self.ln_tflops = self.tflops.ln();
         self.ln_bandwidth = self.bandwidth_tbps.ln();
         self.ln_memory = self.memory_gb.ln();
+        self.need = Need::for_units(1.0, self.dies_per_wafer, self.hbm_stacks);
         self.allowed = (0..policy.regimes.len()).map(|r| policy.allows_foreign(r, &self.id, self.tpp)).collect();
         self
     }

@@ -289,11 +289,6 @@ impl SupplyNetwork {
         for (si, &node) in self.supplier_nodes.iter().enumerate() {
             let curve = &self.curves[si];
             let slot = kind_slot(curve.kind);
-            let mut raw = curve.capacity(t);
-            if let Some(left) = curve.stock_left {
-                raw = raw.min(left / self.tick_quarters);
-            }
-            let capacity = raw * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 };
             firms.clear();
             weights.clear();
             caps.clear();
@@ -312,6 +307,14 @@ impl SupplyNetwork {
             if total <= 0.0 {
                 continue;
             }
+            let capacity = match curve.stock_left {
+                // An empty stock hands out nothing, whatever the curves say.
+                Some(left) if left <= 0.0 => 0.0,
+                left => {
+                    let raw = curve.capacity(t).min(left.map_or(f64::INFINITY, |l| l / self.tick_quarters));
+                    raw * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 }
+                }
+            };
             Self::water_fill_into(capacity, weights, caps, filled, work);
             for (k, &fi) in firms.iter().enumerate() {
                 self.potential[fi].add(curve.kind, capacity * weights[k] / total);

@@ -10,12 +10,23 @@ pub struct DemandCurve {
     d: Demand,
     /// Years from start to the inference-share midpoint.
     inference_mid_years: f64,
+    /// The inference logistic at the start (see [`DemandCurve::inference_share`]).
+    inference_l0: f64,
 }
 
 impl DemandCurve {
     /// Curves for `demand`; `inference_mid_years` is the midpoint in years from start.
     pub fn new(d: &Demand, inference_mid_years: f64) -> DemandCurve {
-        DemandCurve { d: d.clone(), inference_mid_years }
+        let mut curve = DemandCurve { d: d.clone(), inference_mid_years, inference_l0: 0.0 };
+        curve.inference_l0 = curve.inference_logistic(0.0);
+        curve
+    }
+
+    /// The logistic of the inference share at `t` years, before it is rescaled to run from
+    /// the start share to the end share.
+    fn inference_logistic(&self, t: f64) -> f64 {
+        let k = self.d.inference_steepness_per_year;
+        1.0 / (1.0 + (-k * (t - self.inference_mid_years)).exp())
     }
 
     /// Installed compute at `t` years [PFLOPS].
@@ -62,10 +73,8 @@ impl DemandCurve {
     /// Share of demand that is inference at `t`: a logistic from `inference_share_start`
     /// (exactly, at t = 0) toward `inference_share_end`.
     pub fn inference_share(&self, t: f64) -> f64 {
-        let k = self.d.inference_steepness_per_year;
-        let logistic = |x: f64| 1.0 / (1.0 + (-k * (x - self.inference_mid_years)).exp());
-        let l0 = logistic(0.0);
-        let frac = if l0 < 1.0 { ((logistic(t) - l0) / (1.0 - l0)).clamp(0.0, 1.0) } else { 1.0 };
+        let l0 = self.inference_l0;
+        let frac = if l0 < 1.0 { ((self.inference_logistic(t) - l0) / (1.0 - l0)).clamp(0.0, 1.0) } else { 1.0 };
         let (s0, s1) = (self.d.inference_share_start, self.d.inference_share_end);
         (s0 + (s1 - s0) * frac).clamp(0.0, 1.0)
     }

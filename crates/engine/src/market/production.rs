@@ -29,8 +29,7 @@ impl Market<'_> {
     /// Inputs one unit of chip `ci` draws: a good die's share of a wafer, its HBM stacks,
     /// one package.
     fn unit_need(&self, ci: usize) -> Need {
-        let c = &self.chips[ci];
-        Need::for_units(1.0, c.dies_per_wafer, c.hbm_stacks)
+        self.chips[ci].need
     }
 
     /// Units of chip `ci` the firm should start now: its backlog not covered by finished or
@@ -39,9 +38,13 @@ impl Market<'_> {
     fn to_start(&self, ci: usize, with_target: bool, now: SimTime) -> u64 {
         let c = &self.chips[ci];
         let fi = c.firm;
+        let target = with_target && c.on_sale(now) && (self.firms[fi].domestic || c.allowed[self.regime]);
+        if !target && c.backlog == 0 {
+            // Nothing owed and no target (the common case for most chips of a catalogue).
+            return 0;
+        }
         let mut want = c.backlog as f64;
-        let sellable = c.on_sale(now) && (self.firms[fi].domestic || c.allowed[self.regime]);
-        if with_target && sellable {
+        if target {
             want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
         }
         // Whole units: `as` rounds toward zero and takes a shortfall to 0.
@@ -65,7 +68,12 @@ impl Market<'_> {
         needs.extend((0..self.firms.len()).map(|fi| {
             let mut need = Need::default();
             for &ci in &self.firms[fi].chips {
-                let units = self.to_start(ci, true, now) as f64 / tick_quarters;
+                let start = self.to_start(ci, true, now);
+                if start == 0 {
+                    // Adds nothing (the sums are never negative zero).
+                    continue;
+                }
+                let units = start as f64 / tick_quarters;
                 let per = self.unit_need(ci);
                 need.good_wafers += units * per.good_wafers;
                 need.hbm_stacks += units * per.hbm_stacks;
@@ -328,6 +336,10 @@ impl Market<'_> {
         // Smoothed weekly deliveries per chip (the inventory target's measure).
         for &ci in &self.firms[fi].chips {
             let c = &mut self.chips[ci];
+            if c.tick_units == 0 && c.weekly_deliveries == 0.0 {
+                // Stays exactly 0 (most chips of a catalogue, most of the time).
+                continue;
+            }
             let now_units = std::mem::take(&mut c.tick_units);
             c.weekly_deliveries += smoothing * (now_units as f64 / tick_weeks - c.weekly_deliveries);
         }

@@ -151,6 +151,11 @@ struct ChipState {
     queued_active: u32,
     /// Scratch of one delivery pass: active entries of this chip the pass may still serve.
     walk_left: u32,
+    /// Off sale for good (a chip never returns to sale) with nothing owed, finished,
+    /// started or delivered this tick: it is left out of its firm's `live` list, since
+    /// bidding and production could do nothing with it. A licence granted later for one
+    /// of its contracts brings it back.
+    retired: bool,
     /// Inputs one unit draws: a good die's share of a wafer, its HBM stacks, one package.
     need: Need,
     /// Memo of its offer (see `bidding`), valid for one regime and one margin of its firm.
@@ -263,6 +268,12 @@ struct FirmState {
     installed_pflops: f64,
     /// Roadmap and generated chips of this firm, in launch order.
     chips: Vec<usize>,
+    /// Its chips that are not retired (see [`ChipState::retired`]), in the order of
+    /// `chips`: what bidding and every production tick walk.
+    live: Vec<usize>,
+    /// Per input kind (good wafers, HBM stacks, packages): the least any launched chip of
+    /// the firm needs of it per unit (infinite before the first launch).
+    least_need: [f64; 3],
     last_roadmap_chip: usize,
     generation: u32,
     q: FirmFlows,
@@ -581,6 +592,8 @@ impl<'s> Market<'s> {
                 backlog_units: 0,
                 installed_pflops: 0.0,
                 last_roadmap_chip: *ids.last().unwrap_or(&0),
+                live: ids.clone(),
+                least_need: [f64::INFINITY; 3],
                 chips: ids,
                 generation: 0,
                 q: FirmFlows::default(),
@@ -678,7 +691,7 @@ impl<'s> Market<'s> {
         // Chips already on the market at start launch at once (no event).
         for ci in 0..self.chips.len() {
             if self.chips[ci].launch == SimTime::ZERO {
-                self.chips[ci].launched = true;
+                self.mark_launched(ci);
             } else {
                 push(queue, self.chips[ci].launch, Event::Launch(ci as u32));
             }
@@ -735,6 +748,47 @@ impl<'s> Market<'s> {
         while let Some(c) = self.chips.get(self.catalog.chip_ids.len()) {
             self.catalog.chip_ids.push(c.id.clone());
         }
+    }
+
+    /// Chip `ci` is launched: it counts toward its firm's least needs from now on.
+    fn mark_launched(&mut self, ci: usize) {
+        let c = &mut self.chips[ci];
+        c.launched = true;
+        let need = [c.need.good_wafers, c.need.hbm_stacks, c.need.packages];
+        let least = &mut self.firms[c.firm].least_need;
+        for (l, n) in least.iter_mut().zip(need) {
+            *l = l.min(n);
+        }
+    }
+
+    /// Retire firm `fi`'s chips that can no longer matter (see [`ChipState::retired`]).
+    fn retire_chips(&mut self, fi: usize, now: SimTime) {
+        let chips = &mut self.chips;
+        self.firms[fi].live.retain(|&ci| {
+            let c = &mut chips[ci];
+            c.retired = c.launched
+                && !c.on_sale(now)
+                && c.backlog == 0
+                && c.inventory == 0
+                && c.pipeline == 0
+                && c.queued == 0
+                && c.tick_units == 0;
+            !c.retired
+        });
+    }
+
+    /// Bring a retired chip back into its firm's `live` list (a licence was granted for
+    /// one of its contracts).
+    fn revive(&mut self, ci: usize) {
+        if !self.chips[ci].retired {
+            return;
+        }
+        self.chips[ci].retired = false;
+        let fi = self.chips[ci].firm;
+        let chips = &self.chips;
+        let f = &mut self.firms[fi];
+        f.live.clear();
+        f.live.extend(f.chips.iter().copied().filter(|&c| !chips[c].retired));
     }
 
     /// Hand the contract rows that became final, and drop awarded tenders (after each event).
@@ -831,6 +885,15 @@ impl<'s> Market<'s> {
                         chip.id, chip.queued, chip.queued_active
                     )));
                 }
+            }
+            let live: Vec<usize> = f.chips.iter().copied().filter(|&c| !self.chips[c].retired).collect();
+            if live != f.live {
+                return Err(SimError::Invariant(format!("firm {fi}: live chips {:?}, not retired {live:?}", f.live)));
+            }
+            if let Some(c) = f.chips.iter().map(|&c| &self.chips[c]).find(|c| {
+                c.retired && (c.backlog > 0 || c.inventory > 0 || c.pipeline > 0 || c.queued > 0 || !c.launched)
+            }) {
+                return Err(SimError::Invariant(format!("chip {} retired with units owed, held or started", c.id)));
             }
             let in_pipeline: u64 = f.pipeline.iter().map(|p| p.2).sum();
             let chips_pipeline: u64 = f.chips.iter().map(|&c| self.chips[c].pipeline).sum();

@@ -133,7 +133,7 @@ impl Market<'_> {
         let relationship = w.relationship * self.customers[tender.customer].relationship[fi];
         let domestic = if firm.domestic { w.domestic } else { 0.0 };
         let mut best: Option<Bid> = None;
-        for &ci in &firm.chips {
+        for &ci in &firm.live {
             if !self.eligible(ci, tender, now) {
                 continue;
             }
@@ -151,8 +151,8 @@ impl Market<'_> {
             } else {
                 w.bandwidth * chip.ln_bandwidth + w.memory * chip.ln_memory
             };
-            let utility = -w.price * offer.ln_tco + fit + ecosystem + relationship + domestic
-                - w.supply_risk * offer.risk;
+            let utility =
+                -w.price * offer.ln_tco + fit + ecosystem + relationship + domestic - w.supply_risk * offer.risk;
             if best.as_ref().is_none_or(|b| utility > b.utility) {
                 best = Some(Bid { firm: fi, chip: ci, price: offer.price, deliverable, utility });
             }
@@ -323,6 +323,7 @@ impl Market<'_> {
     }
 
     pub(super) fn enter_backlog(&mut self, contract: usize) {
+        self.revive(self.contracts[contract].chip());
         self.contracts[contract].set_in_backlog(true);
         let c = &self.contracts[contract];
         let f = &mut self.firms[c.firm()];

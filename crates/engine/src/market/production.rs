@@ -67,7 +67,7 @@ impl Market<'_> {
         needs.clear();
         needs.extend((0..self.firms.len()).map(|fi| {
             let mut need = Need::default();
-            for &ci in &self.firms[fi].chips {
+            for &ci in &self.firms[fi].live {
                 let start = self.to_start(ci, true, now);
                 if start == 0 {
                     // Adds nothing (the sums are never negative zero).
@@ -86,6 +86,7 @@ impl Market<'_> {
         for fi in 0..self.firms.len() {
             self.start_production(fi, now, t, tick_quarters);
             self.deliver(fi, now);
+            self.retire_chips(fi, now);
         }
         let next = now.saturating_add(self.tick_len);
         if next < self.end {
@@ -129,14 +130,14 @@ impl Market<'_> {
                 order.push(chip);
             }
         }
-        for &ci in &self.firms[fi].chips {
+        for &ci in &self.firms[fi].live {
             if self.chips[ci].launched && !order.contains(&ci) {
                 order.push(ci);
             }
         }
         if linked {
             // An upper bound for any mix of chips: per input kind, the allocation over the
-            // least that any chip needs of it; the tightest kind binds.
+            // least that any launched chip needs of it; the tightest kind binds.
             let (potential, _) = self.supply.potential(fi);
             let mut bound = f64::INFINITY;
             for (k, (&got, &could)) in [rate.good_wafers, rate.hbm_stacks, rate.packages]
@@ -144,13 +145,7 @@ impl Market<'_> {
                 .zip(&[potential.good_wafers, potential.hbm_stacks, potential.packages])
                 .enumerate()
             {
-                let least = order
-                    .iter()
-                    .map(|&ci| {
-                        let n = self.unit_need(ci);
-                        [n.good_wafers, n.hbm_stacks, n.packages][k]
-                    })
-                    .fold(f64::INFINITY, f64::min);
+                let least = self.firms[fi].least_need[k];
                 if has[k] && least > 0.0 && least.is_finite() {
                     bound = bound.min(got.max(could) * tick_quarters / least);
                 }
@@ -258,7 +253,7 @@ impl Market<'_> {
         let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
         // Chips with units to hand out and entries to hand them to.
         let mut serving = 0usize;
-        for &ci in &self.firms[fi].chips {
+        for &ci in &self.firms[fi].live {
             let c = &mut self.chips[ci];
             c.walk_left = if c.inventory > 0 { c.queued_active } else { 0 };
             serving += usize::from(c.walk_left > 0);
@@ -334,7 +329,7 @@ impl Market<'_> {
         backlog.drain(write..read);
         self.firms[fi].backlog = backlog;
         // Smoothed weekly deliveries per chip (the inventory target's measure).
-        for &ci in &self.firms[fi].chips {
+        for &ci in &self.firms[fi].live {
             let c = &mut self.chips[ci];
             if c.tick_units == 0 && c.weekly_deliveries == 0.0 {
                 // Stays exactly 0 (most chips of a catalogue, most of the time).

@@ -12,7 +12,7 @@ pub(crate) const MIN_GENERATION_GAP_YEARS: f64 = 1.0 / 12.0;
 
 impl Market<'_> {
     pub(super) fn on_launch(&mut self, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        self.chips[ci].launched = true;
+        self.mark_launched(ci);
         let fi = self.chips[ci].firm;
         self.trace(now, "chip_launch", |m: &Market| m.chips[ci].id.clone());
         if ci == self.firms[fi].last_roadmap_chip && self.s.firms[fi].next_gen.is_some() {
@@ -77,7 +77,6 @@ impl Market<'_> {
                 hbm_stacks: base.hbm_stacks,
                 dies_per_wafer: base.dies_per_wafer,
                 launch: now,
-                launched: true,
                 // Memory and bandwidth grow with the square root of the compute gain (an
                 // assumption: memory has scaled slower than compute); power stays.
                 memory_gb: base.memory_gb * (tflops / base.tflops).sqrt(),
@@ -89,6 +88,8 @@ impl Market<'_> {
             .ready(&self.policy),
         );
         self.firms[fi].chips.push(ci);
+        self.firms[fi].live.push(ci);
+        self.mark_launched(ci);
         let sunset = now.saturating_add(u64::from(self.s.market.supersede_quarters) * (TICKS_PER_YEAR / 4.0) as u64);
         let old = &mut self.chips[prev];
         old.end_of_sale = Some(old.end_of_sale.map_or(sunset, |e| e.min(sunset)));

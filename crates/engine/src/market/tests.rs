@@ -234,6 +234,33 @@ regime = "ban"
 }
 
 #[test]
+fn a_licence_granted_after_its_chip_left_sale_is_still_made_and_delivered() {
+    // The foreign chip leaves sale on 2024-04-01 with every contract still waiting 100
+    // days for its licence, so it has nothing owed, held or started and drops out of the
+    // chips production walks; the licences then granted must bring it back.
+    let mut s = market(
+        r#"
+[policy]
+initial = "licensed"
+[policy.regimes.licensed]
+license_required = true
+license_approval_prob = 1.0
+license_delay_days = 100
+"#,
+    );
+    s.demand.delivery_days = 300;
+    s.firms[USA].chips[0].end_of_sale = crate::calendar::Date::parse("2024-04-01");
+    let reports = runs(&s, 3);
+    assert!(delivered(&reports, USA, "2024Q3") > 0.0, "licensed orders of the retired chip are delivered");
+    let delivered_late = reports
+        .iter()
+        .flat_map(|r| &r.contracts)
+        .filter(|c| c.firm == USA && c.delivered_units > 0 && c.awarded_on.to_string().as_str() < "2024-04-01")
+        .count();
+    assert!(delivered_late > 0);
+}
+
+#[test]
 fn markov_switching_visits_regimes_and_is_reproducible() {
     let s = market(
         r#"

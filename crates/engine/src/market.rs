@@ -435,8 +435,9 @@ impl Contract {
 /// never outlive one use).
 #[derive(Debug, Default)]
 struct Scratch {
-    /// Each firm's input needs.
+    /// Each firm's input needs, and whether it wants to start anything.
     needs: Vec<Need>,
+    wants: Vec<bool>,
     /// The order a firm starts its chips in.
     order: Vec<usize>,
     /// Good wafers per foundry supplier: left to a firm this tick, and drawn by it.

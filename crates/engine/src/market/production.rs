@@ -62,32 +62,39 @@ impl Market<'_> {
                 self.chips[ci].inventory += units;
             }
         }
-        // What each firm's orders and inventory targets can use this tick, as a rate per quarter.
+        // What each firm's orders and inventory targets can use this tick, as a rate per
+        // quarter, and whether it wants to start anything at all.
         let mut needs = std::mem::take(&mut self.scratch.needs);
+        let mut wants = std::mem::take(&mut self.scratch.wants);
         needs.clear();
-        needs.extend((0..self.firms.len()).map(|fi| {
+        wants.clear();
+        for fi in 0..self.firms.len() {
             let mut need = Need::default();
+            let mut any = false;
             for &ci in &self.firms[fi].live {
                 let start = self.to_start(ci, true, now);
                 if start == 0 {
                     // Adds nothing (the sums are never negative zero).
                     continue;
                 }
+                any = true;
                 let units = start as f64 / tick_quarters;
                 let per = self.unit_need(ci);
                 need.good_wafers += units * per.good_wafers;
                 need.hbm_stacks += units * per.hbm_stacks;
                 need.packages += units * per.packages;
             }
-            need
-        }));
+            needs.push(need);
+            wants.push(any);
+        }
         self.supply.allocate(t, &needs);
-        self.scratch.needs = needs;
         for fi in 0..self.firms.len() {
-            self.start_production(fi, now, t, tick_quarters);
+            self.start_production(fi, now, t, tick_quarters, wants[fi]);
             self.deliver(fi, now);
             self.retire_chips(fi, now);
         }
+        self.scratch.needs = needs;
+        self.scratch.wants = wants;
         let next = now.saturating_add(self.tick_len);
         if next < self.end {
             queue.schedule_in(self.tick_len, Event::Production.priority(), Event::Production);
@@ -96,46 +103,14 @@ impl Market<'_> {
 
     /// Start production of firm `fi` for this tick: backlog first (chips in the order their
     /// oldest contract was signed), then inventory targets, each chip as far as the inputs
-    /// left allow.
-    fn start_production(&mut self, fi: usize, now: SimTime, t: f64, tick_quarters: f64) {
+    /// left allow. `wants`: whether any of its chips has units to start (if none, only its
+    /// capacity is counted: nothing is started or drawn).
+    fn start_production(&mut self, fi: usize, now: SimTime, t: f64, tick_quarters: f64, wants: bool) {
         let linked = self.supply.is_linked(fi);
         let (rate, has) = self.supply.allocated(fi);
-        let mut left = Need {
-            good_wafers: rate.good_wafers * tick_quarters,
-            hbm_stacks: rate.hbm_stacks * tick_quarters,
-            packages: rate.packages * tick_quarters,
-        };
-        let start = left;
-        // Good wafers left per foundry supplier (chips may be tied to some foundries).
-        let mut wafers = std::mem::take(&mut self.scratch.wafers);
-        wafers.clear();
-        wafers.extend(self.supply.foundry_allocation(fi, true).map(|(si, w)| (si, w * tick_quarters)));
-        let mut wafers_used = std::mem::take(&mut self.scratch.wafers_used);
-        wafers_used.clone_from(&wafers);
-        let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
         // Capacity this tick in units of the least demanding chip (reported, and the bound
         // production never passes).
-        let capacity;
-        let mut order = std::mem::take(&mut self.scratch.order);
-        order.clear();
-        // Chips in the order their first entry comes in the backlog queue: walked only
-        // until every chip with entries has been seen.
-        let queued_chips = self.firms[fi].chips.iter().filter(|&&ci| self.chips[ci].queued > 0).count();
-        for &contract in &self.firms[fi].backlog {
-            if order.len() == queued_chips {
-                break;
-            }
-            let chip = self.contracts[contract as usize].chip();
-            if !order.contains(&chip) {
-                order.push(chip);
-            }
-        }
-        for &ci in &self.firms[fi].live {
-            if self.chips[ci].launched && !order.contains(&ci) {
-                order.push(ci);
-            }
-        }
-        if linked {
+        let capacity = if linked {
             // An upper bound for any mix of chips: per input kind, the allocation over the
             // least that any launched chip needs of it; the tightest kind binds.
             let (potential, _) = self.supply.potential(fi);
@@ -150,9 +125,49 @@ impl Market<'_> {
                     bound = bound.min(got.max(could) * tick_quarters / least);
                 }
             }
-            capacity = if bound.is_finite() { bound } else { 0.0 };
+            if bound.is_finite() {
+                bound
+            } else {
+                0.0
+            }
         } else {
-            capacity = self.firms[fi].capacity_per_quarter * tick_quarters;
+            self.firms[fi].capacity_per_quarter * tick_quarters
+        };
+        self.firms[fi].q.capacity_units += capacity;
+        if !wants {
+            return;
+        }
+        let mut left = Need {
+            good_wafers: rate.good_wafers * tick_quarters,
+            hbm_stacks: rate.hbm_stacks * tick_quarters,
+            packages: rate.packages * tick_quarters,
+        };
+        let start = left;
+        // Good wafers left per foundry supplier (chips may be tied to some foundries).
+        let mut wafers = std::mem::take(&mut self.scratch.wafers);
+        wafers.clear();
+        wafers.extend(self.supply.foundry_allocation(fi, true).map(|(si, w)| (si, w * tick_quarters)));
+        let mut wafers_used = std::mem::take(&mut self.scratch.wafers_used);
+        wafers_used.clone_from(&wafers);
+        let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
+        let mut order = std::mem::take(&mut self.scratch.order);
+        order.clear();
+        // Chips in the order their first entry comes in the backlog queue: walked only
+        // until every chip with entries has been seen.
+        let queued_chips = self.firms[fi].live.iter().filter(|&&ci| self.chips[ci].queued > 0).count();
+        for &contract in &self.firms[fi].backlog {
+            if order.len() == queued_chips {
+                break;
+            }
+            let chip = self.contracts[contract as usize].chip();
+            if !order.contains(&chip) {
+                order.push(chip);
+            }
+        }
+        for &ci in &self.firms[fi].live {
+            if self.chips[ci].launched && !order.contains(&ci) {
+                order.push(ci);
+            }
         }
         let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
         for with_target in [false, true] {
@@ -223,7 +238,6 @@ impl Market<'_> {
             }
         }
         self.scratch.order = order;
-        self.firms[fi].q.capacity_units += capacity;
         if linked {
             let used = Need {
                 good_wafers: start.good_wafers - left.good_wafers,

@@ -151,8 +151,8 @@ struct ChipState {
     queued_active: u32,
     /// Scratch of one delivery pass: active entries of this chip the pass may still serve.
     walk_left: u32,
-    /// Off sale for good (a chip never returns to sale) with nothing owed, finished,
-    /// started or delivered this tick: it is left out of its firm's `live` list, since
+    /// Off sale for good (a chip never returns to sale) with nothing owed, finished or
+    /// started: it is left out of its firm's `live` list, since
     /// bidding and production could do nothing with it. A licence granted later for one
     /// of its contracts brings it back.
     retired: bool,
@@ -160,7 +160,7 @@ struct ChipState {
     need: Need,
     /// Memo of its offer (see `bidding`), valid for one regime and one margin of its firm.
     offer: Cell<Option<Offer>>,
-    /// Memo of the units per quarter it promises when bidding, valid for one allocation of
+    /// Memo of the units per tick it promises when bidding, valid for one allocation of
     /// the supply network: (allocation number, units).
     bid_capacity: Cell<Option<(u64, f64)>>,
 }
@@ -360,6 +360,7 @@ const STATUS_SHIFT: u32 = 27;
 const TRAINING: u32 = 1 << 30;
 const IN_BACKLOG: u32 = 1 << 31;
 
+/// The statuses a contract's flags can hold, by code: the open ones first.
 const STATUSES: [ContractStatus; 6] = [
     ContractStatus::PendingLicence,
     ContractStatus::Active,
@@ -368,6 +369,9 @@ const STATUSES: [ContractStatus; 6] = [
     ContractStatus::Cancelled,
     ContractStatus::LicenceDenied,
 ];
+
+/// How many statuses at the start of [`STATUSES`] are open.
+const OPEN_STATUSES: usize = 2;
 
 impl Contract {
     fn new_flags(status: ContractStatus, training: bool) -> u32 {
@@ -379,7 +383,15 @@ impl Contract {
         flags
     }
     fn put_status(flags: &mut u32, status: ContractStatus) {
-        let code = STATUSES.iter().position(|&s| s == status).unwrap_or(0) as u32;
+        // Its position in STATUSES.
+        let code = match status {
+            ContractStatus::PendingLicence => 0,
+            ContractStatus::Active => 1,
+            ContractStatus::Delivered => 2,
+            ContractStatus::Cut => 3,
+            ContractStatus::Cancelled => 4,
+            ContractStatus::LicenceDenied => 5,
+        };
         *flags = (*flags & !(0b111 << STATUS_SHIFT)) | (code << STATUS_SHIFT);
     }
     fn customer(&self) -> usize {
@@ -391,8 +403,13 @@ impl Contract {
     fn chip(&self) -> usize {
         self.chip as usize
     }
+    /// The status's position in [`STATUSES`].
+    fn status_code(&self) -> usize {
+        ((self.closed_status >> STATUS_SHIFT) & 0b111) as usize
+    }
     fn status(&self) -> ContractStatus {
-        STATUSES[((self.closed_status >> STATUS_SHIFT) & 0b111) as usize % STATUSES.len()]
+        // Only positions of STATUSES are ever stored.
+        STATUSES.get(self.status_code()).copied().unwrap_or(ContractStatus::Cancelled)
     }
     fn set_status(&mut self, status: ContractStatus) {
         Contract::put_status(&mut self.closed_status, status);
@@ -424,7 +441,8 @@ impl Contract {
         !self.open() && !self.in_backlog()
     }
     fn open(&self) -> bool {
-        matches!(self.status(), ContractStatus::Active | ContractStatus::PendingLicence)
+        // The open statuses come first in STATUSES.
+        self.status_code() < OPEN_STATUSES
     }
     fn remaining(&self) -> u64 {
         self.units - self.delivered
@@ -760,22 +778,6 @@ impl<'s> Market<'s> {
         for (l, n) in least.iter_mut().zip(need) {
             *l = l.min(n);
         }
-    }
-
-    /// Retire firm `fi`'s chips that can no longer matter (see [`ChipState::retired`]).
-    fn retire_chips(&mut self, fi: usize, now: SimTime) {
-        let chips = &mut self.chips;
-        self.firms[fi].live.retain(|&ci| {
-            let c = &mut chips[ci];
-            c.retired = c.launched
-                && !c.on_sale(now)
-                && c.backlog == 0
-                && c.inventory == 0
-                && c.pipeline == 0
-                && c.queued == 0
-                && c.tick_units == 0;
-            !c.retired
-        });
     }
 
     /// Bring a retired chip back into its firm's `live` list (a licence was granted for

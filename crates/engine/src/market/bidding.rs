@@ -91,25 +91,26 @@ impl Market<'_> {
         Offer { regime, margin, price, ln_tco: tco.ln(), risk }
     }
 
-    /// Units per quarter chip `ci` could be made at if its firm made only it, by its
+    /// Units per tick chip `ci` could be made at if its firm made only it, by its
     /// allocation by weight ([`Market::chip_capacity_per_quarter`]). For a firm linked to
     /// the supply network it is kept in the chip's memo until the network allocates again
     /// (a firm's fixed capacity grows every quarter, and is read as it is).
-    fn bid_capacity(&self, ci: usize) -> f64 {
+    fn bid_capacity_per_tick(&self, ci: usize) -> f64 {
+        let per_tick = |units_per_quarter: f64| units_per_quarter / (TICKS_PER_YEAR / 4.0);
         let chip = &self.chips[ci];
         if !self.supply.is_linked(chip.firm) {
-            return self.chip_capacity_per_quarter(ci, false);
+            return per_tick(self.chip_capacity_per_quarter(ci, false));
         }
         let allocation = self.supply.allocations();
         if let Some((_, units)) = chip.bid_capacity.get().filter(|m| m.0 == allocation) {
             debug_assert!(
-                units.to_bits() == self.chip_capacity_per_quarter(ci, false).to_bits(),
+                units.to_bits() == per_tick(self.chip_capacity_per_quarter(ci, false)).to_bits(),
                 "stale capacity memo of chip {}",
                 chip.id
             );
             return units;
         }
-        let units = self.chip_capacity_per_quarter(ci, false);
+        let units = per_tick(self.chip_capacity_per_quarter(ci, false));
         chip.bid_capacity.set(Some((allocation, units)));
         units
     }
@@ -137,7 +138,7 @@ impl Market<'_> {
             if !self.eligible(ci, tender, now) {
                 continue;
             }
-            let per_tick = self.bid_capacity(ci) / (TICKS_PER_YEAR / 4.0);
+            let per_tick = self.bid_capacity_per_tick(ci);
             let chip = &self.chips[ci];
             // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
             let can_make = (per_tick * ticks_left).min(1e15) as u64 + chip.inventory + chip.pipeline;

@@ -91,7 +91,7 @@ impl Market<'_> {
         for fi in 0..self.firms.len() {
             self.start_production(fi, now, t, tick_quarters, wants[fi]);
             self.deliver(fi, now);
-            self.retire_chips(fi, now);
+            self.settle_chips(fi, now);
         }
         self.scratch.needs = needs;
         self.scratch.wants = wants;
@@ -263,8 +263,6 @@ impl Market<'_> {
     /// have been passed over unchanged (its chip has no units for it).
     fn deliver(&mut self, fi: usize, now: SimTime) {
         let fee = self.policy.regimes[self.regime].export_fee;
-        let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
-        let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
         // Chips with units to hand out and entries to hand them to.
         let mut serving = 0usize;
         for &ci in &self.firms[fi].live {
@@ -342,16 +340,32 @@ impl Market<'_> {
         // The entries not walked close the gap left by those removed.
         backlog.drain(write..read);
         self.firms[fi].backlog = backlog;
-        // Smoothed weekly deliveries per chip (the inventory target's measure).
-        for &ci in &self.firms[fi].live {
-            let c = &mut self.chips[ci];
-            if c.tick_units == 0 && c.weekly_deliveries == 0.0 {
-                // Stays exactly 0 (most chips of a catalogue, most of the time).
-                continue;
+    }
+
+    /// After firm `fi`'s deliveries of this tick: fold them into each live chip's smoothed
+    /// weekly deliveries (the inventory target's measure), then retire the chips that can
+    /// no longer matter (see `ChipState::retired`).
+    fn settle_chips(&mut self, fi: usize, now: SimTime) {
+        let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
+        let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
+        let chips = &mut self.chips;
+        self.firms[fi].live.retain(|&ci| {
+            let c = &mut chips[ci];
+            if c.tick_units != 0 || c.weekly_deliveries != 0.0 {
+                // (Otherwise it stays exactly 0: most chips of a catalogue, most of the time.)
+                let now_units = std::mem::take(&mut c.tick_units);
+                // (0 / tick_weeks is exactly 0: the division is skipped then.)
+                let weekly = if now_units == 0 { 0.0 } else { now_units as f64 / tick_weeks };
+                c.weekly_deliveries += smoothing * (weekly - c.weekly_deliveries);
             }
-            let now_units = std::mem::take(&mut c.tick_units);
-            c.weekly_deliveries += smoothing * (now_units as f64 / tick_weeks - c.weekly_deliveries);
-        }
+            c.retired = c.launched
+                && !c.on_sale(now)
+                && c.backlog == 0
+                && c.inventory == 0
+                && c.pipeline == 0
+                && c.queued == 0;
+            !c.retired
+        });
     }
 
     /// Write off the finished and started units of foreign chips the regime in force

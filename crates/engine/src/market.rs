@@ -966,11 +966,7 @@ impl Model for Market<'_> {
             Event::GraceEnd(regime) => self.on_grace_end(regime as usize, now, queue),
             Event::Licence(c) => self.on_licence(c as usize, now, queue),
             Event::TenderArrival(c) => self.on_tender_arrival(c as usize, now, queue),
-            Event::Bids(t) => {
-                for fi in 0..self.firms.len() {
-                    self.on_bid(t as usize, fi, now);
-                }
-            }
+            Event::Bids(t) => self.on_bids(t as usize, now),
             Event::Award(t) => {
                 self.on_award(t as usize, now, queue);
                 self.tenders.retire(t as usize);

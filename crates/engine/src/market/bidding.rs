@@ -115,7 +115,20 @@ impl Market<'_> {
         units
     }
 
-    /// Firm `fi` bids into tender `ti` with the eligible chip of its product line that has
+    /// The bids of every firm, in scenario order, into tender `ti` (its bid window closes).
+    pub(super) fn on_bids(&mut self, ti: usize, now: SimTime) {
+        // A list an earlier award gave back, or one with room for every firm's bid.
+        let mut bids = self.scratch.spare_bids.pop().unwrap_or_else(|| Vec::with_capacity(self.firms.len()));
+        bids.clear();
+        let tender = &self.tenders[ti];
+        bids.extend((0..self.firms.len()).filter_map(|fi| self.best_bid(tender, fi, now)));
+        for bid in &bids {
+            self.firms[bid.firm].q.bids += 1;
+        }
+        self.tenders[ti].bids = bids;
+    }
+
+    /// The bid of firm `fi` into `tender`: the eligible chip of its product line that has
     /// the highest utility for this tender and can deliver something by the deadline.
     ///
     /// A chip's utility is the customer's weights applied to the log of its cost of
@@ -124,8 +137,7 @@ impl Market<'_> {
     /// and its supply risk. What it can deliver is production at its capacity for it after
     /// the lead time, plus its finished and started units, less the firm's backlog. The
     /// terms of the firm are worked out once for all its chips.
-    pub(super) fn on_bid(&mut self, ti: usize, fi: usize, now: SimTime) {
-        let tender = &self.tenders[ti];
+    fn best_bid(&self, tender: &Tender, fi: usize, now: SimTime) -> Option<Bid> {
         let firm = &self.firms[fi];
         let w = &self.s.customers[tender.customer].weights;
         let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
@@ -158,15 +170,7 @@ impl Market<'_> {
                 best = Some(Bid { firm: fi, chip: ci, price: offer.price, deliverable, utility });
             }
         }
-        if let Some(bid) = best {
-            self.firms[fi].q.bids += 1;
-            if self.tenders[ti].bids.capacity() == 0 {
-                // A list an earlier award gave back, or one with room for every firm's bid.
-                let spare = self.scratch.spare_bids.pop();
-                self.tenders[ti].bids = spare.unwrap_or_else(|| Vec::with_capacity(self.firms.len()));
-            }
-            self.tenders[ti].bids.push(bid);
-        }
+        best
     }
 
     /// Split the tender's budget among the bids by nested-logit shares (nests: domestic and

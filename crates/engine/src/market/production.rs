@@ -358,12 +358,8 @@ impl Market<'_> {
                 let weekly = if now_units == 0 { 0.0 } else { now_units as f64 / tick_weeks };
                 c.weekly_deliveries += smoothing * (weekly - c.weekly_deliveries);
             }
-            c.retired = c.launched
-                && !c.on_sale(now)
-                && c.backlog == 0
-                && c.inventory == 0
-                && c.pipeline == 0
-                && c.queued == 0;
+            c.retired =
+                c.launched && !c.on_sale(now) && c.backlog == 0 && c.inventory == 0 && c.pipeline == 0 && c.queued == 0;
             !c.retired
         });
     }

@@ -88,8 +88,8 @@ impl Market<'_> {
             wants.push(any);
         }
         self.supply.allocate(t, &needs);
-        for fi in 0..self.firms.len() {
-            self.start_production(fi, now, t, tick_quarters, wants[fi]);
+        for (fi, &wanted) in wants.iter().enumerate() {
+            self.start_production(fi, now, t, tick_quarters, wanted);
             self.deliver(fi, now);
             self.settle_chips(fi, now);
         }

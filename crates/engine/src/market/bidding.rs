@@ -181,9 +181,15 @@ impl Market<'_> {
     /// and none when the customer is told to avoid foreign chips. Unspent budget returns in
     /// the customer's next tender (`demand.unfilled_carry_share`).
     pub(super) fn on_award(&mut self, ti: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-        let mut bids = std::mem::take(&mut self.tenders[ti].bids);
-        let customer = self.tenders[ti].customer;
-        let budget = self.tenders[ti].budget;
+        let tender = &mut self.tenders[ti];
+        let mut bids = std::mem::take(&mut tender.bids);
+        let (customer, budget, ahead) = (tender.customer, tender.budget, tender.ahead_of.is_some());
+        let terms = Terms {
+            tender: ti as u32,
+            customer: customer as u32,
+            deadline: tender.deadline,
+            training: tender.training,
+        };
         let cust = &self.s.customers[customer];
         let regime = &self.policy.regimes[self.regime];
         let mandate = cust.domestic_mandate.max(regime.domestic_mandate.for_kind(self.customers[customer].kind));
@@ -212,9 +218,12 @@ impl Market<'_> {
         let mut foreign_room = foreign_cap;
         let mut fill = |nest: usize, amount: f64, alloc: &mut [f64]| -> f64 {
             let amount = if nest == 1 { amount.min(foreign_room) } else { amount };
+            if amount <= 0.0 {
+                return 0.0;
+            }
             members.clear();
             members.extend((0..bids.len()).filter(|&i| usize::from(!domestic[i]) == nest));
-            if amount <= 0.0 || members.is_empty() {
+            if members.is_empty() {
                 return 0.0;
             }
             weights.clear();
@@ -250,7 +259,7 @@ impl Market<'_> {
             awarded = true;
             paid += units as f64 * bid.price;
             self.firms[bid.firm].q.wins += 1;
-            self.sign_contract(ti, bid, units, now, queue, &mut deadlines);
+            self.sign_contract(&terms, bid, units, now, queue, &mut deadlines);
         }
         deadlines.schedule(queue);
         self.scratch.award = lists;
@@ -262,11 +271,12 @@ impl Market<'_> {
         let unspent = (budget - paid).max(0.0);
         let t = years(now.ticks());
         self.flows.unfilled_pflops += unspent / self.usd_per_pflops(t);
-        let carry = if self.tenders[ti].ahead_of.is_some() { 1.0 } else { self.s.demand.unfilled_carry_share };
+        let carry = if ahead { 1.0 } else { self.s.demand.unfilled_carry_share };
         self.customers[customer].carry_usd += unspent * carry;
     }
 
-    /// Sign contract number `contracts.len()` for `units` of `bid` in tender `ti`.
+    /// Sign contract number `contracts.len()` for `units` of `bid` on the `terms` of its
+    /// tender.
     ///
     /// Its deadline event joins `deadlines`, the run of consecutive contracts of this award
     /// signed since the last event scheduled; a contract that needs a licence schedules
@@ -276,7 +286,7 @@ impl Market<'_> {
     /// entries (the queue holds a deadline for every contract in its delivery window).
     pub(super) fn sign_contract(
         &mut self,
-        ti: usize,
+        terms: &Terms,
         bid: &Bid,
         units: u64,
         now: SimTime,
@@ -286,7 +296,7 @@ impl Market<'_> {
         let id = self.contracts.len() as u32;
         let regime = &self.policy.regimes[self.regime];
         let needs_licence = !self.firms[bid.firm].domestic && regime.license_required;
-        let deadline = self.tenders[ti].deadline.saturating_add(u64::from(self.s.demand.grace_days) * TICKS_PER_DAY);
+        let deadline = terms.deadline.saturating_add(u64::from(self.s.demand.grace_days) * TICKS_PER_DAY);
         // The deadline event is never cancelled: if the contract closes first, it finds
         // the contract closed and does nothing.
         if deadline < self.end {
@@ -295,26 +305,29 @@ impl Market<'_> {
                 deadlines.schedule(queue);
             }
         }
-        self.contracts.push(Contract {
-            tender: ti as u32,
+        let mut contract = Contract {
+            tender: terms.tender,
+            customer: terms.customer,
             // Positions fit in u32 (events carry them so too).
-            customer: self.tenders[ti].customer as u32,
             firm: bid.firm as u32,
             chip: bid.chip as u32,
             awarded: tick32(now),
             closed_status: Contract::new_flags(
                 if needs_licence { ContractStatus::PendingLicence } else { ContractStatus::Active },
-                self.tenders[ti].training,
+                terms.training,
             ),
             units,
             unit_price: bid.price,
             delivered: 0,
-        });
+        };
         if needs_licence {
+            self.contracts.push(contract);
             let delay = u64::from(regime.license_delay_days) * TICKS_PER_DAY;
             queue.schedule_in(delay, Event::Licence(id).priority(), Event::Licence(id));
         } else {
-            self.enter_backlog(id as usize);
+            contract.set_in_backlog(true);
+            self.contracts.push(contract);
+            self.queue_contract(id as usize, bid.firm, bid.chip, units);
         }
         self.trace(now, "award", |m: &Market| {
             format!(
@@ -327,15 +340,23 @@ impl Market<'_> {
         });
     }
 
+    /// An active contract joins its firm's backlog queue.
     pub(super) fn enter_backlog(&mut self, contract: usize) {
-        self.revive(self.contracts[contract].chip());
-        self.contracts[contract].set_in_backlog(true);
-        let c = &self.contracts[contract];
-        let f = &mut self.firms[c.firm()];
+        let c = &mut self.contracts[contract];
+        c.set_in_backlog(true);
+        let (fi, ci, remaining) = (c.firm(), c.chip(), c.remaining());
+        self.queue_contract(contract, fi, ci, remaining);
+    }
+
+    /// Contract `contract` (of firm `fi` for chip `ci`, owing `remaining` units, marked as
+    /// in the backlog) joins the firm's backlog queue.
+    fn queue_contract(&mut self, contract: usize, fi: usize, ci: usize, remaining: u64) {
+        self.revive(ci);
+        let f = &mut self.firms[fi];
         f.backlog.push(contract as u32);
-        f.backlog_units += c.remaining();
-        let chip = &mut self.chips[c.chip()];
-        chip.backlog += c.remaining();
+        f.backlog_units += remaining;
+        let chip = &mut self.chips[ci];
+        chip.backlog += remaining;
         chip.queued += 1;
         chip.queued_active += 1;
     }
@@ -396,6 +417,14 @@ impl Market<'_> {
         self.close_contract(contract, ContractStatus::Cut, now);
         self.retender(contract, now, queue);
     }
+}
+
+/// What every contract of one award takes from its tender.
+pub(super) struct Terms {
+    tender: u32,
+    customer: u32,
+    deadline: SimTime,
+    training: bool,
 }
 
 /// Consecutive contracts whose deadline events are not scheduled yet (all at `delay`).

@@ -535,6 +535,17 @@ pub struct Market<'s> {
     peak_kept: usize,
 }
 
+/// `x as u64` (whole units: rounds toward zero, 0 for a negative number or NaN, saturating),
+/// computed through the signed conversion, which takes fewer instructions, wherever that
+/// gives the same result.
+fn whole(x: f64) -> u64 {
+    if x < 9.0e18 {
+        x.max(0.0) as i64 as u64
+    } else {
+        x as u64
+    }
+}
+
 fn years(ticks: u64) -> f64 {
     ticks as f64 / TICKS_PER_YEAR
 }

@@ -152,8 +152,8 @@ impl Market<'_> {
             }
             let per_tick = self.bid_capacity_per_tick(ci);
             let chip = &self.chips[ci];
-            // `as` rounds toward zero and saturates: the whole units made, 0 if negative.
-            let can_make = (per_tick * ticks_left).min(1e15) as u64 + chip.inventory + chip.pipeline;
+            // The whole units made (0 if negative).
+            let can_make = whole((per_tick * ticks_left).min(1e15)) + chip.inventory + chip.pipeline;
             let deliverable = can_make.saturating_sub(firm.backlog_units);
             if deliverable == 0 {
                 continue;
@@ -251,8 +251,7 @@ impl Market<'_> {
         // Deadline events of consecutive contracts, scheduled together (see sign_contract).
         let mut deadlines = DeadlineRun::default();
         for (i, bid) in bids.iter().enumerate() {
-            // Whole units (`as` rounds toward zero).
-            let units = ((lists.alloc[i] / bid.price) as u64).min(bid.deliverable);
+            let units = whole(lists.alloc[i] / bid.price).min(bid.deliverable);
             if units == 0 {
                 continue;
             }

@@ -47,8 +47,8 @@ impl Market<'_> {
         if target {
             want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
         }
-        // Whole units: `as` rounds toward zero and takes a shortfall to 0.
-        (want - (c.inventory + c.pipeline) as f64) as u64
+        // Whole units; a shortfall is 0.
+        whole(want - (c.inventory + c.pipeline) as f64)
     }
 
     pub(super) fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {

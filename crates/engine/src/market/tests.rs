@@ -706,3 +706,40 @@ fn a_power_subsidy_for_domestic_chips_raises_the_domestic_share() {
     let with = delivered(&runs(&power(1.0), 4), DOM, "2024Q1");
     assert!(with > without, "paying domestic chips' power raises their deliveries: {with} vs {without}");
 }
+
+#[test]
+fn whole_units_are_exactly_what_an_unsigned_conversion_gives() {
+    let edges = [
+        f64::NAN,
+        f64::NEG_INFINITY,
+        -1e300,
+        -1.0,
+        -0.999,
+        -0.0,
+        0.0,
+        0.3,
+        0.999_999_999,
+        1.0,
+        2.5,
+        1e15 + 0.5,
+        9.007_199_254_740_993e15,
+        8.999_999_999_999_999e18,
+        9.0e18,
+        9.223_372_036_854_775e18,
+        9.3e18,
+        1.8e19,
+        1.9e19,
+        f64::MAX,
+        f64::INFINITY,
+    ];
+    for x in edges {
+        assert_eq!(super::whole(x), x as u64, "{x}");
+    }
+    let mut v = 1e-3;
+    while v < 1e20 {
+        for x in [v, v * 1.000_000_1, -v] {
+            assert_eq!(super::whole(x), x as u64, "{x}");
+        }
+        v *= 1.37;
+    }
+}

@@ -338,7 +338,9 @@ impl Market<'_> {
             }
         }
         // The entries not walked close the gap left by those removed.
-        backlog.drain(write..read);
+        if write < read {
+            backlog.drain(write..read);
+        }
         self.firms[fi].backlog = backlog;
     }
 

@@ -4,6 +4,9 @@
 
 use super::*;
 
+/// The most bid lists kept for reuse (more tenders than this rarely close at one tick).
+const SPARE_BID_LISTS: usize = 64;
+
 impl Market<'_> {
     /// Whether chip `ci` may bid into tender `ti` now: on sale, fast enough, allowed by the
     /// regime (foreign chips) and, for orders ahead of a restriction, a foreign chip that
@@ -263,7 +266,11 @@ impl Market<'_> {
         deadlines.schedule(queue);
         self.scratch.award = lists;
         bids.clear();
-        self.scratch.spare_bids.push(bids);
+        // Kept for the next tenders, up to a few: a burst of re-tenders closing together
+        // (a ban cancelling a large backlog) would otherwise leave its lists held to the end.
+        if self.scratch.spare_bids.len() < SPARE_BID_LISTS {
+            self.scratch.spare_bids.push(bids);
+        }
         if awarded {
             self.flows.tenders_awarded += 1;
         }

@@ -271,6 +271,12 @@ struct FirmState {
     /// Its chips that are not retired (see [`ChipState::retired`]), in the order of
     /// `chips`: what bidding and every production tick walk.
     live: Vec<usize>,
+    /// Its live chips that are launched and, if it is foreign, allowed by the regime in
+    /// force, in the order of `live`: the chips that may bid, once still on sale and fit
+    /// for the tender. Rebuilt before the next bids after a launch or a regime change
+    /// (`selling_stale`); a retired chip in it is off sale, so it never bids.
+    selling: Vec<usize>,
+    selling_stale: bool,
     /// Per input kind (good wafers, HBM stacks, packages): the least any launched chip of
     /// the firm needs of it per unit (infinite before the first launch).
     least_need: [f64; 3],
@@ -623,6 +629,8 @@ impl<'s> Market<'s> {
                 installed_pflops: 0.0,
                 last_roadmap_chip: *ids.last().unwrap_or(&0),
                 live: ids.clone(),
+                selling: Vec::new(),
+                selling_stale: true,
                 least_need: [f64::INFINITY; 3],
                 chips: ids,
                 generation: 0,
@@ -785,9 +793,23 @@ impl<'s> Market<'s> {
         let c = &mut self.chips[ci];
         c.launched = true;
         let need = [c.need.good_wafers, c.need.hbm_stacks, c.need.packages];
-        let least = &mut self.firms[c.firm].least_need;
-        for (l, n) in least.iter_mut().zip(need) {
+        let f = &mut self.firms[c.firm];
+        f.selling_stale = true;
+        for (l, n) in f.least_need.iter_mut().zip(need) {
             *l = l.min(n);
+        }
+    }
+
+    /// Rebuild the `selling` lists that a launch or a regime change made stale.
+    fn refresh_selling(&mut self) {
+        for f in self.firms.iter_mut().filter(|f| f.selling_stale) {
+            let chips = &self.chips;
+            let regime = self.regime;
+            f.selling.clear();
+            f.selling.extend(
+                f.live.iter().copied().filter(|&ci| chips[ci].launched && (f.domestic || chips[ci].allowed[regime])),
+            );
+            f.selling_stale = false;
         }
     }
 

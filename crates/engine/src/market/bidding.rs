@@ -123,6 +123,7 @@ impl Market<'_> {
         // A list an earlier award gave back, or one with room for every firm's bid.
         let mut bids = self.scratch.spare_bids.pop().unwrap_or_else(|| Vec::with_capacity(self.firms.len()));
         bids.clear();
+        self.refresh_selling();
         let tender = &self.tenders[ti];
         bids.extend((0..self.firms.len()).filter_map(|fi| self.best_bid(tender, fi, now)));
         for bid in &bids {
@@ -149,7 +150,12 @@ impl Market<'_> {
         let relationship = w.relationship * self.customers[tender.customer].relationship[fi];
         let domestic = if firm.domestic { w.domestic } else { 0.0 };
         let mut best: Option<Bid> = None;
-        for &ci in &firm.live {
+        // Debug builds (every test) check that no chip left out of `selling` could bid.
+        debug_assert!(
+            firm.chips.iter().all(|&ci| firm.selling.contains(&ci) || !self.eligible(ci, tender, now)),
+            "a chip of firm {fi} that may bid is not in its selling list"
+        );
+        for &ci in &firm.selling {
             if !self.eligible(ci, tender, now) {
                 continue;
             }

@@ -6,6 +6,9 @@ use super::*;
 impl Market<'_> {
     pub(super) fn on_regime(&mut self, r: usize, markov: bool, now: SimTime, queue: &mut EventQueue<Event>) {
         self.regime = r;
+        for f in &mut self.firms {
+            f.selling_stale = true;
+        }
         self.supply.set_regime(&self.policy.regimes[r].cut_links);
         self.trace(now, "regime_change", |m: &Market| m.policy.names[r].clone());
         let grace = u64::from(self.policy.regimes[r].backlog_grace_days) * TICKS_PER_DAY;

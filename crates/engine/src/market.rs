@@ -389,15 +389,7 @@ impl Contract {
         flags
     }
     fn put_status(flags: &mut u32, status: ContractStatus) {
-        // Its position in STATUSES.
-        let code = match status {
-            ContractStatus::PendingLicence => 0,
-            ContractStatus::Active => 1,
-            ContractStatus::Delivered => 2,
-            ContractStatus::Cut => 3,
-            ContractStatus::Cancelled => 4,
-            ContractStatus::LicenceDenied => 5,
-        };
+        let code = STATUSES.iter().position(|&s| s == status).unwrap_or(0) as u32;
         *flags = (*flags & !(0b111 << STATUS_SHIFT)) | (code << STATUS_SHIFT);
     }
     fn customer(&self) -> usize {

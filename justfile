@@ -65,3 +65,12 @@ ci:
 # sanitizer (safe Rust; five times the speed). `just fuzz 600` for a long run.
 fuzz seconds="60":
     cd fuzz && for t in scenario sweep_file set_override targets period calibration; do cargo +nightly fuzz run -O -a -s none "$t" -- -max_total_time={{seconds}} -max_len=4096 -dict="dicts/$t.dict" -print_final_stats=1 || exit 1; done
+
+# Before/after check of a byte-identical change: outputs of every shipped scenario, a sweep and
+# the calibration benchmark into DIR (release binary), or a file-by-file comparison of two such folders.
+golden-make dir:
+    cargo build --release
+    scripts/golden.sh make {{dir}}
+
+golden-diff old new:
+    scripts/golden.sh diff {{old}} {{new}}

@@ -12,7 +12,7 @@ use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::InputError;
+use crate::error::InputError;
 
 /// `shard.toml`: which slice of the sweep a shard folder holds, for `chipmarket merge`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,10 +57,8 @@ impl Shard {
     /// Parse `K/N` with 1 <= K <= N.
     pub fn parse(text: &str) -> Result<Shard, InputError> {
         let bad = || {
-            InputError(format!(
-                "--shard: expected K/N with 1 <= K <= N, such as 2/8, found \"{text}\"\n\n\
-                 hint: shard K of N runs the K-th of N equal slices of the sweep's points"
-            ))
+            InputError::new(format!("--shard: expected K/N with 1 <= K <= N, such as 2/8, found \"{text}\""))
+                .with_hint("shard K of N runs the K-th of N equal slices of the sweep's points")
         };
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
         let k: u32 = k.trim().parse().map_err(|_| bad())?;
@@ -75,11 +73,11 @@ impl Shard {
     /// 1..=n together covering every point once.
     pub fn points(&self, n_points: usize) -> Result<Range<usize>, InputError> {
         if self.n as usize > n_points {
-            return Err(InputError(format!(
-                "--shard {self}: the sweep has {n_points} point(s), too few for {} shards\n\n\
-                 hint: use at most {n_points} shards; a shard runs whole points",
+            return Err(InputError::new(format!(
+                "--shard {self}: the sweep has {n_points} point(s), too few for {} shards",
                 self.n
-            )));
+            ))
+            .with_hint(format!("use at most {n_points} shards; a shard runs whole points")));
         }
         let at = |k: u32| (u128::from(k) * n_points as u128 / u128::from(self.n)) as usize;
         Ok(at(self.k - 1)..at(self.k))

@@ -1,14 +1,14 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
 mod analyze;
-pub mod calibrate;
-pub mod compare;
+mod calibrate;
+mod compare;
 mod graph;
 mod merge;
 mod params;
 mod plot;
-pub mod run;
-pub mod sweep;
+mod run;
+mod sweep;
 mod validate;
 
 use anyhow::Result;

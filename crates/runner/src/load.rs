@@ -1,30 +1,22 @@
 //! Reading scenario files: the file system side of loading, and turning the engine's
 //! scenario errors into `file:line:column` messages.
 
-use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use chipmarket_engine::scenario::{extends_of, parse_override, KeyPath, Override, EXTENDS};
 use chipmarket_engine::{Scenario, ScenarioError};
 
+use crate::error::InputError;
+
+pub mod calibration;
+pub mod sweep;
+
 /// The baseline scenario, embedded in the binary.
 pub const BASELINE: &str = include_str!("../../../scenarios/baseline.toml");
 
 /// Name shown for the embedded baseline in messages.
 pub const BASELINE_NAME: &str = "baseline.toml (embedded)";
-
-/// Bad input from the user: a file, a flag or a value. Exit code 2.
-#[derive(Debug)]
-pub struct InputError(pub String);
-
-impl fmt::Display for InputError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
 
 /// Where a scenario came from, and its text.
 #[derive(Debug, Clone)]
@@ -78,7 +70,7 @@ fn read_bases(path: &Path, text: &str) -> Result<Vec<(PathBuf, String)>, InputEr
         let base_text = match read_text(&base, "base scenario") {
             Ok(t) => t,
             Err(e) => {
-                let (message, _) = e.0.split_once("\n\nhint:").unwrap_or((&e.0, ""));
+                let message = e.message;
                 let hint = if Path::new(&rel).is_absolute() {
                     "`extends` names a scenario file (a regular TOML file)".to_string()
                 } else {
@@ -87,7 +79,7 @@ fn read_bases(path: &Path, text: &str) -> Result<Vec<(PathBuf, String)>, InputEr
                         current.display()
                     )
                 };
-                let err = ScenarioError::new(KeyPath::root().key(EXTENDS), message.to_string()).with_hint(hint);
+                let err = ScenarioError::new(KeyPath::root().key(EXTENDS), message).with_hint(hint);
                 return Err(describe(&current.display().to_string(), &err.locate_in_text(&current_text)));
             }
         };
@@ -108,32 +100,28 @@ pub const MAX_INPUT_BYTES: u64 = 16 << 20;
 /// checked on the metadata and again while reading (a file may grow).
 pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, InputError> {
     let cannot = |e: std::io::Error| {
-        InputError(format!(
-            "cannot read {what} '{}': {e}\n\nhint: check the path; it is relative to the current folder",
-            path.display()
-        ))
+        InputError::new(format!("cannot read {what} '{}': {e}", path.display()))
+            .with_hint("check the path; it is relative to the current folder")
     };
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {
-        return Err(InputError(format!(
-            "cannot read {what} '{}': it is a folder\n\nhint: give the path of a .toml file",
-            path.display()
-        )));
+        return Err(InputError::new(format!("cannot read {what} '{}': it is a folder", path.display()))
+            .with_hint("give the path of a .toml file"));
     }
     if !meta.is_file() {
-        return Err(InputError(format!(
-            "cannot read {what} '{}': it is not a regular file (a named pipe, device or socket)\n\n\
-             hint: save the {what} to a file and give its path",
+        return Err(InputError::new(format!(
+            "cannot read {what} '{}': it is not a regular file (a named pipe, device or socket)",
             path.display()
-        )));
+        ))
+        .with_hint(format!("save the {what} to a file and give its path")));
     }
     let too_big = || {
-        InputError(format!(
-            "cannot read {what} '{}': it is larger than {} MiB, the most a {what} may be\n\n\
-             hint: check the path; a {what} is a small TOML text file",
+        InputError::new(format!(
+            "cannot read {what} '{}': it is larger than {} MiB, the most a {what} may be",
             path.display(),
             limit >> 20
         ))
+        .with_hint(format!("check the path; a {what} is a small TOML text file"))
     };
     if meta.len() > limit {
         return Err(too_big());
@@ -152,19 +140,21 @@ pub fn read_text(path: &Path, what: &str) -> Result<String, InputError> {
     let bytes = read_bounded(path, what, MAX_INPUT_BYTES)?;
     if let Some(pos) = bytes.iter().position(|&b| b == 0) {
         let (line, col) = byte_line_col(&bytes, pos);
-        return Err(InputError(format!(
-            "{}:{line}:{col}: not a text file (a NUL byte at offset {pos})\n\nhint: a {what} is a TOML text file",
+        return Err(InputError::new(format!(
+            "{}:{line}:{col}: not a text file (a NUL byte at offset {pos})",
             path.display()
-        )));
+        ))
+        .with_hint(format!("a {what} is a TOML text file")));
     }
     String::from_utf8(bytes).map_err(|e| {
         let pos = e.utf8_error().valid_up_to();
         let (line, col) = byte_line_col(e.as_bytes(), pos);
-        InputError(format!(
-            "{}:{line}:{col}: not UTF-8 text (byte 0x{:02x} at offset {pos})\n\nhint: save the {what} as UTF-8",
+        InputError::new(format!(
+            "{}:{line}:{col}: not UTF-8 text (byte 0x{:02x} at offset {pos})",
             path.display(),
             e.as_bytes()[pos]
         ))
+        .with_hint(format!("save the {what} as UTF-8"))
     })
 }
 
@@ -191,17 +181,12 @@ pub fn source(path: Option<&Path>) -> Result<Source, InputError> {
 
 /// Parse `--set` arguments.
 pub fn overrides(sets: &[String]) -> Result<Vec<Override>, InputError> {
-    sets.iter().map(|arg| parse_override(arg).map_err(|e| InputError(format!("--set {arg}: {e}")))).collect()
+    sets.iter().map(|arg| parse_override(arg).map_err(|e| InputError::new(format!("--set {arg}: {e}")))).collect()
 }
 
 /// Render a scenario error against its source: `file:line:column: path: message`.
 pub fn describe(source_name: &str, err: &ScenarioError) -> InputError {
-    let place = match (err.from_override.is_some(), err.line_col) {
-        (true, _) => String::new(),
-        (false, Some((line, col))) => format!("{source_name}:{line}:{col}: "),
-        (false, None) => format!("{source_name}: "),
-    };
-    InputError(format!("invalid scenario: {place}{err}"))
+    InputError::scenario("scenario", source_name, err)
 }
 
 /// Load, override and validate a scenario.

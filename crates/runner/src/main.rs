@@ -9,11 +9,13 @@ mod batch;
 mod cli;
 mod commands;
 mod console;
+mod error;
 mod load;
 mod output;
 mod precision;
 mod progress;
 mod report;
+mod targets;
 
 use std::process::ExitCode;
 
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(input) = err.downcast_ref::<load::InputError>() {
+            if let Some(input) = err.downcast_ref::<error::InputError>() {
                 errln!("error: {input}");
                 ExitCode::from(2)
             } else if console::is_broken_pipe(&err) {

@@ -16,12 +16,13 @@ use chipmarket_engine::analysis::precision::{assess, next_batch, KpiPrecision};
 use chipmarket_engine::scenario::Precision;
 use chipmarket_engine::Scenario;
 
-use crate::load::InputError;
+use crate::error::InputError;
 use crate::output::csv::num;
+use crate::output::names;
 
 /// `precision.csv`: per KPI, the replications with a value, mean, 95 % half-width reached,
 /// target and whether it was met.
-pub const FILE: &str = "precision.csv";
+pub const FILE: &str = names::PRECISION;
 
 /// The KPIs of one replication, as the engine names them.
 pub type Kpis = Vec<(String, Option<f64>)>;
@@ -33,8 +34,8 @@ pub type Kpis = Vec<(String, Option<f64>)>;
 /// An [`InputError`] when the scenario has none.
 pub fn table(scenario: &Scenario) -> Result<Precision, InputError> {
     scenario.scenario.precision.clone().ok_or_else(|| {
-        InputError(
-            "--replications auto: the scenario has no [scenario.precision] table\n\nhint: add [scenario.precision] with kpis = [...] and relative_half_width or absolute_half_width (docs/analysis.md), or give --replications N".into(),
+        InputError::new("--replications auto: the scenario has no [scenario.precision] table").with_hint(
+            "add [scenario.precision] with kpis = [...] and relative_half_width or absolute_half_width (docs/analysis.md), or give --replications N",
         )
     })
 }
@@ -86,10 +87,8 @@ fn check_names(kpis: &[String], first: &Kpis) -> Result<(), InputError> {
                 .filter(|(s, _)| *s > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map_or_else(String::new, |(_, n)| format!("did you mean \"{n}\"? "));
-            return Err(InputError(format!(
-                "scenario.precision.kpis.{i}: \"{kpi}\" is not a KPI of summary.csv\n\nhint: {near}the KPIs are: {}",
-                names.join(", ")
-            )));
+            return Err(InputError::new(format!("scenario.precision.kpis.{i}: \"{kpi}\" is not a KPI of summary.csv"))
+                .with_hint(format!("{near}the KPIs are: {}", names.join(", "))));
         }
     }
     Ok(())

@@ -25,8 +25,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use crate::batch::outdir::write_atomically;
-use crate::load::InputError;
+use crate::error::InputError;
+use crate::output::atomic;
+use crate::output::names;
 
 /// Which kind of folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,27 +46,25 @@ pub struct Options {
 }
 
 /// Charts go here, inside the folder.
-pub const CHARTS: &str = "charts";
+pub const CHARTS: &str = names::CHARTS;
 
 /// Tell a run folder from a sweep folder, or refuse (exit code 2).
 pub fn detect(dir: &Path) -> Result<Kind> {
     if !dir.is_dir() {
-        return Err(InputError(format!(
-            "'{}' is not a folder\n\nhint: give the output folder of a `chipmarket run` or `chipmarket sweep`",
-            dir.display()
-        ))
-        .into());
+        return Err(InputError::new(format!("'{}' is not a folder", dir.display()))
+            .with_hint("give the output folder of a `chipmarket run` or `chipmarket sweep`")
+            .into());
     }
-    if dir.join("scenario.resolved.toml").is_file() {
+    if dir.join(names::SCENARIO_RESOLVED).is_file() {
         Ok(Kind::Run)
-    } else if dir.join("sweep.resolved.toml").is_file() {
+    } else if dir.join(names::SWEEP_RESOLVED).is_file() {
         Ok(Kind::Sweep)
     } else {
-        Err(InputError(format!(
-            "'{}' holds neither scenario.resolved.toml nor sweep.resolved.toml\n\n\
-             hint: give the output folder of a `chipmarket run` or a finished `chipmarket sweep`",
+        Err(InputError::new(format!(
+            "'{}' holds neither scenario.resolved.toml nor sweep.resolved.toml",
             dir.display()
         ))
+        .with_hint("give the output folder of a `chipmarket run` or a finished `chipmarket sweep`")
         .into())
     }
 }
@@ -102,10 +101,10 @@ fn text(v: Option<&toml::Value>) -> String {
 
 /// Read `scenario.resolved.toml` of a run folder.
 pub fn run_meta(dir: &Path) -> Result<RunMeta> {
-    let path = dir.join("scenario.resolved.toml");
+    let path = dir.join(names::SCENARIO_RESOLVED);
     let src = fs::read_to_string(&path).with_context(|| format!("failed to read '{}'", path.display()))?;
     let doc: toml::Table =
-        src.parse().map_err(|e| InputError(format!("scenario.resolved.toml: not a valid scenario: {e}")))?;
+        src.parse().map_err(|e| InputError::new(format!("scenario.resolved.toml: not a valid scenario: {e}")))?;
     let sc = doc.get("scenario");
     let field = |k: &str| text(sc.and_then(|s| s.get(k)));
     let mut meta = RunMeta {
@@ -140,7 +139,7 @@ fn put(dir: &Path, name: &str, bytes: &[u8], written: &mut Vec<String>) -> Resul
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).with_context(|| format!("failed to create '{}'", parent.display()))?;
     }
-    write_atomically(&path, |w| Ok(w.write_all(bytes)?))?;
+    atomic::write(&path, bytes)?;
     written.push(name.to_string());
     Ok(())
 }
@@ -153,15 +152,15 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
         Kind::Run => {
             let meta = run_meta(dir)?;
             let s = summaries::run_summary(dir, &meta.domestic)?;
-            put(dir, "market_summary.csv", &summaries::market_summary_csv(&s)?, &mut written)?;
-            put(dir, "firms_summary.csv", &summaries::firms_summary_csv(&s)?, &mut written)?;
-            put(dir, "shares_wide.csv", &summaries::shares_wide_csv(&s)?, &mut written)?;
-            put(dir, "gaps_wide.csv", &summaries::gaps_wide_csv(&s)?, &mut written)?;
+            put(dir, names::MARKET_SUMMARY, &summaries::market_summary_csv(&s)?, &mut written)?;
+            put(dir, names::FIRMS_SUMMARY, &summaries::firms_summary_csv(&s)?, &mut written)?;
+            put(dir, names::SHARES_WIDE, &summaries::shares_wide_csv(&s)?, &mut written)?;
+            put(dir, names::GAPS_WIDE, &summaries::gaps_wide_csv(&s)?, &mut written)?;
             let charts = charts::run_charts(&s, &meta);
             for (name, svg) in &charts {
                 put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
-            put(dir, "report.html", html::run_report(&meta, &s, &charts).as_bytes(), &mut written)?;
+            put(dir, names::REPORT, html::run_report(&meta, &s, &charts).as_bytes(), &mut written)?;
             if options.xlsx {
                 put(dir, xlsx::FILE, &xlsx::workbook(dir, &meta, &s)?, &mut written)?;
             }
@@ -171,7 +170,7 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
             let s = summaries::sweep_summary(dir)?;
             // Read before anything is written, so a damaged file leaves the folder as it was.
             let sens = sensitivity::read(dir)?;
-            put(dir, "points_wide.csv", &summaries::points_wide_csv(&s)?, &mut written)?;
+            put(dir, names::POINTS_WIDE, &summaries::points_wide_csv(&s)?, &mut written)?;
             let charts = charts::sweep_charts(&s, &meta);
             for (name, svg) in &charts {
                 put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
@@ -182,7 +181,7 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
             }
             remove_stale_sensitivity_charts(dir, &sens_charts)?;
             let report = html::sweep_report(&meta, &s, &charts, sens.as_ref().map(|x| (x, sens_charts.as_slice())));
-            put(dir, "report.html", report.as_bytes(), &mut written)?;
+            put(dir, names::REPORT, report.as_bytes(), &mut written)?;
         }
     }
     Ok(written)
@@ -220,10 +219,10 @@ pub struct SweepMeta {
 
 /// Read `sweep.resolved.toml` of a sweep folder.
 pub fn sweep_meta(dir: &Path) -> Result<SweepMeta> {
-    let path = dir.join("sweep.resolved.toml");
+    let path = dir.join(names::SWEEP_RESOLVED);
     let src = fs::read_to_string(&path).with_context(|| format!("failed to read '{}'", path.display()))?;
     let doc: toml::Table =
-        src.parse().map_err(|e| InputError(format!("sweep.resolved.toml: not a valid sweep: {e}")))?;
+        src.parse().map_err(|e| InputError::new(format!("sweep.resolved.toml: not a valid sweep: {e}")))?;
     let sc = doc.get("base").and_then(|b| b.get("scenario"));
     let field = |k: &str| text(sc.and_then(|s| s.get(k)));
     Ok(SweepMeta {
@@ -243,7 +242,7 @@ pub fn sweep_meta(dir: &Path) -> Result<SweepMeta> {
 }
 
 /// The page of a folder.
-pub const REPORT: &str = "report.html";
+pub const REPORT: &str = names::REPORT;
 
 /// When a command started: the wall clock for the manifest, a monotonic clock for its duration.
 #[derive(Debug, Clone, Copy)]
@@ -296,7 +295,7 @@ pub fn finish_run(dir: &Path, xlsx: bool, started: &Started) -> Result<()> {
         ("replications", number_or_text(&meta.replications)),
         ("files", serde_json::Value::from(list_files(dir))),
     ];
-    manifest::write(dir, "run", started.wall, started.clock.elapsed(), "scenario.resolved.toml", &fields)
+    manifest::write(dir, "run", started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)
 }
 
 /// The last steps of `chipmarket sweep` or `merge` (`command`) in its finished folder.
@@ -315,7 +314,7 @@ fn write_sweep_manifest(dir: &Path, command: &str, started: &Started) -> Result<
         ("varied", serde_json::Value::from(meta.paths.clone())),
         ("files", serde_json::Value::from(list_files(dir))),
     ];
-    manifest::write(dir, command, started.wall, started.clock.elapsed(), "sweep.resolved.toml", &fields)
+    manifest::write(dir, command, started.wall, started.clock.elapsed(), names::SWEEP_RESOLVED, &fields)
 }
 
 /// `chipmarket plot`: derive into `dir`; write a manifest (`command = "plot"`) only where the
@@ -333,7 +332,7 @@ pub fn plot(dir: &Path, xlsx: bool, started: &Started) -> Result<(Kind, Vec<Stri
                     ("replications", number_or_text(&meta.replications)),
                     ("files", serde_json::Value::from(list_files(dir))),
                 ];
-                manifest::write(dir, "plot", started.wall, started.clock.elapsed(), "scenario.resolved.toml", &fields)?;
+                manifest::write(dir, "plot", started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)?;
             }
             Kind::Sweep => write_sweep_manifest(dir, "plot", started)?,
         }

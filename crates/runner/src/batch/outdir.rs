@@ -20,20 +20,22 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::load::InputError;
+use crate::error::InputError;
+use crate::output::atomic;
+use crate::output::names;
 
 /// `sweep.resolved.toml`: the sweep with every default filled in and its base inline.
-pub const RESOLVED: &str = "sweep.resolved.toml";
+pub const RESOLVED: &str = names::SWEEP_RESOLVED;
 /// `runs.csv`: one row per point x replication.
-pub const RUNS: &str = "runs.csv";
+pub const RUNS: &str = names::RUNS;
 /// `points.csv`: per point and KPI, statistics over the replications.
-pub const POINTS: &str = "points.csv";
+pub const POINTS: &str = names::POINTS;
 /// `failures.csv`: the runs that failed, with their error (only if some did).
-pub const FAILURES: &str = "failures.csv";
+pub const FAILURES: &str = names::FAILURES;
 /// `shard.toml`: which slice of the sweep a shard folder holds (only with `--shard`).
-pub const SHARD: &str = "shard.toml";
+pub const SHARD: &str = names::SHARD;
 /// `runs/`: each run's full files (only with `--keep-runs`).
-pub const RUN_DIRS: &str = "runs";
+pub const RUN_DIRS: &str = names::RUN_DIRS;
 
 const LOCK: &str = ".sweep.lock";
 const STATE: &str = ".sweep.state.toml";
@@ -118,18 +120,13 @@ impl OutDir {
         if state_path.exists() {
             let text = read_small(&state_path)?;
             let old: State = toml::from_str(&text).map_err(|_| {
-                InputError(format!(
-                    "'{}' is damaged: its state file cannot be read\n\nhint: remove the folder '{}' to start over",
-                    state_path.display(),
-                    dir.display()
-                ))
+                InputError::new(format!("'{}' is damaged: its state file cannot be read", state_path.display()))
+                    .with_hint(format!("remove the folder '{}' to start over", dir.display()))
             })?;
             if !resume {
-                return Err(InputError(format!(
-                    "'{}' holds an interrupted sweep\n\nhint: add --resume to continue it, or remove the folder to start over",
-                    dir.display()
-                ))
-                .into());
+                return Err(InputError::new(format!("'{}' holds an interrupted sweep", dir.display()))
+                    .with_hint("add --resume to continue it, or remove the folder to start over")
+                    .into());
             }
             check_same(dir, &old, &expect.state)?;
             return continue_in(dir, expect, lock, check);
@@ -147,11 +144,11 @@ impl OutDir {
                 let _ = fs::remove_file(dir.join(LOCK));
                 return Ok(Opened::Complete);
             }
-            return Err(InputError(format!(
-                "'{}' holds the results of another sweep (or another shard of it)\n\n\
-                 hint: use another --out, or leave out --resume to replace them",
+            return Err(InputError::new(format!(
+                "'{}' holds the results of another sweep (or another shard of it)",
                 dir.display()
             ))
+            .with_hint("use another --out, or leave out --resume to replace them")
             .into());
         }
         start_fresh(dir, expect, lock, foreign)
@@ -197,11 +194,11 @@ impl OutDir {
         let runs_partial = dir.join(RUNS_PARTIAL);
         let reader =
             File::open(&runs_partial).with_context(|| format!("failed to read '{}'", runs_partial.display()))?;
-        write_atomically(&dir.join(POINTS), |w| points(reader, w))?;
+        atomic::write_with(&dir.join(POINTS), |w| points(reader, w))?;
         if let Some(shard) = &self.expect.shard_toml {
-            write_atomically(&dir.join(SHARD), |w| Ok(w.write_all(shard.as_bytes())?))?;
+            atomic::write_with(&dir.join(SHARD), |w| Ok(w.write_all(shard.as_bytes())?))?;
         }
-        write_atomically(&dir.join(RESOLVED), |w| Ok(w.write_all(self.expect.state.resolved.as_bytes())?))?;
+        atomic::write_with(&dir.join(RESOLVED), |w| Ok(w.write_all(self.expect.state.resolved.as_bytes())?))?;
         finish_renames(&dir, self.failed > 0)?;
         Ok(())
     }
@@ -218,11 +215,11 @@ fn lock(dir: &Path) -> Result<File> {
         .with_context(|| format!("failed to create '{}'", path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(InputError(format!(
-            "another chipmarket sweep is writing to '{}'\n\nhint: wait for it, or use another --out",
-            dir.display()
-        ))
-        .into()),
+        Err(fs::TryLockError::WouldBlock) => {
+            Err(InputError::new(format!("another chipmarket sweep is writing to '{}'", dir.display()))
+                .with_hint("wait for it, or use another --out")
+                .into())
+        }
         // A file system without locks: go on unguarded rather than refuse to work.
         Err(fs::TryLockError::Error(_)) => Ok(file),
     }
@@ -230,12 +227,12 @@ fn lock(dir: &Path) -> Result<File> {
 
 fn check_same(dir: &Path, old: &State, new: &State) -> Result<()> {
     let refuse = |what: String| -> Result<()> {
-        Err(InputError(format!(
-            "cannot resume in '{}': {what}\n\nhint: resume with the same sweep file and flags, use another --out, \
+        Err(InputError::new(format!("cannot resume in '{}': {what}", dir.display()))
+            .with_hint(
+                "resume with the same sweep file and flags, use another --out, \
              or remove the folder to start over",
-            dir.display()
-        ))
-        .into())
+            )
+            .into())
     };
     if old.version != new.version {
         return refuse(format!("it was started by chipmarket {}, this is {}", old.version, new.version));
@@ -265,7 +262,7 @@ fn start_fresh(dir: &Path, expect: Expect, lock: File, foreign: bool) -> Result<
         fs::remove_dir_all(&run_dirs).with_context(|| format!("failed to remove '{}'", run_dirs.display()))?;
     }
     let state = toml::to_string(&expect.state).context("failed to describe the sweep state")?;
-    write_atomically(&dir.join(STATE), |w| Ok(w.write_all(state.as_bytes())?))?;
+    atomic::write_with(&dir.join(STATE), |w| Ok(w.write_all(state.as_bytes())?))?;
     let runs = create_with(&dir.join(RUNS_PARTIAL), &expect.runs_header)?;
     let failures = create_with(&dir.join(FAILURES_PARTIAL), &expect.failures_header)?;
     Ok(Opened::Open(Box::new(OutDir::new(dir, expect, lock, runs, failures, 0, 0))))
@@ -348,12 +345,12 @@ fn reopen(path: &Path, header: &str, keep: impl Fn(u64, &str) -> Result<bool, St
         }
         if first {
             if line != header {
-                return Err(InputError(format!(
-                    "'{}' does not hold this sweep's columns\n\nhint: remove the folder '{}' to start over",
-                    path.display(),
-                    path.parent().map_or_else(String::new, |p| p.display().to_string())
-                ))
-                .into());
+                return Err(InputError::new(format!("'{}' does not hold this sweep's columns", path.display()))
+                    .with_hint(format!(
+                        "remove the folder '{}' to start over",
+                        path.parent().map_or_else(String::new, |p| p.display().to_string())
+                    ))
+                    .into());
             }
             first = false;
         } else {
@@ -361,14 +358,13 @@ fn reopen(path: &Path, header: &str, keep: impl Fn(u64, &str) -> Result<bool, St
                 Ok(true) => {}
                 Ok(false) => break,
                 Err(what) => {
-                    return Err(InputError(format!(
-                        "{}:{}: {what}\n\nhint: the file was changed since the sweep wrote it; remove the folder '{}' \
+                    return Err(InputError::new(format!("{}:{}: {what}", path.display(), rows + 2))
+                        .with_hint(format!(
+                            "the file was changed since the sweep wrote it; remove the folder '{}' \
                          to start over",
-                        path.display(),
-                        rows + 2,
-                        path.parent().map_or_else(String::new, |p| p.display().to_string())
-                    ))
-                    .into());
+                            path.parent().map_or_else(String::new, |p| p.display().to_string())
+                        ))
+                        .into());
                 }
             }
             rows += 1;
@@ -412,25 +408,6 @@ fn remove_if_there(path: &Path) -> Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e).with_context(|| format!("failed to remove '{}'", path.display())),
     }
-}
-
-/// Write a file under a temporary name next to it, then rename it into place.
-pub fn write_atomically(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let name = path.file_name().map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let result = (|| -> Result<()> {
-        let mut file = std::io::BufWriter::new(
-            File::create(&tmp).with_context(|| format!("failed to create '{}'", tmp.display()))?,
-        );
-        write(&mut file)?;
-        file.flush().with_context(|| format!("failed to write '{}'", tmp.display()))?;
-        drop(file);
-        fs::rename(&tmp, path).with_context(|| format!("failed to move '{}' into place", path.display()))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// Copy the lines `reader` has left into `out`, counting them.

@@ -14,6 +14,7 @@
 //! sensitivity chart per KPI and a "Sensitivity" section to `report.html`.
 
 use crate::console::{out, outln};
+use crate::output::names;
 use std::fs;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -26,14 +27,16 @@ use chipmarket_engine::sweep::{unit_design, Method, SweepSpec};
 
 use crate::batch::outdir::{RESOLVED, RUNS};
 use crate::cli::AnalyzeArgs;
-use crate::load::{self, InputError};
+use crate::error::InputError;
+use crate::load;
+use crate::output::atomic;
 use crate::output::csv::num;
 use crate::report;
 
 /// `sensitivity.csv`: the indices per KPI and parameter.
-pub const SENSITIVITY: &str = "sensitivity.csv";
+pub const SENSITIVITY: &str = names::SENSITIVITY;
 /// `boxes.csv`: the PRIM peeling trajectory and the pasted box.
-pub const BOXES: &str = "boxes.csv";
+pub const BOXES: &str = names::BOXES;
 
 /// Per point and KPI: runs with a value, their mean and sum of squared deviations (Welford).
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,9 +66,8 @@ struct Condition {
 impl Condition {
     fn parse(text: &str) -> Result<Condition, InputError> {
         let bad = || {
-            InputError(format!(
-                "--discover: expected \"KPI > VALUE\" (or >=, <, <=), found \"{text}\"\n\nhint: for example --discover \"market_final_year_domestic_compute_share > 0.6\""
-            ))
+            InputError::new(format!("--discover: expected \"KPI > VALUE\" (or >=, <, <=), found \"{text}\""))
+                .with_hint("for example --discover \"market_final_year_domestic_compute_share > 0.6\"")
         };
         for op in [">=", "<=", ">", "<"] {
             if let Some((kpi, value)) = text.split_once(op) {
@@ -108,25 +110,22 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
     let resolved_path = dir.join(RESOLVED);
     let runs_path = dir.join(RUNS);
     if !resolved_path.is_file() || !runs_path.is_file() {
-        return Err(InputError(format!(
-            "'{}' is not a finished sweep folder: it has no {}\n\nhint: give the output folder of `chipmarket sweep` (merge the shards of a sharded sweep first)",
+        return Err(InputError::new(format!(
+            "'{}' is not a finished sweep folder: it has no {}",
             dir.display(),
             if resolved_path.is_file() { RUNS } else { RESOLVED }
         ))
+        .with_hint("give the output folder of `chipmarket sweep` (merge the shards of a sharded sweep first)")
         .into());
     }
     let text = load::read_text(&resolved_path, "resolved sweep")?;
     let spec = SweepSpec::from_toml_str(&text).map_err(|e| {
         let place = e.line_col.map_or_else(String::new, |(l, c)| format!("{l}:{c}:"));
-        InputError(format!("invalid sweep: {}:{place} {e}", resolved_path.display()))
+        InputError::new(format!("invalid sweep: {}:{place} {e}", resolved_path.display()))
     })?;
     let condition = args.discover.as_deref().map(Condition::parse).transpose()?;
     if condition.is_none() && !matches!(spec.method, Method::Saltelli | Method::Morris) {
-        return Err(InputError(format!(
-            "{}: this sweep's design is \"{}\"; sensitivity indices need a saltelli or a morris design\n\nhint: run a sweep with method = \"saltelli\" (samples = N) or method = \"morris\" (trajectories = r), see docs/analysis.md; --discover \"KPI > VALUE\" works with any design",
-            resolved_path.display(),
-            spec.method.as_str()
-        ))
+        return Err(InputError::new(format!("{}: this sweep's design is \"{}\"; sensitivity indices need a saltelli or a morris design", resolved_path.display(), spec.method.as_str())).with_hint("run a sweep with method = \"saltelli\" (samples = N) or method = \"morris\" (trajectories = r), see docs/analysis.md; --discover \"KPI > VALUE\" works with any design")
         .into());
     }
     let n_points = usize::try_from(spec.n_points()).context("too many points")?;
@@ -155,11 +154,12 @@ fn read_runs(
     let mut expected = vec!["point".to_string(), "replication".to_string(), "seed".to_string()];
     expected.extend(spec.vary.iter().map(|a| format!("param_{}", a.path)));
     if header.len() < expected.len() || header.iter().zip(&expected).any(|(h, e)| h != e) {
-        return Err(InputError(format!(
-            "{}:1: the header does not match sweep.resolved.toml: expected it to start with {}\n\nhint: analyze the folder `chipmarket sweep` wrote, unchanged",
+        return Err(InputError::new(format!(
+            "{}:1: the header does not match sweep.resolved.toml: expected it to start with {}",
             path.display(),
             expected.join(",")
         ))
+        .with_hint("analyze the folder `chipmarket sweep` wrote, unchanged")
         .into());
     }
     let all: Vec<&str> = header.iter().skip(3 + d).collect();
@@ -171,11 +171,8 @@ fn read_runs(
                 .filter(|(s, _)| *s > 0.8)
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map_or_else(String::new, |(_, k)| format!("did you mean \"{k}\"? "));
-            InputError(format!(
-                "{what}: \"{name}\" is not a KPI column of {}\n\nhint: {near}the KPIs are the columns after the param_ ones: {}",
-                path.display(),
-                all.join(", ")
-            ))
+            InputError::new(format!("{what}: \"{name}\" is not a KPI column of {}", path.display()))
+                .with_hint(format!("{near}the KPIs are the columns after the param_ ones: {}", all.join(", ")))
         })
     };
     let mut cols: Vec<usize> = Vec::new();
@@ -207,7 +204,7 @@ fn read_runs(
             return Ok(None);
         }
         std::str::from_utf8(bytes).ok().and_then(|s| s.parse::<f64>().ok()).map(Some).ok_or_else(|| {
-            InputError(format!(
+            InputError::new(format!(
                 "{}:{line}: column {}: expected a number, found \"{}\"",
                 path.display(),
                 header.get(col).unwrap_or("?"),
@@ -218,7 +215,7 @@ fn read_runs(
     while reader.read_byte_record(&mut record).with_context(|| format!("failed to read '{}'", path.display()))? {
         line += 1;
         if record.len() != header.len() {
-            return Err(InputError(format!(
+            return Err(InputError::new(format!(
                 "{}:{line}: a row has {} cells, expected {}",
                 path.display(),
                 record.len(),
@@ -229,7 +226,7 @@ fn read_runs(
         let point =
             std::str::from_utf8(&record[0]).ok().and_then(|s| s.parse::<usize>().ok()).filter(|&p| p < n_points);
         let Some(point) = point else {
-            return Err(InputError(format!(
+            return Err(InputError::new(format!(
                 "{}:{line}: column point: expected a point from 0 to {}, found \"{}\"",
                 path.display(),
                 n_points.saturating_sub(1),
@@ -254,10 +251,11 @@ fn read_runs(
     }
     if let Some(missing) = seen.iter().position(|s| !s) {
         let count = seen.iter().filter(|s| !**s).count();
-        return Err(InputError(format!(
-            "{}: {count} of the design's {n_points} points have no runs (the first is point {missing})\n\nhint: analyze a finished sweep; merge the shards of a sharded sweep first (`chipmarket merge`)",
+        return Err(InputError::new(format!(
+            "{}: {count} of the design's {n_points} points have no runs (the first is point {missing})",
             path.display()
         ))
+        .with_hint("analyze a finished sweep; merge the shards of a sharded sweep first (`chipmarket merge`)")
         .into());
     }
     Ok(Read { kpis, acc, params, hits })
@@ -375,7 +373,7 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     let out = args.out.clone().unwrap_or_else(|| args.dir.join(SENSITIVITY));
-    write_atomically(&out, &bytes)?;
+    write_out(&out, &bytes)?;
     if !args.quiet {
         out!("{table}")?;
         outln!("wrote {}", out.display())?;
@@ -399,14 +397,12 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
 fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition) -> Result<()> {
     let numeric: Vec<usize> = (0..spec.vary.len()).filter(|&j| read.params.iter().all(|p| p[j].is_finite())).collect();
     if numeric.is_empty() {
-        return Err(
-            InputError("--discover: no varied parameter takes numbers, so there is no box to draw".into()).into()
-        );
+        return Err(InputError::new("--discover: no varied parameter takes numbers, so there is no box to draw").into());
     }
     let x: Vec<Vec<f64>> = read.params.iter().map(|p| numeric.iter().map(|&j| p[j]).collect()).collect();
     let weight: Vec<f64> = read.acc[0].iter().map(|a| f64::from(a.n)).collect();
     let result = prim::prim(&x, &read.hits, &weight, prim::PrimOptions::default())
-        .map_err(|e| InputError(format!("--discover \"{} {} {}\": {e}", cond.kpi, cond.op, num(cond.value))))?;
+        .map_err(|e| InputError::new(format!("--discover \"{} {} {}\": {e}", cond.kpi, cond.op, num(cond.value))))?;
     let paths: Vec<&str> = numeric.iter().map(|&j| spec.vary[j].path.as_str()).collect();
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     let mut head: Vec<String> =
@@ -442,7 +438,7 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
     record(result.chosen, "pasted", &result.pasted)?;
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     let out = args.out.clone().unwrap_or_else(|| args.dir.join(BOXES));
-    write_atomically(&out, &bytes)?;
+    write_out(&out, &bytes)?;
     if !args.quiet {
         let all = &result.peeling[0];
         let b = &result.pasted;
@@ -474,15 +470,12 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
     Ok(())
 }
 
-/// Write `bytes` to `path` through a temporary file in the same folder, renamed into place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// Write `bytes` to `path` atomically, creating its folder if needed.
+fn write_out(path: &Path, bytes: &[u8]) -> Result<()> {
     let parent =
         path.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     fs::create_dir_all(&parent).with_context(|| format!("failed to create '{}'", parent.display()))?;
-    let name = path.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    fs::write(&tmp, bytes).with_context(|| format!("failed to write '{}'", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("failed to move results into '{}'", path.display()))
+    atomic::write(path, bytes)
 }
 
 #[cfg(test)]

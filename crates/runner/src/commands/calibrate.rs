@@ -17,29 +17,31 @@
 //! generation and ends with the same files as an uninterrupted run.
 
 use crate::console::{errln, out, outln};
+use crate::output::names;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::num::NonZeroUsize;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
-use indicatif::{ProgressBar, ProgressState, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use chipmarket_engine::calibration::{Calibration, CalibrationSpec, Search};
-use chipmarket_engine::fit::{self, Catalogue, RepFlows, Scope, Target, TargetFit};
-use chipmarket_engine::scenario::{KeyPath, ScenarioError};
+use chipmarket_engine::calibration::Search;
+use chipmarket_engine::fit::{self, RepFlows, TargetFit};
 use chipmarket_engine::sweep::{unit_design, Method, SweepSpec};
-use chipmarket_engine::{run as run_engine, RunOptions, Scenario};
+use chipmarket_engine::{run as run_engine, RunOptions};
 
 use crate::cli::CalibrateArgs;
-use crate::commands::compare;
-use crate::load::{self, InputError};
-use crate::output::csv::num;
+use crate::error::InputError;
+use crate::load::calibration::{load, Loaded};
+use crate::output::atomic;
+use crate::output::csv::{csv_line, num};
 use crate::progress;
+use crate::targets;
 
 /// The hidden file finished generations are appended to.
 const PARTIAL: &str = ".trace.partial.csv";
@@ -49,85 +51,6 @@ const STATE: &str = ".calibration.state";
 const FAILED_LOSS: f64 = 1e12;
 /// How many times the replications the best point is re-run with.
 const RERUN_FACTOR: u32 = 5;
-
-/// Render a calibration-file error: `file:line:column: path: message`.
-fn describe(source: &str, err: &ScenarioError) -> InputError {
-    let place = match err.line_col {
-        Some((line, col)) => format!("{source}:{line}:{col}: "),
-        None => format!("{source}: "),
-    };
-    InputError(format!("invalid calibration: {place}{err}"))
-}
-
-/// A calibration file read and checked: its parameters, targets and catalogue.
-struct Loaded {
-    cal: Calibration,
-    targets: Vec<Target>,
-    scopes: Vec<Scope>,
-    cat: Catalogue,
-    /// Text that identifies the calibration (for `--resume`).
-    identity: String,
-    /// The base scenario's path.
-    base_path: PathBuf,
-}
-
-/// Check a calibration file against its base and targets (for `chipmarket validate`):
-/// returns the number of free parameters and of targets.
-pub(crate) fn check(path: &Path) -> Result<(usize, usize), InputError> {
-    load(path).map(|l| (l.cal.spec.free.len(), l.targets.len()))
-}
-
-fn load(path: &Path) -> Result<Loaded, InputError> {
-    let text = load::read_text(path, "calibration file")?;
-    let shown = path.display().to_string();
-    let spec = CalibrationSpec::from_toml_str(&text).map_err(|e| describe(&shown, &e))?;
-    let dir = path.parent().unwrap_or(Path::new(""));
-    let base_path = dir.join(&spec.base);
-    if !base_path.is_file() {
-        let err = ScenarioError::new(
-            KeyPath::root().key("base"),
-            format!("cannot read the base scenario '{}': no such file", base_path.display()),
-        )
-        .with_hint("the path is relative to the folder of the calibration file");
-        return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
-    }
-    let source = load::source(Some(&base_path))?;
-    Scenario::from_layers(&source.layers(), &[]).map_err(|e| load::describe(&source.layer_name(e.layer), &e))?;
-    let layers = source.layers();
-    let targets_path = spec.targets.as_ref().map(|t| dir.join(t));
-    if let Some(p) = &targets_path {
-        if !p.is_file() {
-            let err = ScenarioError::new(KeyPath::root().key("targets"), format!("cannot read the targets file '{}': no such file", p.display()))
-                .with_hint("the path is relative to the folder of the calibration file; leave `targets` out for the project's observed outcomes");
-            return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
-        }
-    }
-    let cal = Calibration::bind(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
-    let (mut targets, targets_name) = compare::targets(targets_path.as_deref())?;
-    for (i, id) in cal.spec.exclude.iter().enumerate() {
-        if !targets.iter().any(|t| &t.id == id) {
-            let err =
-                ScenarioError::new(KeyPath::root().key("exclude").index(i), format!("no target has the id \"{id}\""))
-                    .with_hint(format!(
-                        "the ids of {targets_name} are {}",
-                        targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", ")
-                    ));
-            return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
-        }
-    }
-    targets.retain(|t| !cal.spec.exclude.contains(&t.id));
-    cal.check_until(&targets, &text).map_err(|e| describe(&shown, &e))?;
-    let probe = cal.scenario_at(&cal.values_at(&vec![0.5; cal.spec.free.len()])).map_err(|e| describe(&shown, &e))?;
-    let cat = Catalogue::of_scenario(&probe);
-    let scopes = fit::bind(&targets, &cat).map_err(|e| compare::describe(&targets_name, &e))?;
-    let identity = format!(
-        "{}\n{}\n{}",
-        toml::to_string(&cal.spec).unwrap_or_default(),
-        cal.sweep.base.to_toml_string(),
-        targets.iter().map(|t| format!("{:?}", t)).collect::<Vec<_>>().join("\n")
-    );
-    Ok(Loaded { cal, targets, scopes, cat, identity, base_path })
-}
 
 /// One evaluation: where, and what it gave (cells as written to `trace.csv`).
 #[derive(Debug, Clone)]
@@ -256,12 +179,6 @@ impl Evaluator<'_> {
     }
 }
 
-fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    let _ = w.write_record(cells);
-    w.into_inner().unwrap_or_default()
-}
-
 /// Reflect a coordinate into [0, 1] (a search step past a bound comes back in).
 fn reflect(x: f64) -> f64 {
     if !x.is_finite() {
@@ -319,7 +236,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let l = load(&args.file)?;
     let spec = &l.cal.spec;
     let jobs = match args.jobs {
-        Some(0) => return Err(InputError("--jobs: expected a whole number of at least 1, found 0".into()).into()),
+        Some(0) => return Err(InputError::new("--jobs: expected a whole number of at least 1, found 0").into()),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
     };
@@ -332,18 +249,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let mut memo = HashMap::new();
     if partial.exists() || state.exists() {
         if !args.resume {
-            return Err(InputError(format!(
-                "{} holds an interrupted calibration\n\nhint: add --resume to continue it, or remove the folder to start again",
-                out.display()
-            ))
-            .into());
+            return Err(InputError::new(format!("{} holds an interrupted calibration", out.display()))
+                .with_hint("add --resume to continue it, or remove the folder to start again")
+                .into());
         }
         let previous = fs::read_to_string(&state).unwrap_or_default();
         if previous != l.identity {
-            return Err(InputError(format!(
-                "{} holds an interrupted calibration of another file or version (its settings, base scenario or targets differ)\n\nhint: remove the folder, or give another --out",
-                out.display()
-            ))
+            return Err(InputError::new(format!("{} holds an interrupted calibration of another file or version (its settings, base scenario or targets differ)", out.display())).with_hint("remove the folder, or give another --out")
             .into());
         }
         let text = fs::read_to_string(&partial).unwrap_or_default();
@@ -361,7 +273,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
                 memo.insert(params, (loss, rest));
             }
         }
-    } else if args.resume && out.join("trace.csv").is_file() && out.join("calibrated.toml").is_file() {
+    } else if args.resume && out.join(names::TRACE).is_file() && out.join(names::CALIBRATED).is_file() {
         if !args.quiet {
             outln!("{name}: already complete in {}", out.display())?;
         }
@@ -385,15 +297,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         errln!("resuming {name}: {resumed} evaluation(s) already done");
     }
 
-    let bar = progress::bar(u64::from(spec.budget), "evaluations", args.quiet);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} evaluations {pos}/{len} [{bar:30}] best loss {msg} {rate} eta {eta}")
-    {
-        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{:.1} eval/s", state.per_sec());
-        };
-        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
-    }
+    let bar = progress::evaluations(u64::from(spec.budget), args.quiet);
     let ev = Evaluator {
         l: &l,
         memo: Mutex::new(memo),
@@ -521,17 +425,13 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         "`extends` is relative to this file; next to the base scenario, write its file name instead.".to_string(),
     ];
     let layer = l.cal.layer_toml(&values, &extends, &header);
-    let write = |file: &str, bytes: &[u8]| -> Result<()> {
-        let tmp = out.join(format!(".{file}.tmp"));
-        fs::write(&tmp, bytes).with_context(|| format!("failed to write '{}'", tmp.display()))?;
-        fs::rename(&tmp, out.join(file)).with_context(|| format!("failed to write '{}'", out.join(file).display()))
-    };
-    write("calibrated.toml", layer.as_bytes())?;
-    write("fit.csv", &compare::fit_csv(&l.targets, &fits))?;
-    fs::rename(&partial, out.join("trace.csv")).context("failed to move the trace into place")?;
+    let write = |file: &str, bytes: &[u8]| atomic::write(&out.join(file), bytes);
+    write(names::CALIBRATED, layer.as_bytes())?;
+    write(names::FIT, &targets::fit_csv(&l.targets, &fits))?;
+    fs::rename(&partial, out.join(names::TRACE)).context("failed to move the trace into place")?;
     fs::remove_file(&state).context("failed to remove the calibration state")?;
     if !args.quiet {
-        out!("{}", compare::table(&l.targets, &fits))?;
+        out!("{}", targets::table(&l.targets, &fits))?;
         let evals = ev.count.lock().expect("count").0;
         outln!(
             "{name}: {evals} evaluation(s) ({resumed} from the previous trace) + a re-run with {} replications in {:.1} s; loss {}; wrote {}",

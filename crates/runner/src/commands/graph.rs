@@ -8,7 +8,8 @@ use chipmarket_engine::supply::SupplyNetwork;
 
 use crate::cli::GraphArgs;
 use crate::console::out;
-use crate::load::{self, InputError};
+use crate::error::InputError;
+use crate::load;
 
 /// Print the graph, with links cut by the regime scheduled at `--at` drawn as cut.
 pub fn graph(args: &GraphArgs) -> Result<()> {
@@ -17,9 +18,8 @@ pub fn graph(args: &GraphArgs) -> Result<()> {
     let at = match &args.at {
         None => scenario.scenario.start,
         Some(text) => Date::parse(text).ok_or_else(|| {
-            InputError(format!(
-                "--at: expected a date written YYYY-MM-DD, found \"{text}\"\n\nhint: for example --at 2026-01-15"
-            ))
+            InputError::new(format!("--at: expected a date written YYYY-MM-DD, found \"{text}\""))
+                .with_hint("for example --at 2026-01-15")
         })?,
     };
     let policy = PolicyBook::new(&scenario, &cal);

@@ -22,7 +22,8 @@ use crate::batch::rows::RunsCheck;
 use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::MergeArgs;
 use crate::console::outln;
-use crate::load::InputError;
+use crate::error::InputError;
+use crate::output::atomic;
 use crate::output::layout::{self, Kind, OutFolder};
 use crate::report;
 
@@ -35,34 +36,39 @@ struct Part {
     resolved: String,
 }
 
-fn refuse<T>(message: String) -> Result<T> {
-    Err(InputError(message).into())
+fn refuse<T>(error: InputError) -> Result<T> {
+    Err(error.into())
 }
 
 fn read_part(dir: &Path) -> Result<Part> {
     let shown = dir.display();
     if !dir.is_dir() {
-        return refuse(format!("'{shown}' is not a folder\n\nhint: give the --out folders of the shards"));
+        return refuse(
+            InputError::new(format!("'{shown}' is not a folder")).with_hint("give the --out folders of the shards"),
+        );
     }
     if outdir::in_progress(dir) {
-        return refuse(format!(
-            "'{shown}' holds a sweep that has not finished\n\nhint: run its `chipmarket sweep ... --shard K/N` again with --resume"
-        ));
+        return refuse(
+            InputError::new(format!("'{shown}' holds a sweep that has not finished"))
+                .with_hint("run its `chipmarket sweep ... --shard K/N` again with --resume"),
+        );
     }
     for name in [RESOLVED, RUNS, POINTS] {
         if !dir.join(name).is_file() {
-            return refuse(format!(
-                "'{shown}' holds no finished sweep: {name} is missing\n\nhint: give the --out folders of `chipmarket sweep --shard K/N`"
-            ));
+            return refuse(
+                InputError::new(format!("'{shown}' holds no finished sweep: {name} is missing"))
+                    .with_hint("give the --out folders of `chipmarket sweep --shard K/N`"),
+            );
         }
     }
     let resolved = read_small(&dir.join(RESOLVED))?;
     let shard_path = dir.join(SHARD);
     let (shard, file) = if shard_path.is_file() {
         let file: ShardFile = toml::from_str(&read_small(&shard_path)?)
-            .map_err(|e| InputError(format!("'{}' is damaged: {}", shard_path.display(), e.message())))?;
-        let shard = Shard::parse(&file.shard)
-            .map_err(|_| InputError(format!("'{}' is damaged: bad shard \"{}\"", shard_path.display(), file.shard)))?;
+            .map_err(|e| InputError::new(format!("'{}' is damaged: {}", shard_path.display(), e.message())))?;
+        let shard = Shard::parse(&file.shard).map_err(|_| {
+            InputError::new(format!("'{}' is damaged: bad shard \"{}\"", shard_path.display(), file.shard))
+        })?;
         (shard, Some(file))
     } else {
         (Shard { k: 1, n: 1 }, None)
@@ -75,41 +81,50 @@ fn check(mut parts: Vec<Part>) -> Result<Vec<Part>> {
     let first = &parts[0];
     for p in &parts[1..] {
         if p.resolved != first.resolved {
-            return refuse(format!(
-                "'{}' and '{}' hold different sweeps (their {RESOLVED} differ)\n\nhint: merge only the shards of one sweep, run by the same version",
-                first.dir.display(),
-                p.dir.display()
-            ));
+            return refuse(
+                InputError::new(format!(
+                    "'{}' and '{}' hold different sweeps (their {RESOLVED} differ)",
+                    first.dir.display(),
+                    p.dir.display()
+                ))
+                .with_hint("merge only the shards of one sweep, run by the same version"),
+            );
         }
         if p.shard.n != first.shard.n {
-            return refuse(format!(
-                "'{}' is shard {} but '{}' is shard {}: the shards were cut differently\n\nhint: merge shards of one --shard K/N split",
-                first.dir.display(),
-                first.shard,
-                p.dir.display(),
-                p.shard
-            ));
+            return refuse(
+                InputError::new(format!(
+                    "'{}' is shard {} but '{}' is shard {}: the shards were cut differently",
+                    first.dir.display(),
+                    first.shard,
+                    p.dir.display(),
+                    p.shard
+                ))
+                .with_hint("merge shards of one --shard K/N split"),
+            );
         }
     }
     parts.sort_by_key(|p| p.shard.k);
     for w in parts.windows(2) {
         if w[0].shard.k == w[1].shard.k {
-            return refuse(format!(
-                "shard {} is given twice: '{}' and '{}' overlap\n\nhint: give each shard once",
-                w[0].shard,
-                w[0].dir.display(),
-                w[1].dir.display()
-            ));
+            return refuse(
+                InputError::new(format!(
+                    "shard {} is given twice: '{}' and '{}' overlap",
+                    w[0].shard,
+                    w[0].dir.display(),
+                    w[1].dir.display()
+                ))
+                .with_hint("give each shard once"),
+            );
         }
     }
     let n = parts[0].shard.n;
     let missing: Vec<String> =
         (1..=n).filter(|k| !parts.iter().any(|p| p.shard.k == *k)).map(|k| format!("{k}/{n}")).collect();
     if !missing.is_empty() {
-        return refuse(format!(
-            "missing shard(s) {} of {n}\n\nhint: run `chipmarket sweep ... --shard K/{n}` for each and give all their folders",
-            missing.join(", ")
-        ));
+        return refuse(
+            InputError::new(format!("missing shard(s) {} of {n}", missing.join(", ")))
+                .with_hint(format!("run `chipmarket sweep ... --shard K/{n}` for each and give all their folders")),
+        );
     }
     let mut next = 0;
     for p in &parts {
@@ -118,18 +133,24 @@ fn check(mut parts: Vec<Part>) -> Result<Vec<Part>> {
                 || f.end_point < f.first_point
                 || f.points != parts[0].file.as_ref().map_or(0, |g| g.points)
             {
-                return refuse(format!(
-                    "'{}' (shard {}) does not continue where the shard before it ends\n\nhint: its shard.toml is damaged; run the shard again",
-                    p.dir.display(),
-                    p.shard
-                ));
+                return refuse(
+                    InputError::new(format!(
+                        "'{}' (shard {}) does not continue where the shard before it ends",
+                        p.dir.display(),
+                        p.shard
+                    ))
+                    .with_hint("its shard.toml is damaged; run the shard again"),
+                );
             }
             next = f.end_point;
         }
     }
     if let Some(f) = &parts[0].file {
         if next != f.points {
-            return refuse(format!("the shards end at point {next}, but the sweep has {} points", f.points));
+            return refuse(InputError::new(format!(
+                "the shards end at point {next}, but the sweep has {} points",
+                f.points
+            )));
         }
     }
     Ok(parts)
@@ -138,7 +159,8 @@ fn check(mut parts: Vec<Part>) -> Result<Vec<Part>> {
 /// The sweep a shard folder holds, read back from its `sweep.resolved.toml`.
 fn bind(part: &Part) -> Result<Sweep> {
     let path = part.dir.join(RESOLVED);
-    let damaged = |e: String| InputError(format!("'{}' is damaged: {e}\n\nhint: run the shard again", path.display()));
+    let damaged =
+        |e: String| InputError::new(format!("'{}' is damaged: {e}", path.display())).with_hint("run the shard again");
     let spec = SweepSpec::from_toml_str(&part.resolved).map_err(|e| damaged(e.to_string()))?;
     let base = spec.base_inline_text().ok_or_else(|| damaged("its base scenario is not inline".into()))?;
     Ok(Sweep::bind(spec, &part.resolved, &[&base]).map_err(|e| damaged(e.to_string()))?)
@@ -153,10 +175,13 @@ fn runs_of(part: &Part, sweep: &Sweep) -> Result<std::ops::Range<u64>> {
         Some(f) if f.replications == reps && f.points == n_points && f.end_point <= n_points => {
             Ok(f.first_point * reps..f.end_point * reps)
         }
-        Some(_) => refuse(format!(
-            "'{}' does not match its sweep ({n_points} points x {reps} replications)\n\nhint: its {SHARD} is damaged; run the shard again",
-            part.dir.join(SHARD).display()
-        )),
+        Some(_) => refuse(
+            InputError::new(format!(
+                "'{}' does not match its sweep ({n_points} points x {reps} replications)",
+                part.dir.join(SHARD).display()
+            ))
+            .with_hint(format!("its {SHARD} is damaged; run the shard again")),
+        ),
     }
 }
 
@@ -168,23 +193,20 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let out = &args.out;
     for p in &parts {
         if same_folder(&p.dir, out) {
-            return refuse(format!("--out '{}' is one of the shards\n\nhint: merge into a new folder", out.display()));
+            return refuse(
+                InputError::new(format!("--out '{}' is one of the shards", out.display()))
+                    .with_hint("merge into a new folder"),
+            );
         }
     }
     let folder = layout::check_out(out, Kind::Sweep, args.force)?;
     let sweep = bind(&parts[0])?;
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).with_context(|| format!("failed to create '{}'", parent.display()))?;
-    let name = out.file_name().map_or_else(|| "merged".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = parent.join(format!(".{name}.merge-{}", std::process::id()));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp)?;
-    }
+    let tmp = layout::make_tmp(out)?;
     let result = write_merged(&parts, &sweep, &tmp)
         .and_then(|()| report::finish_sweep(&tmp, "merge", &started))
         .and_then(|()| match folder {
             OutFolder::Foreign => layout::move_entries_into(&tmp, out),
-            OutFolder::Fresh | OutFolder::Ours => replace_dir(&tmp, out),
+            OutFolder::Fresh | OutFolder::Ours => layout::replace_with(&tmp, out),
         });
     let _ = fs::remove_dir_all(&tmp);
     result?;
@@ -198,7 +220,7 @@ fn write_merged(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
     merge_runs(parts, sweep, tmp)?;
     let runs = tmp.join(RUNS);
     let reader = BufReader::new(File::open(&runs).with_context(|| format!("failed to read '{}'", runs.display()))?);
-    outdir::write_atomically(&tmp.join(POINTS), |w| stats::points_csv(reader, w, sweep.spec.vary.len()))?;
+    atomic::write_with(&tmp.join(POINTS), |w| stats::points_csv(reader, w, sweep.spec.vary.len()))?;
     if parts.iter().any(|p| p.dir.join(FAILURES).is_file()) {
         concat(parts, FAILURES, tmp)?;
     }
@@ -223,11 +245,10 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
     for p in parts {
         let src = p.dir.join(RUNS);
         let damaged = |line_no: u64, what: String| -> Result<()> {
-            refuse(format!(
-                "{}:{line_no}: {what}\n\nhint: the file is damaged; run shard {} again",
-                src.display(),
-                p.shard
-            ))
+            refuse(
+                InputError::new(format!("{}:{line_no}: {what}", src.display()))
+                    .with_hint(format!("the file is damaged; run shard {} again", p.shard)),
+            )
         };
         let mut reader =
             BufReader::new(File::open(&src).with_context(|| format!("failed to read '{}'", src.display()))?);
@@ -245,10 +266,10 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
                 header = Some(h);
             }
             Some(first) if *first != h => {
-                return refuse(format!(
-                    "'{}' has other columns than the first shard's {RUNS}\n\nhint: merge only the shards of one sweep",
-                    src.display()
-                ));
+                return refuse(
+                    InputError::new(format!("'{}' has other columns than the first shard's {RUNS}", src.display()))
+                        .with_hint("merge only the shards of one sweep"),
+                );
             }
             Some(_) => {}
         }
@@ -276,13 +297,16 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
             idx += 1;
         }
         if idx != runs.end {
-            return refuse(format!(
-                "'{}' has {} runs, expected {} for shard {}: it is incomplete or damaged\n\nhint: run the shard again",
-                src.display(),
-                idx - runs.start,
-                runs.end - runs.start,
-                p.shard
-            ));
+            return refuse(
+                InputError::new(format!(
+                    "'{}' has {} runs, expected {} for shard {}: it is incomplete or damaged",
+                    src.display(),
+                    idx - runs.start,
+                    runs.end - runs.start,
+                    p.shard
+                ))
+                .with_hint("run the shard again"),
+            );
         }
     }
     out.flush().with_context(|| format!("failed to write '{}'", path.display()))?;
@@ -310,10 +334,10 @@ fn concat(parts: &[Part], name: &str, tmp: &Path) -> Result<()> {
                 header = Some(h);
             }
             Some(first) if *first != h => {
-                return refuse(format!(
-                    "'{}' has other columns than the first shard's {name}\n\nhint: merge only the shards of one sweep",
-                    src.display()
-                ));
+                return refuse(
+                    InputError::new(format!("'{}' has other columns than the first shard's {name}", src.display()))
+                        .with_hint("merge only the shards of one sweep"),
+                );
             }
             Some(_) => {}
         }
@@ -342,21 +366,4 @@ fn same_folder(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
     }
-}
-
-/// Put the finished folder `tmp` in the place of `out`, replacing what was there.
-fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
-    let old = out.with_file_name(format!(
-        ".{}.old-{}",
-        out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned()),
-        std::process::id()
-    ));
-    if out.exists() {
-        fs::rename(out, &old).with_context(|| format!("failed to move aside the old '{}'", out.display()))?;
-    }
-    fs::rename(tmp, out).with_context(|| format!("failed to move the merged sweep into '{}'", out.display()))?;
-    if old.exists() {
-        fs::remove_dir_all(&old).with_context(|| format!("failed to remove '{}'", old.display()))?;
-    }
-    Ok(())
 }

@@ -5,17 +5,18 @@ use crate::console::outln;
 use anyhow::Result;
 
 use crate::cli::PlotArgs;
-use crate::load::InputError;
+use crate::error::InputError;
 use crate::report::{self, Kind};
 
 /// `chipmarket plot DIR [--xlsx] [--quiet]`
 pub fn plot(args: &PlotArgs) -> Result<()> {
     let started = report::Started::now();
     if args.xlsx && report::detect(&args.dir)? == Kind::Sweep {
-        return Err(InputError(format!(
-            "--xlsx: '{}' holds a sweep; the workbook is made for run folders\n\nhint: leave out --xlsx (points_wide.csv opens in any spreadsheet)",
+        return Err(InputError::new(format!(
+            "--xlsx: '{}' holds a sweep; the workbook is made for run folders",
             args.dir.display()
         ))
+        .with_hint("leave out --xlsx (points_wide.csv opens in any spreadsheet)")
         .into());
     }
     let (kind, written) = report::plot(&args.dir, args.xlsx, &started)?;

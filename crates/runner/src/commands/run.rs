@@ -20,14 +20,16 @@ use tempfile::SpooledTempFile;
 use chipmarket_engine::analysis::precision::KpiPrecision;
 use chipmarket_engine::calendar::Calendar;
 use chipmarket_engine::market::end_tick;
-use chipmarket_engine::{run_with_sink, RunOptions, RunReport, Scenario};
+use chipmarket_engine::{run_with_sink, RunOptions, Scenario};
 
 use crate::batch::pool::run_ordered_within;
 use crate::cli::{Replications, RunArgs};
 use crate::console::{errln, out, outln};
-use crate::load::{self, InputError};
-use crate::output::csv::{files_in_memory, Assembler, Choice, RowWriter};
+use crate::error::InputError;
+use crate::load;
+use crate::output::csv::{Assembler, Choice, RowWriter};
 use crate::output::layout;
+use crate::output::names;
 use crate::precision::{self, Kpis};
 use crate::progress;
 use crate::report;
@@ -37,17 +39,6 @@ pub const SPOOL_BYTES: usize = 1 << 20;
 
 /// Replications per worker that may wait, finished, for the ones before them.
 const AHEAD_PER_JOB: u64 = 2;
-
-/// The files of `reports`, by name, as bytes (every row file, `contracts.csv` unless the
-/// scenario turns it off, `events.csv` with `trace`): what a run writes before its derived
-/// outputs, built in memory (a sweep's `--keep-runs`).
-pub fn files(scenario: &Scenario, reports: &[RunReport], trace: bool) -> Vec<(&'static str, Vec<u8>)> {
-    let mut files = vec![("scenario.resolved.toml", scenario.to_toml_string().into_bytes())];
-    let choice = Choice { contracts: scenario.output.contracts, events: trace };
-    // Writing to memory does not fail.
-    files.extend(files_in_memory(reports, choice).unwrap_or_default());
-    files
-}
 
 /// Quarters a replication closes: from the start's quarter to the one the horizon ends in.
 fn quarters_per_replication(scenario: &Scenario) -> u64 {
@@ -94,7 +85,7 @@ fn write_run(scenario: &mut Scenario, dir: &Path, choice: Choice, count: Count, 
     let mut asm = Assembler::new(
         choice,
         |f| open(f.name()).map_err(|e| std::io::Error::other(format!("{e:#}"))),
-        open("summary.csv")?,
+        open(names::SUMMARY)?,
     )
     .context("failed to start the output files")?;
     let table = match count {
@@ -116,7 +107,8 @@ fn write_run(scenario: &mut Scenario, dir: &Path, choice: Choice, count: Count, 
             || {
                 |r: u64| -> Result<_> {
                     let part = |_| tempfile::spooled_tempfile_in(SPOOL_BYTES, dir);
-                    let mut writer = RowWriter::<SpooledTempFile>::new(choice, part, bar.clone());
+                    let bar = bar.clone();
+                    let mut writer = RowWriter::<SpooledTempFile>::new(choice, part, move || bar.inc(1));
                     let r = u32::try_from(r).context("replication number")?;
                     run_with_sink(sc, r, options, &mut writer).with_context(|| format!("replication {r} failed"))?;
                     writer.finish().with_context(|| format!("failed to write the rows of replication {r}"))
@@ -162,7 +154,7 @@ fn write_run(scenario: &mut Scenario, dir: &Path, choice: Choice, count: Count, 
         written += 1;
         Ok(())
     };
-    put("scenario.resolved.toml", scenario.to_toml_string().as_bytes())?;
+    put(names::SCENARIO_RESOLVED, scenario.to_toml_string().as_bytes())?;
     if let Some(reached) = &reached {
         put(precision::FILE, &precision::csv(reached))?;
     }
@@ -178,7 +170,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     if let Some(Replications::Count(n)) = args.replications {
         if n == 0 {
-            return Err(InputError("--replications: expected a whole number of at least 1, found 0".into()).into());
+            return Err(InputError::new("--replications: expected a whole number of at least 1, found 0").into());
         }
         sets.push(format!("scenario.replications={n}"));
     }
@@ -239,8 +231,9 @@ mod tests {
         let choice = Choice { contracts: true, events: true };
         let done = write_run(&mut s, &out, choice, Count::Fixed, true).unwrap();
         let options = RunOptions { record_rows: true, trace: true };
-        let reports: Vec<RunReport> = (0..5).map(|r| chipmarket_engine::run(&s, r, options).unwrap()).collect();
-        let expected = files(&s, &reports, true);
+        let reports: Vec<chipmarket_engine::RunReport> =
+            (0..5).map(|r| chipmarket_engine::run(&s, r, options).unwrap()).collect();
+        let expected = crate::output::csv::run_files(&s, &reports, true);
         assert_eq!(done.files, expected.len());
         assert_eq!(done.events, reports.iter().map(|r| r.events_processed).sum::<u64>());
         for (name, bytes) in expected {

@@ -8,14 +8,13 @@
 //! with empty KPI cells and listed in `failures.csv`; the others go on, and the exit code is 1.
 
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
-use indicatif::{ProgressState, ProgressStyle};
 
-use chipmarket_engine::scenario::{KeyPath, Scenario, ScenarioError};
-use chipmarket_engine::sweep::{Sweep, SweepSpec};
+use chipmarket_engine::scenario::Scenario;
+use chipmarket_engine::sweep::Sweep;
 use chipmarket_engine::{run as run_engine, RunOptions};
 
 use crate::batch::outdir::{self, Expect, Opened, OutDir, State};
@@ -23,65 +22,13 @@ use crate::batch::pool::{panic_message, run_ordered};
 use crate::batch::rows::{self, RunsCheck};
 use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::SweepArgs;
-use crate::commands::run;
 use crate::console::{errln, outln};
-use crate::load::{self, InputError};
-use crate::output::csv::opt;
+use crate::error::InputError;
+use crate::load::sweep::{load, Loaded};
+use crate::output::csv::{csv_line, opt};
 use crate::output::layout;
 use crate::progress;
 use crate::report;
-
-/// A sweep file read, checked against its base scenario and expanded.
-pub struct Loaded {
-    /// The sweep, bound to its base.
-    pub sweep: Sweep,
-    /// The sweep file's name without extension (the default output folder).
-    pub name: String,
-}
-
-/// Read, check and expand the sweep file at `path`. Every problem is an [`InputError`] that
-/// names the file, line and column.
-pub fn load(path: &Path) -> Result<Loaded, InputError> {
-    let text = load::read_text(path, "sweep file")?;
-    let shown = path.display().to_string();
-    let spec = SweepSpec::from_toml_str(&text).map_err(|e| describe(&shown, &e))?;
-    let layers: Vec<String> = match spec.base_path() {
-        Some(rel) => {
-            let base_path = path.parent().unwrap_or(Path::new("")).join(rel);
-            if !base_path.is_file() {
-                let err = ScenarioError::new(
-                    KeyPath::root().key("base"),
-                    format!("cannot read the base scenario '{}': no such file", base_path.display()),
-                )
-                .with_hint("the path is relative to the folder of the sweep file");
-                return Err(describe(&shown, &SweepSpec::locate_error(err, &text)));
-            }
-            let source = load::source(Some(&base_path))?;
-            Scenario::from_layers(&source.layers(), &[])
-                .map_err(|e| load::describe(&source.layer_name(e.layer), &e))?;
-            source.layers().into_iter().map(str::to_string).collect()
-        }
-        None => {
-            let base_text = spec.base_inline_text().unwrap_or_default();
-            Scenario::from_toml_str(&base_text)
-                .map_err(|e| describe(&shown, &SweepSpec::locate_base_error(e, &text)))?;
-            vec![base_text]
-        }
-    };
-    let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
-    let sweep = Sweep::bind(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
-    let name = path.file_stem().map_or_else(|| "sweep".to_string(), |s| s.to_string_lossy().into_owned());
-    Ok(Loaded { sweep, name })
-}
-
-/// Render a sweep-file error: `file:line:column: path: message`.
-fn describe(source: &str, err: &ScenarioError) -> InputError {
-    let place = match err.line_col {
-        Some((line, col)) => format!("{source}:{line}:{col}: "),
-        None => format!("{source}: "),
-    };
-    InputError(format!("invalid sweep: {place}{err}"))
-}
 
 /// What every worker needs to run one run and format its rows.
 struct Plan<'a> {
@@ -148,20 +95,12 @@ impl Plan<'_> {
                 pw = width(self.sweep.points.len() as u64),
                 rw = width(self.replications)
             );
-            let files = run::files(scenario, std::slice::from_ref(&report), false);
+            let files = crate::output::csv::run_files(scenario, std::slice::from_ref(&report), false);
             layout::write_dir_atomically(&dirs.join(name), &files)
                 .map_err(|e| format!("failed to write its files: {e:#}"))?;
         }
         Ok(report.summary.kpis.iter().map(|(_, v)| *v).collect())
     }
-}
-
-/// One CSV record with its newline.
-fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> Vec<u8> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    // Writing to a Vec cannot fail.
-    let _ = w.write_record(cells);
-    w.into_inner().unwrap_or_default()
 }
 
 /// The KPI columns, from the first run that succeeds (the same for every point).
@@ -191,7 +130,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         None => 0..n_points,
     };
     let jobs = match args.jobs {
-        Some(0) => return Err(InputError("--jobs: expected a whole number of at least 1, found 0".into()).into()),
+        Some(0) => return Err(InputError::new("--jobs: expected a whole number of at least 1, found 0").into()),
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
     };
@@ -199,8 +138,9 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         None => None,
         Some(text) => {
             let parsed = text.split_once('/').and_then(|(p, r)| Some((p.parse::<u64>().ok()?, r.parse::<u64>().ok()?)));
-            let (p, r) = parsed
-                .ok_or_else(|| InputError(format!("--debug-fail-run: expected POINT/REPLICATION, found \"{text}\"")))?;
+            let (p, r) = parsed.ok_or_else(|| {
+                InputError::new(format!("--debug-fail-run: expected POINT/REPLICATION, found \"{text}\""))
+            })?;
             Some(p * u64::from(sweep.replications()) + r)
         }
     };
@@ -270,13 +210,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         run_dirs: args.keep_runs.then(|| dir.path().join(outdir::RUN_DIRS)),
         fail_run,
     };
-    let bar = progress::bar(todo.end - todo.start, "runs", args.quiet);
-    if let Ok(style) = ProgressStyle::with_template("{spinner} runs {pos}/{len} [{bar:30}] {rate} eta {eta}") {
-        let rate = |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{:.0} runs/s", state.per_sec());
-        };
-        bar.set_style(style.with_key("rate", rate).progress_chars("=> "));
-    }
+    let bar = progress::runs(todo.end - todo.start, args.quiet);
     let ran = todo.end - todo.start;
     let sink_dir = &mut dir;
     // Workers take a point's replications together (in pieces of at most 16), so each usually

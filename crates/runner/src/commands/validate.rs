@@ -4,17 +4,18 @@ use anyhow::Result;
 
 use crate::cli::ValidateArgs;
 use crate::console::{errln, outln};
-use crate::load::{self, InputError};
+use crate::error::InputError;
+use crate::load;
 
 /// Validate every file; exit code 2 if any is invalid.
 pub fn validate(args: &ValidateArgs) -> Result<()> {
     let mut failed = Vec::new();
     for path in &args.files {
         let checked = if is_calibration_file(path) {
-            super::calibrate::check(path)
+            load::calibration::check(path)
                 .map(|(free, targets)| format!(" (calibration: {free} free parameter(s), {targets} target(s))"))
         } else if is_sweep_file(path) {
-            super::sweep::load(path).map(|l| {
+            load::sweep::load(path).map(|l| {
                 format!(" (sweep: {} point(s) x {} replication(s))", l.sweep.points.len(), l.sweep.replications())
             })
         } else {
@@ -31,7 +32,7 @@ pub fn validate(args: &ValidateArgs) -> Result<()> {
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(InputError(format!("{} of {} file(s) invalid: {}", failed.len(), args.files.len(), failed.join(", ")))
+        Err(InputError::new(format!("{} of {} file(s) invalid: {}", failed.len(), args.files.len(), failed.join(", ")))
             .into())
     }
 }

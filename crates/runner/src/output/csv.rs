@@ -25,11 +25,12 @@
 use std::fmt::{self, Write as _};
 use std::io::{self, Seek, SeekFrom, Write};
 
+use crate::output::names;
+
 use chipmarket_engine::calendar::{Date, Quarter};
 use chipmarket_engine::observe::{
     Catalog, ChipQuarter, ContractRow, EventRow, FirmQuarter, MarketQuarter, RunReport, Sink, Summary,
 };
-use indicatif::ProgressBar;
 use serde::{Serialize, Serializer};
 
 /// Rows a spreadsheet holds (Excel's limit, the header included).
@@ -366,11 +367,11 @@ impl RowFile {
     /// The file name.
     pub fn name(self) -> &'static str {
         match self {
-            RowFile::Firms => "firms_quarterly.csv",
-            RowFile::Market => "market_quarterly.csv",
-            RowFile::Chips => "chips_quarterly.csv",
-            RowFile::Contracts => "contracts.csv",
-            RowFile::Events => "events.csv",
+            RowFile::Firms => names::FIRMS_QUARTERLY,
+            RowFile::Market => names::MARKET_QUARTERLY,
+            RowFile::Chips => names::CHIPS_QUARTERLY,
+            RowFile::Contracts => names::CONTRACTS,
+            RowFile::Events => names::EVENTS,
         }
     }
 
@@ -512,16 +513,25 @@ pub struct RowWriter<P: Write> {
     summary: Option<(Vec<String>, Vec<String>)>,
     kpis: Vec<(String, Option<f64>)>,
     events_processed: u64,
-    quarters: ProgressBar,
+    on_quarter: Box<dyn FnMut()>,
     error: Option<csv::Error>,
 }
 
 impl<P: Write> RowWriter<P> {
-    /// A writer whose part for each chosen file comes from `part`; each quarter closed
-    /// advances `quarters` by one.
-    pub fn new(choice: Choice, mut part: impl FnMut(RowFile) -> P, quarters: ProgressBar) -> Self {
+    /// A writer whose part for each chosen file comes from `part`; `on_quarter` is called as
+    /// each quarter closes (a progress bar moves on).
+    pub fn new(choice: Choice, mut part: impl FnMut(RowFile) -> P, on_quarter: impl FnMut() + 'static) -> Self {
         let writers = RowFile::ALL.iter().map(|&f| choice.writes(f).then(|| csv_writer(part(f)))).collect();
-        RowWriter { writers, rows: [0; 5], summary: None, kpis: Vec::new(), events_processed: 0, quarters, error: None }
+        let on_quarter = Box::new(on_quarter);
+        RowWriter {
+            writers,
+            rows: [0; 5],
+            summary: None,
+            kpis: Vec::new(),
+            events_processed: 0,
+            on_quarter,
+            error: None,
+        }
     }
 
     fn write<R: Serialize>(&mut self, file: RowFile, record: R) {
@@ -563,7 +573,7 @@ impl<P: Write> Sink for RowWriter<P> {
 
     fn market_quarter(&mut self, names: &Catalog, row: &MarketQuarter) {
         self.write(RowFile::Market, MarketRecord::new(names, row));
-        self.quarters.inc(1);
+        (self.on_quarter)();
     }
 
     fn chip_quarter(&mut self, names: &Catalog, row: &ChipQuarter) {
@@ -616,7 +626,7 @@ impl RowCount {
 
 /// The warning for a file that passed [`SPREADSHEET_ROWS`].
 pub fn too_many_rows(file: &str) -> String {
-    let hint = if file == "contracts.csv" { "; `[output] contracts = false` leaves it out" } else { "" };
+    let hint = if file == names::CONTRACTS { "; `[output] contracts = false` leaves it out" } else { "" };
     format!(
         "warning: {file} has more than {SPREADSHEET_ROWS} rows, more than a spreadsheet shows \
          (use a CSV reader, or fewer replications{hint})"
@@ -682,7 +692,7 @@ impl<F: Write> Assembler<F> {
         }
         out.write_all(&csv_line(&written.summary_row))?;
         if count.add(1) {
-            warnings.push(too_many_rows("summary.csv"));
+            warnings.push(too_many_rows(names::SUMMARY));
         }
         self.events_processed += written.events_processed;
         self.replications += 1;
@@ -722,7 +732,7 @@ impl<F: Write> Assembler<F> {
 pub fn files_in_memory(reports: &[RunReport], choice: Choice) -> io::Result<Vec<(&'static str, Vec<u8>)>> {
     let mut asm = Assembler::new(choice, |_| Ok(Vec::new()), Vec::new())?;
     for r in reports {
-        let mut w = RowWriter::new(choice, |_| Vec::new(), ProgressBar::hidden());
+        let mut w = RowWriter::new(choice, |_| Vec::new(), || {});
         r.replay(&mut w);
         asm.append(w.finish()?)?;
     }
@@ -734,9 +744,24 @@ pub fn files_in_memory(reports: &[RunReport], choice: Choice) -> io::Result<Vec<
             out.push((f.name(), bytes));
         }
     }
-    let at = out.iter().position(|(n, _)| *n == "events.csv").unwrap_or(out.len());
-    out.insert(at, ("summary.csv", summary));
+    let at = out.iter().position(|(n, _)| *n == names::EVENTS).unwrap_or(out.len());
+    out.insert(at, (names::SUMMARY, summary));
     Ok(out)
+}
+
+/// The files of `reports`, by name, as bytes (every row file, `contracts.csv` unless the
+/// scenario turns it off, `events.csv` with `trace`): what a run writes before its derived
+/// outputs, built in memory (a sweep's `--keep-runs`).
+pub fn run_files(
+    scenario: &chipmarket_engine::Scenario,
+    reports: &[RunReport],
+    trace: bool,
+) -> Vec<(&'static str, Vec<u8>)> {
+    let mut files = vec![(names::SCENARIO_RESOLVED, scenario.to_toml_string().into_bytes())];
+    let choice = Choice { contracts: scenario.output.contracts, events: trace };
+    // Writing to memory does not fail.
+    files.extend(files_in_memory(reports, choice).unwrap_or_default());
+    files
 }
 
 #[cfg(test)]
@@ -848,12 +873,11 @@ mod tests {
         let mut in_memory = Assembler::new(choice, |_| Ok(Vec::new()), Vec::new()).unwrap();
         let mut spilled = Assembler::new(choice, |_| Ok(Vec::new()), Vec::new()).unwrap();
         for r in 0..3 {
-            let mut a = RowWriter::new(choice, |_| Vec::new(), ProgressBar::hidden());
+            let mut a = RowWriter::new(choice, |_| Vec::new(), || {});
             chipmarket_engine::run_with_sink(&s, r, options, &mut a).unwrap();
             in_memory.append(a.finish().unwrap()).unwrap();
             // 64 bytes: every part but the smallest moves to a file after a row or two.
-            let mut b =
-                RowWriter::new(choice, |_| tempfile::spooled_tempfile_in(64, tmp.path()), ProgressBar::hidden());
+            let mut b = RowWriter::new(choice, |_| tempfile::spooled_tempfile_in(64, tmp.path()), || {});
             chipmarket_engine::run_with_sink(&s, r, options, &mut b).unwrap();
             let written = b.finish().unwrap();
             assert!(written.parts.iter().flatten().any(|(p, _)| p.is_rolled()), "some part moved to a file");

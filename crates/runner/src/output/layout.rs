@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::load::{read_bounded, InputError};
+use crate::error::InputError;
+use crate::load::read_bounded;
+use crate::output::names;
 
 /// Default output folder of a scenario: `outputs/<name>`.
 pub fn default_out(name: &str) -> PathBuf {
@@ -42,8 +44,8 @@ impl Kind {
     /// Files only this command writes.
     fn markers(self) -> &'static [&'static str] {
         match self {
-            Kind::Run => &["scenario.resolved.toml"],
-            Kind::Sweep => &["sweep.resolved.toml", ".sweep.state.toml"],
+            Kind::Run => &[names::SCENARIO_RESOLVED],
+            Kind::Sweep => &[names::SWEEP_RESOLVED, ".sweep.state.toml"],
         }
     }
 
@@ -72,16 +74,16 @@ pub fn check_out(out: &Path, kind: Kind, force: bool) -> Result<OutFolder, Input
     let meta = match fs::metadata(out) {
         Ok(meta) => meta,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OutFolder::Fresh),
-        Err(e) => return Err(InputError(format!("--out '{}': {e}\n\nhint: choose another folder", out.display()))),
+        Err(e) => {
+            return Err(InputError::new(format!("--out '{}': {e}", out.display())).with_hint("choose another folder"))
+        }
     };
     if !meta.is_dir() {
-        return Err(InputError(format!(
-            "--out '{}' is a file, not a folder\n\nhint: choose a folder name for the outputs",
-            out.display()
-        )));
+        return Err(InputError::new(format!("--out '{}' is a file, not a folder", out.display()))
+            .with_hint("choose a folder name for the outputs"));
     }
     let mut entries =
-        fs::read_dir(out).map_err(|e| InputError(format!("--out '{}': cannot list it: {e}", out.display())))?;
+        fs::read_dir(out).map_err(|e| InputError::new(format!("--out '{}': cannot list it: {e}", out.display())))?;
     if entries.next().is_none() {
         return Ok(OutFolder::Fresh);
     }
@@ -91,13 +93,15 @@ pub fn check_out(out: &Path, kind: Kind, force: bool) -> Result<OutFolder, Input
     if force {
         return Ok(OutFolder::Foreign);
     }
-    Err(InputError(format!(
+    Err(InputError::new(format!(
         "--out '{}' is a folder that holds other files, not the output of an earlier `chipmarket {}`; \
-         refusing to replace it\n\n\
-         hint: choose another folder (a new or empty one), or add --force to write the {} files into it \
-         (nothing else in it is deleted)",
+         refusing to replace it",
         out.display(),
-        kind.command(),
+        kind.command()
+    ))
+    .with_hint(format!(
+        "choose another folder (a new or empty one), or add --force to write the {} files into it \
+         (nothing else in it is deleted)",
         kind.command()
     )))
 }
@@ -108,7 +112,7 @@ fn is_output_of(dir: &Path, kind: Kind) -> bool {
     if kind.markers().iter().any(|m| dir.join(m).is_file()) {
         return true;
     }
-    let Ok(bytes) = read_bounded(&dir.join("manifest.json"), "manifest", 1 << 20) else { return false };
+    let Ok(bytes) = read_bounded(&dir.join(names::MANIFEST), "manifest", 1 << 20) else { return false };
     let Ok(manifest) = serde_json::from_slice::<serde_json::Value>(&bytes) else { return false };
     manifest.get("command").and_then(serde_json::Value::as_str).is_some_and(|c| kind.manifest_commands().contains(&c))
 }
@@ -147,7 +151,7 @@ pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
 }
 
 /// A fresh, empty temporary folder next to `out`; returns its path.
-fn make_tmp(out: &Path) -> Result<PathBuf> {
+pub fn make_tmp(out: &Path) -> Result<PathBuf> {
     let tmp = sibling(out, "tmp");
     if let Some(parent) = tmp.parent() {
         fs::create_dir_all(parent).with_context(|| format!("failed to create output folder '{}'", parent.display()))?;
@@ -199,7 +203,7 @@ pub fn write_dir_atomically(out: &Path, files: &[(&str, Vec<u8>)]) -> Result<()>
 }
 
 /// Rename the folder `tmp` to `out`, replacing what was there (removed once `tmp` is in place).
-fn replace_with(tmp: &Path, out: &Path) -> Result<()> {
+pub fn replace_with(tmp: &Path, out: &Path) -> Result<()> {
     let result = (|| -> Result<()> {
         let old = sibling(out, "old");
         if out.exists() {

@@ -11,10 +11,11 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::batch::outdir::write_atomically;
+use crate::output::atomic;
+use crate::output::names;
 
 /// The file name.
-pub const FILE: &str = "manifest.json";
+pub const FILE: &str = names::MANIFEST;
 
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -65,7 +66,7 @@ pub fn write(
         }
     }
     let text = serde_json::to_string_pretty(&m).context("failed to describe the run")? + "\n";
-    write_atomically(&dir.join(FILE), |w| Ok(w.write_all(text.as_bytes())?))
+    atomic::write(&dir.join(FILE), text.as_bytes())
 }
 
 #[cfg(test)]

@@ -7,11 +7,12 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::load::InputError;
+use crate::error::InputError;
+use crate::output::names;
 use crate::report::table::{number, Table};
 
 /// The file, in the sweep folder.
-pub const FILE: &str = "sensitivity.csv";
+pub const FILE: &str = names::SENSITIVITY;
 
 /// Which indices the file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +82,9 @@ pub fn read(dir: &Path) -> Result<Option<Sensitivity>> {
     } else if t.header.iter().any(|h| h == "mu_star") {
         Method::Morris
     } else {
-        return Err(InputError(format!(
-            "{FILE}: neither an \"st\" nor a \"mu_star\" column\n\nhint: remake it with `chipmarket analyze` on the sweep folder"
-        ))
-        .into());
+        return Err(InputError::new(format!("{FILE}: neither an \"st\" nor a \"mu_star\" column"))
+            .with_hint("remake it with `chipmarket analyze` on the sweep folder")
+            .into());
     };
     let (kpi_col, param_col) = (t.col("kpi")?, t.col("param")?);
     let value_cols: Vec<usize> = method.columns().iter().map(|c| t.col(c)).collect::<Result<_>>()?;
@@ -93,7 +93,7 @@ pub fn read(dir: &Path) -> Result<Option<Sensitivity>> {
     let mut record = csv::StringRecord::new();
     while t.next(&mut record)? {
         if record.len() != t.header.len() {
-            return Err(InputError(format!(
+            return Err(InputError::new(format!(
                 "{FILE}:{}: expected {} cells, found {}",
                 Table::line(&record),
                 t.header.len(),
@@ -109,10 +109,11 @@ pub fn read(dir: &Path) -> Result<Option<Sensitivity>> {
         let noise = noise_col.map(|c| number(&t, &record, c)).transpose()?.flatten();
         if kpis.last().is_none_or(|k| k.kpi != kpi) {
             if kpis.iter().any(|k| k.kpi == kpi) {
-                return Err(InputError(format!(
-                    "{FILE}:{}: column \"kpi\": the rows of \"{kpi}\" are not together\n\nhint: remake it with `chipmarket analyze`",
+                return Err(InputError::new(format!(
+                    "{FILE}:{}: column \"kpi\": the rows of \"{kpi}\" are not together",
                     Table::line(&record)
                 ))
+                .with_hint("remake it with `chipmarket analyze`")
                 .into());
             }
             kpis.push(KpiIndices { kpi: kpi.to_string(), noise_share: noise, params: Vec::new() });

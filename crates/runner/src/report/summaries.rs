@@ -21,6 +21,7 @@ use anyhow::Result;
 
 use crate::batch::stats::{stats, Stats};
 use crate::output::csv::opt;
+use crate::output::names;
 use crate::report::table::{number, Table};
 
 /// The firm id of the domestic total in the summaries and wide files.
@@ -65,17 +66,17 @@ impl Measure {
 pub fn measure(file: &str, col: &str) -> Option<Measure> {
     use Measure::*;
     Some(match (file, col) {
-        ("firms_quarterly.csv", "units_shipped" | "compute_shipped_pflops" | "revenue_usd" | "rd_spend_usd") => Flow,
-        ("firms_quarterly.csv", "capacity_units" | "inventory_writeoff_usd") => Flow,
-        ("firms_quarterly.csv", "compute_share") => FirmShare("compute_shipped_pflops"),
-        ("firms_quarterly.csv", "revenue_share") => FirmShare("revenue_usd"),
-        ("firms_quarterly.csv", "backlog_units" | "cash_usd" | "inventory_units") => Stock,
-        ("firms_quarterly.csv", "best_chip_tflops" | "ecosystem") => Level,
-        ("market_quarterly.csv", "domestic_compute_share" | "foreign_compute_share") => {
+        (names::FIRMS_QUARTERLY, "units_shipped" | "compute_shipped_pflops" | "revenue_usd" | "rd_spend_usd") => Flow,
+        (names::FIRMS_QUARTERLY, "capacity_units" | "inventory_writeoff_usd") => Flow,
+        (names::FIRMS_QUARTERLY, "compute_share") => FirmShare("compute_shipped_pflops"),
+        (names::FIRMS_QUARTERLY, "revenue_share") => FirmShare("revenue_usd"),
+        (names::FIRMS_QUARTERLY, "backlog_units" | "cash_usd" | "inventory_units") => Stock,
+        (names::FIRMS_QUARTERLY, "best_chip_tflops" | "ecosystem") => Level,
+        (names::MARKET_QUARTERLY, "domestic_compute_share" | "foreign_compute_share") => {
             WeightedShare("delivered_pflops")
         }
-        ("market_quarterly.csv", "perf_gap_frontier" | "perf_gap_sellable") => Level,
-        ("market_quarterly.csv", _)
+        (names::MARKET_QUARTERLY, "perf_gap_frontier" | "perf_gap_sellable") => Level,
+        (names::MARKET_QUARTERLY, _)
             if col.ends_with("_pflops") || col.ends_with("_usd") || col.starts_with("tenders_") =>
         {
             Flow
@@ -372,8 +373,8 @@ fn variables(
 /// Read a run folder's quarterly files and compute every summary. `domestic` lists the
 /// domestic firms' ids.
 pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
-    let market = read_panel(dir, "market_quarterly.csv", None)?;
-    let firms = read_panel(dir, "firms_quarterly.csv", Some("firm"))?;
+    let market = read_panel(dir, names::MARKET_QUARTERLY, None)?;
+    let firms = read_panel(dir, names::FIRMS_QUARTERLY, Some("firm"))?;
     let quarters = market.quarters.clone();
     let quarter_years: Vec<i32> = quarters.iter().map(|q| year_of(q).unwrap_or(0)).collect();
     let mut years: Vec<i32> = quarter_years.clone();
@@ -384,13 +385,13 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
 
     let market_grids: Vec<&Grid> = market.values.iter().map(|v| &v[0]).collect();
     let market_vars =
-        variables("market_quarterly.csv", &market.cols, &market_grids, &quarters_of, &HashMap::new(), reps);
+        variables(names::MARKET_QUARTERLY, &market.cols, &market_grids, &quarters_of, &HashMap::new(), reps);
 
     // Firms: align to the market's quarters (same file order in every run).
     let nf = firms.entities.len();
     let mut totals: HashMap<&str, Grid> = HashMap::new();
     for (j, col) in firms.cols.iter().enumerate() {
-        if let Some(Measure::Flow) = measure("firms_quarterly.csv", col) {
+        if let Some(Measure::Flow) = measure(names::FIRMS_QUARTERLY, col) {
             let grid: Grid = (0..firms.quarters.len())
                 .map(|q| {
                     (0..reps)
@@ -407,14 +408,14 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     for (e, id) in firms.entities.iter().enumerate() {
         let grids: Vec<&Grid> = firms.values.iter().map(|v| &v[e]).collect();
         out_firms
-            .push((id.clone(), variables("firms_quarterly.csv", &firms.cols, &grids, &quarters_of, &totals, reps)));
+            .push((id.clone(), variables(names::FIRMS_QUARTERLY, &firms.cols, &grids, &quarters_of, &totals, reps)));
     }
     // The domestic total of the additive columns.
     let dom: Vec<usize> = (0..nf).filter(|&e| domestic.contains(&firms.entities[e])).collect();
     let mut dom_cols = Vec::new();
     let mut dom_grids = Vec::new();
     for (j, col) in firms.cols.iter().enumerate() {
-        if measure("firms_quarterly.csv", col).is_some_and(Measure::additive) {
+        if measure(names::FIRMS_QUARTERLY, col).is_some_and(Measure::additive) {
             let grid: Grid = (0..firms.quarters.len())
                 .map(|q| {
                     (0..reps)
@@ -434,7 +435,7 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     if !dom.is_empty() {
         out_firms.push((
             DOMESTIC.to_string(),
-            variables("firms_quarterly.csv", &dom_cols, &dom_refs, &quarters_of, &totals, reps),
+            variables(names::FIRMS_QUARTERLY, &dom_cols, &dom_refs, &quarters_of, &totals, reps),
         ));
     }
     let mut regimes = market.regimes;
@@ -579,7 +580,7 @@ impl SweepSummary {
 
 /// Read `points.csv` (rows grouped by point, KPIs in the same order at every point).
 pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
-    let mut t = Table::open(dir, "points.csv")?;
+    let mut t = Table::open(dir, names::POINTS)?;
     let kpi_col = t.col("kpi")?;
     let params: Vec<String> = t.header[1..kpi_col].to_vec();
     let mut kpis: Vec<String> = Vec::new();
@@ -587,7 +588,7 @@ pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
     let mut record = csv::StringRecord::new();
     while t.next(&mut record)? {
         if record.len() != t.header.len() {
-            return Err(crate::load::InputError(format!(
+            return Err(crate::error::InputError::new(format!(
                 "points.csv:{}: expected {} cells, found {}",
                 Table::line(&record),
                 t.header.len(),
@@ -608,7 +609,7 @@ pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
         if first {
             kpis.push(record[kpi_col].to_string());
         } else if kpis.get(k).is_none_or(|name| name != &record[kpi_col]) {
-            return Err(crate::load::InputError(format!(
+            return Err(crate::error::InputError::new(format!(
                 "points.csv:{}: KPI \"{}\" out of order (expected the first point's order)",
                 Table::line(&record),
                 &record[kpi_col]

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use anyhow::Result;
 
-use crate::load::InputError;
+use crate::error::InputError;
 
 /// An open CSV file: its header and a streaming reader.
 pub struct Table {
@@ -24,15 +24,13 @@ impl Table {
     pub fn open(dir: &Path, name: &str) -> Result<Table> {
         let path = dir.join(name);
         let file = File::open(&path).map_err(|e| {
-            InputError(format!(
-                "cannot read '{name}' in '{}': {e}\n\nhint: give the folder of a `chipmarket run` or `chipmarket sweep`",
-                dir.display()
-            ))
+            InputError::new(format!("cannot read '{name}' in '{}': {e}", dir.display()))
+                .with_hint("give the folder of a `chipmarket run` or `chipmarket sweep`")
         })?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::new(file));
         let header = reader
             .headers()
-            .map_err(|e| InputError(format!("{name}: cannot read the header: {e}")))?
+            .map_err(|e| InputError::new(format!("{name}: cannot read the header: {e}")))?
             .iter()
             .map(str::to_string)
             .collect();
@@ -42,7 +40,8 @@ impl Table {
     /// Position of column `col`, or an error naming the file.
     pub fn col(&self, col: &str) -> Result<usize> {
         self.header.iter().position(|h| h == col).ok_or_else(|| {
-            InputError(format!("{}: no column \"{col}\"\n\nhint: the folder may come from another version", self.name))
+            InputError::new(format!("{}: no column \"{col}\"", self.name))
+                .with_hint("the folder may come from another version")
                 .into()
         })
     }
@@ -50,7 +49,7 @@ impl Table {
     /// The next record, or `None` at the end.
     pub fn next(&mut self, record: &mut csv::StringRecord) -> Result<bool> {
         let name = &self.name;
-        self.reader.read_record(record).map_err(|e| InputError(format!("{name}: {e}")).into())
+        self.reader.read_record(record).map_err(|e| InputError::new(format!("{name}: {e}")).into())
     }
 
     /// 1-based line where `record` (the last one read) starts, for messages.
@@ -66,7 +65,7 @@ pub fn number(table: &Table, record: &csv::StringRecord, col: usize) -> Result<O
         return Ok(None);
     }
     cell.parse::<f64>().map(Some).map_err(|_| {
-        InputError(format!(
+        InputError::new(format!(
             "{}:{}: column \"{}\": expected a number, found \"{cell}\"",
             table.name,
             Table::line(record),

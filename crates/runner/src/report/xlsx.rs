@@ -17,25 +17,26 @@ use anyhow::{Context, Result};
 use rust_xlsxwriter::{Chart, ChartType, DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
 
 use crate::output::csv::rounded;
+use crate::output::names;
 use crate::report::summaries::RunSummary;
 use crate::report::table::Table;
 use crate::report::RunMeta;
 
 /// The workbook's file name.
-pub const FILE: &str = "results.xlsx";
+pub const FILE: &str = names::RESULTS_XLSX;
 
 /// Rows a sheet holds, the header row included.
 pub const MAX_ROWS: u64 = 1_048_576;
 
 /// The CSV files copied into sheets, in sheet order.
 pub const SHEETS: [&str; 7] = [
-    "market_summary.csv",
-    "firms_summary.csv",
-    "summary.csv",
-    "market_quarterly.csv",
-    "firms_quarterly.csv",
-    "chips_quarterly.csv",
-    "contracts.csv",
+    names::MARKET_SUMMARY,
+    names::FIRMS_SUMMARY,
+    names::SUMMARY,
+    names::MARKET_QUARTERLY,
+    names::FIRMS_QUARTERLY,
+    names::CHIPS_QUARTERLY,
+    names::CONTRACTS,
 ];
 
 struct Formats {

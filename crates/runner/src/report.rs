@@ -152,6 +152,7 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
         Kind::Run => {
             let meta = run_meta(dir)?;
             let s = summaries::run_summary(dir, &meta.domestic)?;
+            s.require_reported()?;
             put(dir, names::MARKET_SUMMARY, &summaries::market_summary_csv(&s)?, &mut written)?;
             put(dir, names::FIRMS_SUMMARY, &summaries::firms_summary_csv(&s)?, &mut written)?;
             put(dir, names::SHARES_WIDE, &summaries::shares_wide_csv(&s)?, &mut written)?;

@@ -33,6 +33,8 @@ use chipmarket_engine::observe::{
 };
 use serde::{Serialize, Serializer};
 
+use crate::output::columns;
+
 /// Rows a spreadsheet holds (Excel's limit, the header included).
 pub const SPREADSHEET_ROWS: u64 = 1_048_576;
 
@@ -375,64 +377,14 @@ impl RowFile {
         }
     }
 
-    /// The header row (the field names of the row struct, in order).
+    /// The header row (`output::columns`; the field names of the row struct, in order).
     pub fn header(self) -> &'static [&'static str] {
         match self {
-            RowFile::Firms => &[
-                "replication",
-                "quarter",
-                "firm",
-                "units_shipped",
-                "compute_shipped_pflops",
-                "revenue_usd",
-                "compute_share",
-                "revenue_share",
-                "backlog_units",
-                "capacity_units",
-                "best_chip",
-                "best_chip_tflops",
-                "ecosystem",
-                "rd_spend_usd",
-                "cash_usd",
-                "inventory_units",
-                "inventory_writeoff_usd",
-            ],
-            RowFile::Market => &[
-                "replication",
-                "quarter",
-                "regime",
-                "demand_pflops",
-                "delivered_pflops",
-                "domestic_compute_share",
-                "foreign_compute_share",
-                "perf_gap_frontier",
-                "perf_gap_sellable",
-                "tenders_opened",
-                "tenders_awarded",
-                "unfilled_pflops",
-                "export_fees_usd",
-                "cancelled_backlog_usd",
-                "inventory_writeoff_usd",
-            ],
-            RowFile::Chips => {
-                &["replication", "quarter", "firm", "chip", "units_shipped", "compute_shipped_pflops", "revenue_usd"]
-            }
-            RowFile::Contracts => &[
-                "replication",
-                "contract",
-                "tender",
-                "customer",
-                "firm",
-                "chip",
-                "awarded_on",
-                "units",
-                "compute_pflops",
-                "value_usd",
-                "delivered_units",
-                "status",
-                "closed_on",
-            ],
-            RowFile::Events => &["replication", "time", "kind", "ids"],
+            RowFile::Firms => &columns::firms::HEADER,
+            RowFile::Market => &columns::market::HEADER,
+            RowFile::Chips => &columns::chips::HEADER,
+            RowFile::Contracts => &columns::contracts::HEADER,
+            RowFile::Events => &columns::events::HEADER,
         }
     }
 
@@ -592,7 +544,7 @@ impl<P: Write> Sink for RowWriter<P> {
     }
 
     fn end(&mut self, names: &Catalog, summary: Summary, events_processed: u64) {
-        let mut header = vec!["replication".to_string(), "seed".to_string()];
+        let mut header: Vec<String> = columns::summary::KEYS.iter().map(|k| k.to_string()).collect();
         header.extend(summary.kpis.iter().map(|(k, _)| k.clone()));
         let mut row = vec![names.replication.to_string(), names.seed.to_string()];
         row.extend(summary.kpis.iter().map(|(_, v)| opt(*v)));

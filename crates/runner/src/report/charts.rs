@@ -23,6 +23,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::output::columns::{firms as F, market as M};
 use crate::report::sensitivity::{KpiIndices, Method as SensMethod, Sensitivity};
 use crate::report::summaries::{RunSummary, SweepSummary};
 use crate::report::{RunMeta, SweepMeta};
@@ -275,7 +276,7 @@ fn shares(
     let mut lower = vec![0.0; s.quarters.len()];
     let mut items = Vec::new();
     for (fi, firm) in firms.iter().enumerate() {
-        let Some(v) = s.firm_var(firm, "compute_share") else { continue };
+        let Some(v) = s.firm_var(firm, F::COMPUTE_SHARE) else { continue };
         let upper: Vec<f64> = lower.iter().zip(&v.quarterly).map(|(l, st)| l + st.mean.unwrap_or(0.0)).collect();
         // A step-shaped band: each quarter's share holds over the whole quarter.
         let xs: Vec<Option<f64>> = s.quarters.iter().map(|q| quarter_x(q)).collect();
@@ -358,7 +359,7 @@ fn domestic(
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     let blue = colour(0);
-    if let Some(v) = s.market_var("domestic_compute_share") {
+    if let Some(v) = s.market_var(M::DOMESTIC_COMPUTE_SHARE) {
         for run in runs_of(s, |qi| {
             let st = &v.quarterly[qi];
             Some((st.p05?, st.p50?, st.p95?))
@@ -404,8 +405,8 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     )?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
     let series = [
-        ("perf_gap_frontier", "frontier (any US chip)", colour(1)),
-        ("perf_gap_sellable", "sellable in China", colour(0)),
+        (M::PERF_GAP_FRONTIER, "frontier (any US chip)", colour(1)),
+        (M::PERF_GAP_SELLABLE, "sellable in China", colour(0)),
     ];
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
@@ -508,7 +509,7 @@ fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     let firms: Vec<&str> = s.firm_ids().collect();
     let mut hi: f64 = 0.0;
     for f in &firms {
-        if let Some(v) = s.firm_var(f, "revenue_usd") {
+        if let Some(v) = s.firm_var(f, F::REVENUE_USD) {
             hi = v.yearly.iter().filter_map(|st| st.mean).fold(hi, f64::max);
         }
     }
@@ -535,7 +536,7 @@ fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         .draw()?;
     let mut items = Vec::new();
     for (fi, f) in firms.iter().enumerate() {
-        let Some(v) = s.firm_var(f, "revenue_usd") else { continue };
+        let Some(v) = s.firm_var(f, F::REVENUE_USD) else { continue };
         let pts: Vec<(f64, f64)> =
             s.years.iter().zip(&v.yearly).filter_map(|(y, st)| Some((f64::from(*y), st.mean? / 1e9))).collect();
         chart.draw_series(LineSeries::new(pts.clone(), colour(fi).stroke_width(2)))?;

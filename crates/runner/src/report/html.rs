@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use crate::batch::stats::Stats;
+use crate::output::columns::{firms as F, market as M};
 use crate::report::sensitivity::{Method as SensMethod, Sensitivity};
 use crate::report::summaries::{RunSummary, SweepSummary, DOMESTIC};
 use crate::report::{RunMeta, SweepMeta};
@@ -125,12 +126,12 @@ pub fn run_report(meta: &RunMeta, s: &RunSummary, charts: &[(String, String)]) -
         let _ = writeln!(
             o,
             "<tr><td>{y}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            mean("demand_pflops", 1e-3, 1),
-            mean("delivered_pflops", 1e-3, 1),
-            band("domestic_compute_share", share_band),
-            band("perf_gap_frontier", ratio_band),
-            band("perf_gap_sellable", ratio_band),
-            mean("export_fees_usd", 1e-9, 2),
+            mean(M::DEMAND_PFLOPS, 1e-3, 1),
+            mean(M::DELIVERED_PFLOPS, 1e-3, 1),
+            band(M::DOMESTIC_COMPUTE_SHARE, share_band),
+            band(M::PERF_GAP_FRONTIER, ratio_band),
+            band(M::PERF_GAP_SELLABLE, ratio_band),
+            mean(M::EXPORT_FEES_USD, 1e-9, 2),
         );
     }
     let _ = writeln!(o, "</table>");
@@ -148,7 +149,7 @@ pub fn run_report(meta: &RunMeta, s: &RunSummary, charts: &[(String, String)]) -
     for (yi, y) in s.years.iter().enumerate() {
         let _ = write!(o, "<tr><td>{y}</td>");
         for f in &firms {
-            let _ = write!(o, "<td>{}</td>", pct(s.firm_var(f, "compute_share").and_then(|v| v.yearly[yi].mean)));
+            let _ = write!(o, "<td>{}</td>", pct(s.firm_var(f, F::COMPUTE_SHARE).and_then(|v| v.yearly[yi].mean)));
         }
         let _ = writeln!(o, "</tr>");
     }
@@ -158,8 +159,11 @@ pub fn run_report(meta: &RunMeta, s: &RunSummary, charts: &[(String, String)]) -
     for (yi, y) in s.years.iter().enumerate() {
         let _ = write!(o, "<tr><td>{y}</td>");
         for f in &firms {
-            let _ =
-                write!(o, "<td>{}</td>", scaled(s.firm_var(f, "revenue_usd").and_then(|v| v.yearly[yi].mean), 1e-9, 2));
+            let _ = write!(
+                o,
+                "<td>{}</td>",
+                scaled(s.firm_var(f, F::REVENUE_USD).and_then(|v| v.yearly[yi].mean), 1e-9, 2)
+            );
         }
         let _ = writeln!(o, "</tr>");
     }

@@ -20,6 +20,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::batch::stats::{stats, Stats};
+use crate::output::columns;
 use crate::output::csv::opt;
 use crate::output::names;
 use crate::report::table::{number, Table};
@@ -64,18 +65,21 @@ impl Measure {
 /// The measure of a numeric column of `firms_quarterly.csv` or `market_quarterly.csv`
 /// (`None`: not known to this version; summarised by quarter only).
 pub fn measure(file: &str, col: &str) -> Option<Measure> {
+    use columns::{firms as F, market as M};
     use Measure::*;
     Some(match (file, col) {
-        (names::FIRMS_QUARTERLY, "units_shipped" | "compute_shipped_pflops" | "revenue_usd" | "rd_spend_usd") => Flow,
-        (names::FIRMS_QUARTERLY, "capacity_units" | "inventory_writeoff_usd") => Flow,
-        (names::FIRMS_QUARTERLY, "compute_share") => FirmShare("compute_shipped_pflops"),
-        (names::FIRMS_QUARTERLY, "revenue_share") => FirmShare("revenue_usd"),
-        (names::FIRMS_QUARTERLY, "backlog_units" | "cash_usd" | "inventory_units") => Stock,
-        (names::FIRMS_QUARTERLY, "best_chip_tflops" | "ecosystem") => Level,
-        (names::MARKET_QUARTERLY, "domestic_compute_share" | "foreign_compute_share") => {
-            WeightedShare("delivered_pflops")
+        (names::FIRMS_QUARTERLY, F::UNITS_SHIPPED | F::COMPUTE_SHIPPED_PFLOPS | F::REVENUE_USD | F::RD_SPEND_USD) => {
+            Flow
         }
-        (names::MARKET_QUARTERLY, "perf_gap_frontier" | "perf_gap_sellable") => Level,
+        (names::FIRMS_QUARTERLY, F::CAPACITY_UNITS | F::INVENTORY_WRITEOFF_USD) => Flow,
+        (names::FIRMS_QUARTERLY, F::COMPUTE_SHARE) => FirmShare(F::COMPUTE_SHIPPED_PFLOPS),
+        (names::FIRMS_QUARTERLY, F::REVENUE_SHARE) => FirmShare(F::REVENUE_USD),
+        (names::FIRMS_QUARTERLY, F::BACKLOG_UNITS | F::CASH_USD | F::INVENTORY_UNITS) => Stock,
+        (names::FIRMS_QUARTERLY, F::BEST_CHIP_TFLOPS | F::ECOSYSTEM) => Level,
+        (names::MARKET_QUARTERLY, M::DOMESTIC_COMPUTE_SHARE | M::FOREIGN_COMPUTE_SHARE) => {
+            WeightedShare(M::DELIVERED_PFLOPS)
+        }
+        (names::MARKET_QUARTERLY, M::PERF_GAP_FRONTIER | M::PERF_GAP_SELLABLE) => Level,
         (names::MARKET_QUARTERLY, _)
             if col.ends_with("_pflops") || col.ends_with("_usd") || col.starts_with("tenders_") =>
         {
@@ -116,6 +120,28 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Refuse a summary whose files lack a column the report reads ([`columns::market::REPORTED`],
+    /// [`columns::firms::REPORTED`]): the file and the column named, never an empty chart.
+    pub fn require_reported(&self) -> Result<()> {
+        let missing = |file: &str, col: &str| {
+            crate::error::InputError::new(format!("{file}: no numeric column \"{col}\" (the report reads it)"))
+                .with_hint(
+                "the folder was written by another version of chipmarket, or the file was edited; rerun the scenario",
+            )
+        };
+        for col in columns::market::REPORTED {
+            if self.market_var(col).is_none() {
+                return Err(missing(names::MARKET_QUARTERLY, col).into());
+            }
+        }
+        for col in columns::firms::REPORTED {
+            if self.firms.first().is_some_and(|(_, vars)| !vars.iter().any(|v| v.name == col)) {
+                return Err(missing(names::FIRMS_QUARTERLY, col).into());
+            }
+        }
+        Ok(())
+    }
+
     /// A market variable.
     pub fn market_var(&self, name: &str) -> Option<&Variable> {
         self.market.iter().find(|v| v.name == name)
@@ -164,10 +190,10 @@ struct Panel {
 /// entity column; every other column that holds only numbers is a variable.
 fn read_panel(dir: &Path, file: &str, entity: Option<&str>) -> Result<Panel> {
     let mut t = Table::open(dir, file)?;
-    let rep_col = t.col("replication")?;
-    let q_col = t.col("quarter")?;
+    let rep_col = t.col(columns::market::REPLICATION)?;
+    let q_col = t.col(columns::market::QUARTER)?;
     let e_col = entity.map(|e| t.col(e)).transpose()?;
-    let regime_col = t.header.iter().position(|h| h == "regime");
+    let regime_col = t.header.iter().position(|h| h == columns::market::REGIME);
     let var_cols: Vec<usize> =
         (0..t.header.len()).filter(|&i| i != rep_col && i != q_col && Some(i) != e_col).collect();
     // A column is text if its first non-empty cell is not a number (`regime`, `best_chip`);
@@ -374,7 +400,7 @@ fn variables(
 /// domestic firms' ids.
 pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     let market = read_panel(dir, names::MARKET_QUARTERLY, None)?;
-    let firms = read_panel(dir, names::FIRMS_QUARTERLY, Some("firm"))?;
+    let firms = read_panel(dir, names::FIRMS_QUARTERLY, Some(columns::firms::FIRM))?;
     let quarters = market.quarters.clone();
     let quarter_years: Vec<i32> = quarters.iter().map(|q| year_of(q).unwrap_or(0)).collect();
     let mut years: Vec<i32> = quarter_years.clone();
@@ -455,7 +481,7 @@ fn stat_cells(s: &Stats) -> [String; 6] {
 /// quarters first, then years.
 pub fn market_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    w.write_record(["period_kind", "period", "year", "variable", "mean", "sd", "p05", "p50", "p95", "n"])?;
+    w.write_record(columns::market_summary::HEADER)?;
     for (qi, q) in s.quarters.iter().enumerate() {
         for v in &s.market {
             let mut row = vec!["quarter".to_string(), q.clone(), s.years_of_quarter(qi), v.name.clone()];
@@ -477,7 +503,7 @@ pub fn market_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
 /// quarters first, then years; the firms in file order, then `domestic_total`.
 pub fn firms_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    w.write_record(["period_kind", "period", "year", "firm", "variable", "mean", "sd", "p05", "p50", "p95", "n"])?;
+    w.write_record(columns::firms_summary::HEADER)?;
     for (qi, q) in s.quarters.iter().enumerate() {
         for (firm, vars) in &s.firms {
             for v in vars {
@@ -509,13 +535,13 @@ impl RunSummary {
 /// `shares_wide.csv`: `quarter`, each firm's mean compute share, then `domestic_total`.
 pub fn shares_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    let mut header = vec!["quarter".to_string()];
+    let mut header = vec![columns::shares_wide::QUARTER.to_string()];
     header.extend(s.firms.iter().map(|(f, _)| f.clone()));
     w.write_record(&header)?;
     for (qi, q) in s.quarters.iter().enumerate() {
         let mut row = vec![q.clone()];
         for (firm, _) in &s.firms {
-            row.push(opt(s.firm_var(firm, "compute_share").and_then(|v| v.quarterly[qi].mean)));
+            row.push(opt(s.firm_var(firm, columns::firms::COMPUTE_SHARE).and_then(|v| v.quarterly[qi].mean)));
         }
         w.write_record(&row)?;
     }
@@ -523,14 +549,14 @@ pub fn shares_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
 }
 
 /// The gap columns of `gaps_wide.csv`.
-pub const GAPS: [&str; 2] = ["perf_gap_frontier", "perf_gap_sellable"];
+pub const GAPS: [&str; 2] = columns::market::GAPS;
 
 /// `gaps_wide.csv`: `quarter`, then for each gap `<gap>_mean`, `_p05`, `_p50`, `_p95`, `_n`.
 pub fn gaps_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    let mut header = vec!["quarter".to_string()];
+    let mut header = vec![columns::gaps_wide::QUARTER.to_string()];
     for g in GAPS {
-        header.extend(["mean", "p05", "p50", "p95", "n"].map(|k| format!("{g}_{k}")));
+        header.extend(columns::gaps_wide::STATS.map(|k| format!("{g}_{k}")));
     }
     w.write_record(&header)?;
     for (qi, q) in s.quarters.iter().enumerate() {
@@ -581,7 +607,7 @@ impl SweepSummary {
 /// Read `points.csv` (rows grouped by point, KPIs in the same order at every point).
 pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
     let mut t = Table::open(dir, names::POINTS)?;
-    let kpi_col = t.col("kpi")?;
+    let kpi_col = t.col(columns::points::KPI)?;
     let params: Vec<String> = t.header[1..kpi_col].to_vec();
     let mut kpis: Vec<String> = Vec::new();
     let mut points: Vec<Point> = Vec::new();
@@ -626,10 +652,10 @@ pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
 /// `_p05`, `_p50`, `_p95`, `_n`.
 pub fn points_wide_csv(s: &SweepSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    let mut header = vec!["point".to_string()];
+    let mut header = vec![columns::points::POINT.to_string()];
     header.extend(s.params.iter().cloned());
     for k in &s.kpis {
-        header.extend(["mean", "sd", "p05", "p50", "p95", "n"].map(|x| format!("{k}_{x}")));
+        header.extend(columns::STATS.map(|x| format!("{k}_{x}")));
     }
     w.write_record(&header)?;
     for p in &s.points {
@@ -692,6 +718,18 @@ mod tests {
         // The domestic total is firm a alone here.
         assert_eq!(s.firm_var(DOMESTIC, "compute_share").unwrap().yearly[1].mean, share.yearly[1].mean);
         assert_eq!(s.firm_var(DOMESTIC, "cash_usd").unwrap().quarterly[0].mean, Some(100.0));
+    }
+
+    #[test]
+    fn a_column_the_report_reads_missing_is_an_error_naming_file_and_column() {
+        let dir = folder(MARKET, FIRMS);
+        let err = run_summary(dir.path(), &[]).unwrap().require_reported().unwrap_err().to_string();
+        assert!(err.starts_with("market_quarterly.csv: no numeric column \"demand_pflops\""), "{err}");
+        let full_market = "replication,quarter,regime,demand_pflops,delivered_pflops,domestic_compute_share,\
+            perf_gap_frontier,perf_gap_sellable,export_fees_usd\n0,2026Q1,open,1,1,0.5,2,2,0\n";
+        let dir = folder(full_market, FIRMS);
+        let err = run_summary(dir.path(), &[]).unwrap().require_reported().unwrap_err().to_string();
+        assert!(err.starts_with("firms_quarterly.csv: no numeric column \"revenue_usd\""), "{err}");
     }
 
     #[test]

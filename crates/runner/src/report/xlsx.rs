@@ -16,6 +16,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use rust_xlsxwriter::{Chart, ChartType, DocProperties, ExcelDateTime, Format, Workbook, Worksheet};
 
+use crate::output::columns;
 use crate::output::csv::rounded;
 use crate::output::names;
 use crate::report::summaries::RunSummary;
@@ -208,7 +209,7 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
                 ws.write_datetime_with_format(r, 1, &d, &f.date).map_err(xerr)?;
             }
             for (j, firm) in firms.iter().enumerate() {
-                if let Some(x) = s.firm_var(firm, "compute_share").and_then(|v| v.quarterly[qi].mean) {
+                if let Some(x) = s.firm_var(firm, columns::firms::COMPUTE_SHARE).and_then(|v| v.quarterly[qi].mean) {
                     ws.write_number_with_format(r, 2 + j as u16, rounded(x), &f.percent).map_err(xerr)?;
                 }
             }

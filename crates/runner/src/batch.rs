@@ -28,9 +28,21 @@ pub struct ShardFile {
     pub points: u64,
     /// Replications per point.
     pub replications: u64,
+    /// SHA-256 of the whole design (every point's seed and values, [`rows::design_sha256`]),
+    /// which `merge` matches against the design it expands itself.
+    pub design_sha256: String,
+    /// SHA-256 of the shard's `runs.csv` as it was written, which `merge` and `--resume`
+    /// verify: a row changed since the shard finished refuses the shard.
+    pub runs_sha256: String,
 }
 
 impl ShardFile {
+    /// The same slice of the same design, whatever the rows' hash.
+    pub fn same_slice(&self, other: &ShardFile) -> bool {
+        ShardFile { runs_sha256: String::new(), ..self.clone() }
+            == ShardFile { runs_sha256: String::new(), ..other.clone() }
+    }
+
     /// The file's text.
     pub fn to_toml(&self) -> String {
         format!(

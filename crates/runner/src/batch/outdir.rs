@@ -6,7 +6,8 @@
 //! before its run's row). When the last run is in, `points.csv`, `shard.toml` and
 //! `sweep.resolved.toml` are each written to a temporary name and renamed into place, the
 //! partials are renamed to `failures.csv` (only if a run failed) and `runs.csv`, and the state
-//! file goes. A sweep killed at any moment leaves at worst a torn last row, which `--resume`
+//! file goes; a shard's `shard.toml` records the SHA-256 of its `runs.csv`, which `--resume`
+//! verifies on a finished shard (and `merge` too). A sweep killed at any moment leaves at worst a torn last row, which `--resume`
 //! cuts off before it goes on with the next run; the visible files only ever appear whole.
 //! Every whole row kept on resume is checked first (`batch::rows`): a partial file that was
 //! edited (a row deleted, swapped or changed) is refused rather than continued.
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::batch::rows::sha256_of;
+use crate::batch::ShardFile;
 use crate::error::InputError;
 use crate::output::atomic;
 use crate::output::names;
@@ -78,8 +81,8 @@ pub struct Expect {
     pub first_run: u64,
     /// Replications per point.
     pub replications: u64,
-    /// Text of `shard.toml`, with `--shard`.
-    pub shard_toml: Option<String>,
+    /// `shard.toml`, with `--shard` (its `runs_sha256` is filled in when the shard finishes).
+    pub shard: Option<ShardFile>,
 }
 
 /// The folder, opened.
@@ -134,12 +137,16 @@ impl OutDir {
         let resolved_path = dir.join(RESOLVED);
         if resolved_path.exists() && resume {
             let resolved = read_small(&resolved_path).unwrap_or_default();
-            let shard_toml = read_small(&dir.join(SHARD)).ok();
-            if resolved == expect.state.resolved
-                && shard_toml == expect.shard_toml
-                && dir.join(RUNS).exists()
-                && dir.join(POINTS).exists()
-            {
+            let shard = read_small(&dir.join(SHARD)).ok().and_then(|t| toml::from_str::<ShardFile>(&t).ok());
+            let same_shard = match (&shard, &expect.shard) {
+                (Some(found), Some(want)) => found.same_slice(want),
+                (None, None) => true,
+                _ => false,
+            };
+            if resolved == expect.state.resolved && same_shard && dir.join(RUNS).exists() && dir.join(POINTS).exists() {
+                if let Some(found) = &shard {
+                    verify_runs(dir, found)?;
+                }
                 drop(lock);
                 let _ = fs::remove_file(dir.join(LOCK));
                 return Ok(Opened::Complete);
@@ -195,13 +202,36 @@ impl OutDir {
         let reader =
             File::open(&runs_partial).with_context(|| format!("failed to read '{}'", runs_partial.display()))?;
         atomic::write_with(&dir.join(POINTS), |w| points(reader, w))?;
-        if let Some(shard) = &self.expect.shard_toml {
-            atomic::write_with(&dir.join(SHARD), |w| Ok(w.write_all(shard.as_bytes())?))?;
+        if let Some(shard) = &self.expect.shard {
+            let runs_sha256 = sha256_of(
+                File::open(&runs_partial).with_context(|| format!("failed to read '{}'", runs_partial.display()))?,
+            )
+            .with_context(|| format!("failed to read '{}'", runs_partial.display()))?;
+            let text = ShardFile { runs_sha256, ..shard.clone() }.to_toml();
+            atomic::write_with(&dir.join(SHARD), |w| Ok(w.write_all(text.as_bytes())?))?;
         }
         atomic::write_with(&dir.join(RESOLVED), |w| Ok(w.write_all(self.expect.state.resolved.as_bytes())?))?;
         finish_renames(&dir, self.failed > 0)?;
         Ok(())
     }
+}
+
+/// Check that the `runs.csv` of the finished shard in `dir` is the one it wrote: the SHA-256
+/// its `shard.toml` records (exit code 2 naming the shard if not).
+pub fn verify_runs(dir: &Path, shard: &ShardFile) -> Result<()> {
+    let path = dir.join(RUNS);
+    let found = sha256_of(File::open(&path).with_context(|| format!("failed to read '{}'", path.display()))?)
+        .with_context(|| format!("failed to read '{}'", path.display()))?;
+    if found != shard.runs_sha256 {
+        return Err(InputError::new(format!(
+            "'{}' of shard {} was changed after the shard finished: its SHA-256 is not the one {SHARD} records",
+            path.display(),
+            shard.shard
+        ))
+        .with_hint(format!("run shard {} again into a new folder (or without --resume to replace it)", shard.shard))
+        .into());
+    }
+    Ok(())
 }
 
 /// Take the folder's lock, refusing if another sweep holds it.

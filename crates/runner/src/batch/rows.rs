@@ -5,10 +5,51 @@
 //! check every row they take from disk against the design ([`RunsCheck`]): the right number of
 //! cells, runs in order with no gap or repeat, the seed and parameter values the design gives,
 //! and KPI cells that are empty (no value, or a failed run) or finite numbers.
+//! The checks cannot tell a KPI value that was changed, so a finished shard also records the
+//! SHA-256 of its `runs.csv` ([`sha256_of`]) and of the whole design ([`design_sha256`]).
+
+use std::io::Read;
 
 use chipmarket_engine::sweep::Sweep;
+use sha2::{Digest, Sha256};
 
 use crate::output::csv::num;
+
+/// Lower-case hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fingerprint of a sweep's whole design: SHA-256 over every point's seed and parameter
+/// cells, as `runs.csv` writes them. Cheap (no scenario is built), and the same wherever the
+/// design expands the same way, so `merge` can tell that every shard ran the design it expands.
+pub fn design_sha256(sweep: &Sweep) -> String {
+    let mut hash = Sha256::new();
+    hash.update(sweep.replications().to_string().as_bytes());
+    hash.update(b"\n");
+    for point in 0..sweep.points.len() {
+        hash.update(sweep.seed(point).to_string().as_bytes());
+        for value in &sweep.points[point].values {
+            hash.update(b",");
+            hash.update(param_cell(value).as_bytes());
+        }
+        hash.update(b"\n");
+    }
+    hex(&hash.finalize())
+}
+
+/// SHA-256 of everything `reader` holds, in hex.
+pub fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
+    let mut hash = Sha256::new();
+    let mut buf = vec![0; 1 << 16];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex(&hash.finalize()));
+        }
+        hash.update(&buf[..n]);
+    }
+}
 
 /// A parameter value as a CSV cell: numbers as everywhere else, strings bare.
 pub fn param_cell(value: &toml::Value) -> String {

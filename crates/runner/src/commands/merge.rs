@@ -6,7 +6,8 @@
 //! agree). Before writing anything, merge checks that every folder is a finished shard of the
 //! same sweep (same `sweep.resolved.toml`, same N, same columns), that no shard appears twice
 //! and none is missing; while copying it checks every row against the sweep's design
-//! (`batch::rows`: cells, run order, seeds, parameter values, finite KPIs). Any damage refuses
+//! (`batch::rows`: cells, run order, seeds, parameter values, finite KPIs) and each shard's
+//! `runs.csv` against the SHA-256 its `shard.toml` records. Any damage refuses
 //! the merge (exit code 2, naming the file and line) and leaves `--out` untouched.
 
 use std::fs::{self, File};
@@ -14,11 +15,12 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use sha2::{Digest, Sha256};
 
 use chipmarket_engine::sweep::{Sweep, SweepSpec};
 
 use crate::batch::outdir::{self, copy_lines, read_small, FAILURES, POINTS, RESOLVED, RUNS, RUN_DIRS, SHARD};
-use crate::batch::rows::RunsCheck;
+use crate::batch::rows::{self, RunsCheck};
 use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::MergeArgs;
 use crate::console::outln;
@@ -242,8 +244,22 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
     let mut header: Option<String> = None;
     let mut check: Option<RunsCheck> = None;
     let mut line = Vec::with_capacity(1 << 12);
+    let design = rows::design_sha256(sweep);
     for p in parts {
         let src = p.dir.join(RUNS);
+        if let Some(f) = &p.file {
+            if f.design_sha256 != design {
+                return refuse(
+                    InputError::new(format!(
+                        "'{}' (shard {}) ran another design than the one its {RESOLVED} expands to here",
+                        p.dir.display(),
+                        p.shard
+                    ))
+                    .with_hint("run every shard and the merge with the same build of chipmarket"),
+                );
+            }
+        }
+        let mut hash = Sha256::new();
         let damaged = |line_no: u64, what: String| -> Result<()> {
             refuse(
                 InputError::new(format!("{}:{line_no}: {what}", src.display()))
@@ -254,6 +270,7 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
             BufReader::new(File::open(&src).with_context(|| format!("failed to read '{}'", src.display()))?);
         let mut h = String::new();
         reader.read_line(&mut h).with_context(|| format!("failed to read '{}'", src.display()))?;
+        hash.update(h.as_bytes());
         match &header {
             None => {
                 let cols: Vec<String> =
@@ -293,6 +310,7 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
             if let Err(what) = check.check_line(idx, &line) {
                 return damaged(line_no, what);
             }
+            hash.update(&line);
             out.write_all(&line)?;
             idx += 1;
         }
@@ -307,6 +325,18 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
                 ))
                 .with_hint("run the shard again"),
             );
+        }
+        if let Some(f) = &p.file {
+            if rows::hex(&hash.finalize()) != f.runs_sha256 {
+                return refuse(
+                    InputError::new(format!(
+                        "'{}' of shard {} was changed after the shard finished: its SHA-256 is not the one its {SHARD} records",
+                        src.display(),
+                        p.shard
+                    ))
+                    .with_hint(format!("run shard {} again", p.shard)),
+                );
+            }
         }
     }
     out.flush().with_context(|| format!("failed to write '{}'", path.display()))?;

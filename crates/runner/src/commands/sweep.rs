@@ -163,6 +163,8 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         end_point: points.end as u64,
         points: n_points as u64,
         replications,
+        design_sha256: rows::design_sha256(&sweep),
+        runs_sha256: String::new(),
     });
     let runs = points.start as u64 * replications..points.end as u64 * replications;
     let expect = Expect {
@@ -176,7 +178,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         failures_header,
         first_run: runs.start,
         replications,
-        shard_toml: shard_file.as_ref().map(ShardFile::to_toml),
+        shard: shard_file,
     };
     let what = match shard {
         Some(s) => format!("{name} (shard {s}: points {} to {})", points.start, points.end - 1),
@@ -187,7 +189,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         check.check_line(idx, line)
     })? {
         Opened::Complete => {
-            if !out.join(report::REPORT).is_file() {
+            if shard.is_none() && !out.join(report::REPORT).is_file() {
                 report::finish_sweep(&out, "sweep", &began)?;
             }
             if !args.quiet {
@@ -253,7 +255,10 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let failed = dir.failed;
     let n_params = sweep.spec.vary.len();
     dir.finish(|runs, w| stats::points_csv(std::io::BufReader::new(runs), w, n_params))?;
-    report::finish_sweep(&out, "sweep", &began)?;
+    // A shard's charts and report would be those of a slice; `merge` makes the sweep's.
+    if shard.is_none() {
+        report::finish_sweep(&out, "sweep", &began)?;
+    }
 
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();

@@ -152,19 +152,8 @@ fn shards_run_as_separate_processes_merge_into_the_unsharded_sweep() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     let shard2 = tmp.path().join("shard-2");
-    assert_eq!(
-        listing(&shard2),
-        [
-            "charts",
-            "manifest.json",
-            "points.csv",
-            "points_wide.csv",
-            "report.html",
-            "runs.csv",
-            "shard.toml",
-            "sweep.resolved.toml"
-        ]
-    );
+    // A shard writes no charts or report: the merge makes the sweep's.
+    assert_eq!(listing(&shard2), ["points.csv", "runs.csv", "shard.toml", "sweep.resolved.toml"]);
     assert!(text(&shard2, "shard.toml").contains("shard = \"2/3\"\nfirst_point = 8\nend_point = 16\n"));
     assert_eq!(text(&shard2, "runs.csv").lines().nth(1).unwrap().split(',').next(), Some("8"));
 
@@ -212,6 +201,43 @@ fn merge_refuses_overlapping_missing_mismatched_and_unfinished_shards() {
     fs::write(tmp.path().join("s2/runs.csv"), cut.join("\n") + "\n").unwrap();
     let out = fails_with(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged"], 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("has 4 runs, expected 32"), "{out:?}");
+}
+
+#[test]
+fn a_shard_whose_runs_were_edited_after_it_finished_is_refused_by_merge_and_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = sweep_file(tmp.path(), "lhs.toml", LHS);
+    for k in 1..=3 {
+        let (shard, out) = (format!("{k}/3"), format!("s{k}"));
+        ok(tmp.path(), &["sweep", &file, "--shard", &shard, "--out", &out, "--quiet"]);
+    }
+    let shard_toml = text(&tmp.path().join("s2"), "shard.toml");
+    assert!(shard_toml.contains("runs_sha256 = \""), "{shard_toml}");
+    assert!(shard_toml.contains("design_sha256 = \""), "{shard_toml}");
+    ok(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged"]);
+
+    // One KPI cell of one row changed to another finite number: every check of the row's shape,
+    // order, seed and design values still passes; only the recorded hash tells.
+    let runs = text(&tmp.path().join("s2"), "runs.csv");
+    let mut lines: Vec<String> = runs.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    let j = (6..cells.len()).find(|&j| cells[j].parse::<f64>().is_ok()).expect("a KPI cell with a value");
+    cells[j] = (cells[j].parse::<f64>().unwrap() * 1.5 + 1.0).to_string();
+    lines[3] = cells.join(",");
+    fs::write(tmp.path().join("s2/runs.csv"), lines.join("\n") + "\n").unwrap();
+    assert_ne!(text(&tmp.path().join("s2"), "runs.csv"), runs);
+
+    let out = fails_with(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged2"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("runs.csv' of shard 2/3 was changed after the shard finished"), "{err}");
+    assert!(!tmp.path().join("merged2").exists(), "a refused merge writes nothing");
+    let out = fails_with(tmp.path(), &["sweep", &file, "--shard", "2/3", "--out", "s2", "--resume"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("of shard 2/3 was changed"), "{out:?}");
+
+    // Running the shard again (without --resume) replaces it, and the merge goes through.
+    ok(tmp.path(), &["sweep", &file, "--shard", "2/3", "--out", "s2", "--quiet"]);
+    ok(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged2"]);
+    assert_same_files(&tmp.path().join("merged"), &tmp.path().join("merged2"));
 }
 
 #[test]

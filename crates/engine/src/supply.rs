@@ -13,6 +13,7 @@ use std::fmt::Write;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 
+use crate::allocation::{water_fill_into, WaterFill};
 use crate::calendar::Calendar;
 use crate::scenario::{Scenario, SupplierKind};
 
@@ -176,13 +177,6 @@ fn kind_slot(kind: SupplierKind) -> usize {
     }
 }
 
-/// Working lists of [`SupplyNetwork::water_fill_into`].
-#[derive(Debug, Clone, Default)]
-pub struct WaterFill {
-    open: Vec<usize>,
-    next: Vec<usize>,
-}
-
 impl SupplyNetwork {
     /// Build the graph of a validated scenario.
     pub fn new(s: &Scenario, cal: &Calendar) -> SupplyNetwork {
@@ -315,7 +309,7 @@ impl SupplyNetwork {
                     raw * if curve.kind == SupplierKind::Foundry { curve.yield_at(t) } else { 1.0 }
                 }
             };
-            Self::water_fill_into(capacity, weights, caps, filled, work);
+            water_fill_into(capacity, weights, caps, filled, work);
             for (k, &fi) in firms.iter().enumerate() {
                 self.potential[fi].add(curve.kind, capacity * weights[k] / total);
                 self.actual[fi].add(curve.kind, filled[k]);
@@ -431,48 +425,6 @@ impl SupplyNetwork {
         cap.unwrap_or(f64::INFINITY)
     }
 
-    /// Water-fill `capacity` among claimants with `weights` and `caps`: each gets its
-    /// weighted share, capped, and what the capped ones leave is shared again among the
-    /// rest. Returns each claimant's allocation; the sum never exceeds `capacity`.
-    pub fn water_fill(capacity: f64, weights: &[f64], caps: &[f64]) -> Vec<f64> {
-        let mut alloc = Vec::new();
-        Self::water_fill_into(capacity, weights, caps, &mut alloc, &mut WaterFill::default());
-        alloc
-    }
-
-    /// [`SupplyNetwork::water_fill`] into `alloc`, with the working lists in `work` (both
-    /// reused by callers that fill often, so a fill allocates nothing).
-    pub fn water_fill_into(capacity: f64, weights: &[f64], caps: &[f64], alloc: &mut Vec<f64>, work: &mut WaterFill) {
-        alloc.clear();
-        alloc.resize(weights.len(), 0.0);
-        let WaterFill { open, next } = work;
-        open.clear();
-        open.extend((0..weights.len()).filter(|&i| weights[i] > 0.0 && caps[i] > 0.0));
-        let mut left = capacity.max(0.0);
-        while left > 1e-12 && !open.is_empty() {
-            let total: f64 = open.iter().map(|&i| weights[i]).sum();
-            next.clear();
-            let mut used = 0.0;
-            for &i in open.iter() {
-                let share = left * weights[i] / total;
-                let room = caps[i] - alloc[i];
-                if share >= room {
-                    alloc[i] = caps[i];
-                    used += room;
-                } else {
-                    alloc[i] += share;
-                    used += share;
-                    next.push(i);
-                }
-            }
-            left -= used;
-            if next.len() == open.len() {
-                break;
-            }
-            std::mem::swap(open, next);
-        }
-    }
-
     /// The graph in Graphviz DOT; links switched off are drawn dashed and red.
     pub fn to_dot(&self, s: &Scenario) -> String {
         let mut out = String::from("digraph supply {\n  rankdir=LR;\n");
@@ -514,16 +466,6 @@ impl SupplyNetwork {
 mod tests {
     use super::*;
     use crate::calendar::Calendar;
-
-    #[test]
-    fn water_fill_hands_unused_capacity_on() {
-        let alloc = SupplyNetwork::water_fill(100.0, &[1.0, 1.0, 2.0], &[10.0, 1000.0, 1000.0]);
-        assert!((alloc[0] - 10.0).abs() < 1e-9);
-        assert!((alloc[1] - 30.0).abs() < 1e-9);
-        assert!((alloc[2] - 60.0).abs() < 1e-9);
-        let total: f64 = alloc.iter().sum();
-        assert!(total <= 100.0 + 1e-9);
-    }
 
     fn network() -> (Scenario, SupplyNetwork) {
         let text = r#"
@@ -614,31 +556,5 @@ mod tests {
         assert!((net.potential_units(1, 10.0, 0.0) - 500.0).abs() < 1e-9, "b has fab alone");
         net.set_regime(&[]);
         assert_eq!(net.node_cap(0), 700.0, "links come back when the regime changes");
-    }
-
-    #[test]
-    fn water_fill_never_exceeds_caps_or_capacity() {
-        let alloc = SupplyNetwork::water_fill(100.0, &[1.0, 3.0], &[5.0, 7.0]);
-        assert_eq!(alloc, vec![5.0, 7.0]);
-        assert_eq!(SupplyNetwork::water_fill(0.0, &[1.0], &[5.0]), vec![0.0]);
-    }
-
-    #[test]
-    fn water_fill_into_reused_lists_gives_what_fresh_lists_give() {
-        let cases: [(f64, &[f64], &[f64]); 4] = [
-            (100.0, &[1.0, 3.0, 2.0], &[5.0, 70.0, 20.0]),
-            (10.0, &[1.0], &[50.0]),
-            (50.0, &[0.0, 1.0, 1.0, 4.0], &[9.0, 1.0, 100.0, 3.0]),
-            (0.0, &[1.0, 1.0], &[1.0, 1.0]),
-        ];
-        let (mut alloc, mut work) = (vec![9.0; 7], WaterFill::default());
-        for (capacity, weights, caps) in cases {
-            SupplyNetwork::water_fill_into(capacity, weights, caps, &mut alloc, &mut work);
-            let mut fresh = Vec::new();
-            SupplyNetwork::water_fill_into(capacity, weights, caps, &mut fresh, &mut WaterFill::default());
-            assert_eq!(alloc, fresh, "capacity {capacity}");
-            assert!(alloc.iter().zip(caps).all(|(a, c)| a <= c) && alloc.iter().sum::<f64>() <= capacity + 1e-9);
-        }
-        assert_eq!(SupplyNetwork::water_fill(100.0, &[1.0, 3.0], &[5.0, 7.0]), [5.0, 7.0]);
     }
 }

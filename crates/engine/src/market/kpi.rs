@@ -66,6 +66,7 @@ pub(super) struct FirmFinal {
 }
 
 /// Running sums for the KPIs.
+#[derive(Debug)]
 pub(super) struct Tracker {
     /// Per firm: compute delivered in the last four quarters.
     last_year: Vec<VecDeque<f64>>,

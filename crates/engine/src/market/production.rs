@@ -1,126 +1,121 @@
-//! Production and delivery (`docs/model.md`): capacity per chip from the
-//! supply network (or a firm's fixed capacity), production started to cover the backlog
-//! and a finished-goods inventory target, a lead time from start to finished unit, FIFO
-//! deliveries from inventory, revenue at delivery, and write-offs of stranded inventory.
+//! Production and delivery (`docs/model.md`): capacity per chip from the supply network
+//! (or a firm's fixed capacity), production started to cover the backlog and a
+//! finished-goods inventory target, a lead time from start to finished unit, FIFO
+//! deliveries from inventory ([`Backlog::deliver`]), revenue at delivery, and write-offs of
+//! stranded inventory.
 
-use super::*;
+use super::backlog::Backlog;
+use super::ledger::Ledger;
+use super::output::Out;
+use super::roster::Roster;
+use super::setup::{whole, years, World};
+use super::{Event, Market};
+use crate::calendar::{TICKS_PER_DAY, TICKS_PER_YEAR};
+use crate::sim::{EventQueue, SimTime};
+use crate::supply::{Need, SupplyNetwork};
 
-impl Market<'_> {
-    /// The one place capacity comes from: units of chip `ci` per quarter its firm could
-    /// make if it made only that chip. Firms linked to the supply network get what it
-    /// allocates them (`actual`: the water-filled share their orders can use; otherwise the
-    /// share they could get by weight, which is what they promise when bidding), converted
-    /// by the chip's own inputs (chips per wafer, HBM stacks). Firms without links have
-    /// their fixed `capacity_units_per_quarter`.
-    pub(super) fn chip_capacity_per_quarter(&self, ci: usize, actual: bool) -> f64 {
-        let c = &self.chips[ci];
-        if !self.supply.is_linked(c.firm) {
-            return self.firms[c.firm].capacity_per_quarter;
-        }
-        if !c.foundries.is_empty() {
-            self.supply.units_from(c.firm, c.dies_per_wafer, c.hbm_stacks, &c.foundries, actual)
-        } else if actual {
-            self.supply.actual_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
-        } else {
-            self.supply.potential_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
-        }
+/// Lists a production tick reuses rather than allocating each time (their contents never
+/// outlive one use).
+#[derive(Debug, Default)]
+pub(super) struct Lists {
+    /// Each firm's input needs, and whether it wants to start anything.
+    needs: Vec<Need>,
+    wants: Vec<bool>,
+    start: StartLists,
+}
+
+/// The lists of one firm's start of production.
+#[derive(Debug, Default)]
+struct StartLists {
+    /// The order a firm starts its chips in.
+    order: Vec<usize>,
+    /// Good wafers per foundry supplier: left to a firm this tick, and drawn by it.
+    wafers: Vec<(usize, f64)>,
+    wafers_used: Vec<(usize, f64)>,
+}
+
+/// The one place capacity comes from: units of chip `ci` per quarter its firm could make
+/// if it made only that chip. Firms linked to the supply network get what it allocates
+/// them (`actual`: the water-filled share their orders can use; otherwise the share they
+/// could get by weight, which is what they promise when bidding), converted by the chip's
+/// own inputs (chips per wafer, HBM stacks). Firms without links have their fixed
+/// `capacity_units_per_quarter`.
+pub(super) fn chip_capacity_per_quarter(roster: &Roster, supply: &SupplyNetwork, ci: usize, actual: bool) -> f64 {
+    let c = &roster.chips[ci];
+    if !supply.is_linked(c.firm) {
+        return roster.firms[c.firm].capacity_per_quarter;
     }
-
-    /// Inputs one unit of chip `ci` draws: a good die's share of a wafer, its HBM stacks,
-    /// one package.
-    fn unit_need(&self, ci: usize) -> Need {
-        self.chips[ci].need
+    if !c.foundries.is_empty() {
+        supply.units_from(c.firm, c.dies_per_wafer, c.hbm_stacks, &c.foundries, actual)
+    } else if actual {
+        supply.actual_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
+    } else {
+        supply.potential_units(c.firm, c.dies_per_wafer, c.hbm_stacks)
     }
+}
 
-    /// Units of chip `ci` the firm should start now: its backlog not covered by finished or
-    /// started units (`backlog`), or that plus the inventory target (`with_target`).
+/// What one production tick reads but does not change.
+struct Plant<'a> {
+    world: &'a World<'a>,
+    regime: usize,
+    now: SimTime,
+    /// Years since the start, and the tick's length in quarters.
+    t: f64,
+    tick_quarters: f64,
+}
+
+impl Plant<'_> {
+    /// Units of chip `ci` the firm should start now: its backlog not covered by finished
+    /// or started units (`backlog`), or that plus the inventory target (`with_target`).
     /// Only chips on sale (and, if foreign, allowed) have an inventory target.
-    fn to_start(&self, ci: usize, with_target: bool, now: SimTime) -> u64 {
-        let c = &self.chips[ci];
+    fn to_start(&self, roster: &Roster, backlog: &Backlog, ci: usize, with_target: bool) -> u64 {
+        let c = &roster.chips[ci];
         let fi = c.firm;
-        let target = with_target && c.on_sale(now) && (self.firms[fi].domestic || c.allowed[self.regime]);
-        if !target && c.backlog == 0 {
+        let target = with_target && c.on_sale(self.now) && (roster.firms[fi].domestic || c.allowed[self.regime]);
+        let owed = backlog.owed_of_chip(ci);
+        if !target && owed == 0 {
             // Nothing owed and no target (the common case for most chips of a catalogue).
             return 0;
         }
-        let mut want = c.backlog as f64;
+        let mut want = owed as f64;
         if target {
-            want += self.s.firms[fi].inventory_weeks * c.weekly_deliveries;
+            want += self.world.s.firms[fi].inventory_weeks * c.weekly_deliveries;
         }
         // Whole units; a shortfall is 0.
         whole(want - (c.inventory + c.pipeline) as f64)
     }
 
-    pub(super) fn on_production(&mut self, now: SimTime, queue: &mut EventQueue<Event>) {
-        let tick_quarters = self.tick_len as f64 / (TICKS_PER_YEAR / 4.0);
-        let t = years(now.ticks());
-        // Finished units leave the pipeline.
-        for f in &mut self.firms {
-            while f.pipeline.front().is_some_and(|p| p.0 <= now) {
-                let Some((_, ci, units)) = f.pipeline.pop_front() else { break };
-                self.chips[ci].pipeline -= units;
-                self.chips[ci].inventory += units;
-            }
-        }
-        // What each firm's orders and inventory targets can use this tick, as a rate per
-        // quarter, and whether it wants to start anything at all.
-        let mut needs = std::mem::take(&mut self.scratch.needs);
-        let mut wants = std::mem::take(&mut self.scratch.wants);
-        needs.clear();
-        wants.clear();
-        for fi in 0..self.firms.len() {
-            let mut need = Need::default();
-            let mut any = false;
-            for &ci in &self.firms[fi].live {
-                let start = self.to_start(ci, true, now);
-                if start == 0 {
-                    // Adds nothing (the sums are never negative zero).
-                    continue;
-                }
-                any = true;
-                let units = start as f64 / tick_quarters;
-                let per = self.unit_need(ci);
-                need.good_wafers += units * per.good_wafers;
-                need.hbm_stacks += units * per.hbm_stacks;
-                need.packages += units * per.packages;
-            }
-            needs.push(need);
-            wants.push(any);
-        }
-        self.supply.allocate(t, &needs);
-        for (fi, &wanted) in wants.iter().enumerate() {
-            self.start_production(fi, now, t, tick_quarters, wanted);
-            self.deliver(fi, now);
-            self.settle_chips(fi, now);
-        }
-        self.scratch.needs = needs;
-        self.scratch.wants = wants;
-        let next = now.saturating_add(self.tick_len);
-        if next < self.end {
-            queue.schedule_in(self.tick_len, Event::Production.priority(), Event::Production);
-        }
-    }
-
-    /// Start production of firm `fi` for this tick: backlog first (chips in the order their
-    /// oldest contract was signed), then inventory targets, each chip as far as the inputs
-    /// left allow. `wants`: whether any of its chips has units to start (if none, only its
-    /// capacity is counted: nothing is started or drawn).
-    fn start_production(&mut self, fi: usize, now: SimTime, t: f64, tick_quarters: f64, wants: bool) {
-        let linked = self.supply.is_linked(fi);
-        let (rate, has) = self.supply.allocated(fi);
+    /// Start production of firm `fi` for this tick: backlog first (chips in the order
+    /// their oldest contract was signed), then inventory targets, each chip as far as the
+    /// inputs left allow. `wants`: whether any of its chips has units to start (if none,
+    /// only its capacity is counted: nothing is started or drawn).
+    #[allow(clippy::too_many_arguments)] // the parts a start touches, each named
+    fn start(
+        &self,
+        roster: &mut Roster,
+        supply: &mut SupplyNetwork,
+        backlog: &Backlog,
+        ledger: &mut Ledger,
+        lists: &mut StartLists,
+        fi: usize,
+        wants: bool,
+    ) {
+        let (now, t, tick_quarters) = (self.now, self.t, self.tick_quarters);
+        let linked = supply.is_linked(fi);
+        let (rate, has) = supply.allocated(fi);
         // Capacity this tick in units of the least demanding chip (reported, and the bound
         // production never passes).
         let capacity = if linked {
             // An upper bound for any mix of chips: per input kind, the allocation over the
             // least that any launched chip needs of it; the tightest kind binds.
-            let (potential, _) = self.supply.potential(fi);
+            let (potential, _) = supply.potential(fi);
             let mut bound = f64::INFINITY;
             for (k, (&got, &could)) in [rate.good_wafers, rate.hbm_stacks, rate.packages]
                 .iter()
                 .zip(&[potential.good_wafers, potential.hbm_stacks, potential.packages])
                 .enumerate()
             {
-                let least = self.firms[fi].least_need[k];
+                let least = roster.firms[fi].least_need[k];
                 if has[k] && least > 0.0 && least.is_finite() {
                     bound = bound.min(got.max(could) * tick_quarters / least);
                 }
@@ -131,9 +126,9 @@ impl Market<'_> {
                 0.0
             }
         } else {
-            self.firms[fi].capacity_per_quarter * tick_quarters
+            roster.firms[fi].capacity_per_quarter * tick_quarters
         };
-        self.firms[fi].q.capacity_units += capacity;
+        ledger.capacity(fi, capacity);
         if !wants {
             return;
         }
@@ -143,41 +138,39 @@ impl Market<'_> {
             packages: rate.packages * tick_quarters,
         };
         let start = left;
+        let StartLists { order, wafers, wafers_used } = lists;
         // Good wafers left per foundry supplier (chips may be tied to some foundries).
-        let mut wafers = std::mem::take(&mut self.scratch.wafers);
         wafers.clear();
-        wafers.extend(self.supply.foundry_allocation(fi, true).map(|(si, w)| (si, w * tick_quarters)));
-        let mut wafers_used = std::mem::take(&mut self.scratch.wafers_used);
-        wafers_used.clone_from(&wafers);
-        let mut units_left = self.firms[fi].capacity_per_quarter * tick_quarters;
-        let mut order = std::mem::take(&mut self.scratch.order);
+        wafers.extend(supply.foundry_allocation(fi, true).map(|(si, w)| (si, w * tick_quarters)));
+        wafers_used.clone_from(wafers);
+        let mut units_left = roster.firms[fi].capacity_per_quarter * tick_quarters;
         order.clear();
         // Chips in the order their first entry comes in the backlog queue: walked only
         // until every chip with entries has been seen.
-        let queued_chips = self.firms[fi].live.iter().filter(|&&ci| self.chips[ci].queued > 0).count();
-        for &contract in &self.firms[fi].backlog {
+        let queued_chips = roster.firms[fi].live().iter().filter(|&&ci| backlog.queued(ci) > 0).count();
+        for &contract in backlog.queue(fi) {
             if order.len() == queued_chips {
                 break;
             }
-            let chip = self.contracts[contract as usize].chip();
+            let chip = backlog.contract(contract as usize).chip();
             if !order.contains(&chip) {
                 order.push(chip);
             }
         }
-        for &ci in &self.firms[fi].live {
-            if self.chips[ci].launched && !order.contains(&ci) {
+        for &ci in roster.firms[fi].live() {
+            if roster.chips[ci].launched && !order.contains(&ci) {
                 order.push(ci);
             }
         }
-        let lead = u64::from(self.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
+        let lead = u64::from(self.world.s.firms[fi].lead_time_days) * TICKS_PER_DAY;
         for with_target in [false, true] {
-            for &ci in &order {
-                let want = self.to_start(ci, with_target, now);
+            for &ci in order.iter() {
+                let want = self.to_start(roster, backlog, ci, with_target);
                 if want == 0 {
                     continue;
                 }
-                let per = self.unit_need(ci);
-                let allowed = &self.chips[ci].foundries;
+                let per = roster.chips[ci].need;
+                let allowed = &roster.chips[ci].foundries;
                 let usable = |si: usize| allowed.is_empty() || allowed.contains(&si);
                 let chip_wafers: f64 = wafers.iter().filter(|w| usable(w.0)).map(|w| w.1).sum();
                 let possible = if linked {
@@ -199,7 +192,7 @@ impl Market<'_> {
                 } else {
                     units_left
                 };
-                let chip = &mut self.chips[ci];
+                let chip = &mut roster.chips[ci];
                 // Inputs drawn, in units: exactly `want` if the inputs allow; else all that is
                 // left of the binding input, with the fraction of a unit banked in the chip's
                 // carry (so no fraction is counted twice).
@@ -216,7 +209,7 @@ impl Market<'_> {
                 // Wafers come from the chip's foundries in proportion to what each has left.
                 let take = made * per.good_wafers;
                 if chip_wafers > 0.0 {
-                    let allowed = &self.chips[ci].foundries;
+                    let allowed = &chip.foundries;
                     for w in wafers.iter_mut().filter(|w| allowed.is_empty() || allowed.contains(&w.0)) {
                         w.1 = (w.1 - take * w.1 / chip_wafers).max(0.0);
                     }
@@ -228,16 +221,15 @@ impl Market<'_> {
                 if n == 0 {
                     continue;
                 }
-                self.firms[fi].q.produced += n;
+                ledger.produced(fi, n);
                 if lead == 0 {
-                    self.chips[ci].inventory += n;
+                    chip.inventory += n;
                 } else {
-                    self.chips[ci].pipeline += n;
-                    self.firms[fi].pipeline.push_back((now.saturating_add(lead), ci, n));
+                    chip.pipeline += n;
+                    roster.firms[fi].pipeline.push_back((now.saturating_add(lead), ci, n));
                 }
             }
         }
-        self.scratch.order = order;
         if linked {
             let used = Need {
                 good_wafers: start.good_wafers - left.good_wafers,
@@ -245,149 +237,106 @@ impl Market<'_> {
                 packages: start.packages - left.packages,
             };
             // Wafers drawn per foundry: what there was less what is left.
-            for (a, b) in wafers_used.iter_mut().zip(&wafers) {
+            for (a, b) in wafers_used.iter_mut().zip(wafers.iter()) {
                 a.1 -= b.1;
             }
-            self.supply.consume(fi, t, used, &wafers_used);
+            supply.consume(fi, t, used, wafers_used);
         }
-        self.scratch.wafers = wafers;
-        self.scratch.wafers_used = wafers_used;
     }
+}
 
-    /// Deliver finished units to firm `fi`'s backlog, first in first out; revenue and cost
-    /// of goods at delivery.
-    ///
-    /// The pass walks the queue in order and stops as soon as nothing further can change:
-    /// every closed entry seen (they leave the queue) and every chip with finished units
-    /// either out of them or past its last active entry. An entry it does not reach would
-    /// have been passed over unchanged (its chip has no units for it).
-    fn deliver(&mut self, fi: usize, now: SimTime) {
-        let fee = self.policy.regimes[self.regime].export_fee;
-        // Chips with units to hand out and entries to hand them to.
-        let mut serving = 0usize;
-        for &ci in &self.firms[fi].live {
-            let c = &mut self.chips[ci];
-            c.walk_left = if c.inventory > 0 { c.queued_active } else { 0 };
-            serving += usize::from(c.walk_left > 0);
+/// A production tick: finished units leave the pipeline, the supply network allocates
+/// what each firm's orders and inventory targets can use, then firm by firm production
+/// starts, deliveries go out and idle chips retire.
+pub(super) fn on_production(m: &mut Market, now: SimTime, queue: &mut EventQueue<Event>) {
+    let Market { world, roster, supply, backlog, ledger, regime, production: lists, .. } = m;
+    let tick_len = world.tick_len;
+    let plant = Plant {
+        world,
+        regime: *regime,
+        now,
+        t: years(now.ticks()),
+        tick_quarters: tick_len as f64 / (TICKS_PER_YEAR / 4.0),
+    };
+    // Finished units leave the pipeline.
+    for f in &mut roster.firms {
+        while f.pipeline.front().is_some_and(|p| p.0 <= now) {
+            let Some((_, ci, units)) = f.pipeline.pop_front() else { break };
+            roster.chips[ci].pipeline -= units;
+            roster.chips[ci].inventory += units;
         }
-        let mut backlog = std::mem::take(&mut self.firms[fi].backlog);
-        // Entries before `read` were walked; those kept were moved down to before `write`.
-        let (mut read, mut write) = (0, 0);
-        while read < backlog.len() && (serving > 0 || self.firms[fi].stale > 0) {
-            let contract = backlog[read];
-            read += 1;
-            let k = contract as usize;
-            let ci = self.contracts[k].chip();
-            if self.contracts[k].status() != ContractStatus::Active || self.contracts[k].remaining() == 0 {
-                // Closed early (cut, cancelled): it leaves the queue, and may now be dropped.
-                let active = self.contracts[k].status() == ContractStatus::Active;
-                self.contracts[k].set_in_backlog(false);
-                self.chips[ci].queued -= 1;
-                if active {
-                    self.chips[ci].queued_active -= 1;
-                } else {
-                    self.firms[fi].stale -= 1;
-                }
+    }
+    // What each firm's orders and inventory targets can use this tick, as a rate per
+    // quarter, and whether it wants to start anything at all.
+    let Lists { needs, wants, start } = lists;
+    needs.clear();
+    wants.clear();
+    for f in &roster.firms {
+        let mut need = Need::default();
+        let mut any = false;
+        for &ci in f.live() {
+            let units = plant.to_start(roster, backlog, ci, true);
+            if units == 0 {
+                // Adds nothing (the sums are never negative zero).
                 continue;
             }
-            if self.chips[ci].walk_left == 0 {
-                backlog[write] = contract;
-                write += 1;
-                continue;
-            }
-            let n = self.contracts[k].remaining().min(self.chips[ci].inventory);
-            let pflops = n as f64 * self.chips[ci].pflops_per_unit();
-            let c = &mut self.contracts[k];
-            c.delivered += n;
-            let revenue = n as f64 * c.unit_price;
-            let cogs = n as f64 * self.chips[ci].unit_cost;
-            let done = c.remaining() == 0;
-            let chip = &mut self.chips[ci];
-            chip.inventory -= n;
-            chip.backlog -= n;
-            chip.q.units += n;
-            chip.q.pflops += pflops;
-            chip.q.revenue += revenue;
-            chip.tick_units += n;
-            chip.walk_left -= 1;
-            if chip.walk_left == 0 || chip.inventory == 0 {
-                chip.walk_left = 0;
-                serving -= 1;
-            }
-            let f = &mut self.firms[fi];
-            f.backlog_units -= n;
-            f.q.units += n;
-            f.q.pflops += pflops;
-            f.q.revenue += revenue;
-            f.installed_pflops += pflops;
-            f.cumulative_revenue += revenue;
-            let fees = if f.domestic { 0.0 } else { revenue * fee };
-            f.cash += revenue - fees - cogs;
-            f.q.cogs += cogs;
-            f.q.fees += fees;
-            self.flows.export_fees += fees;
-            if done {
-                self.contracts[k].set_in_backlog(false);
-                self.close_contract(k, ContractStatus::Delivered, now);
-                let chip = &mut self.chips[ci];
-                chip.queued -= 1;
-                chip.queued_active -= 1;
-            } else {
-                backlog[write] = contract;
-                write += 1;
-            }
+            any = true;
+            let units = units as f64 / plant.tick_quarters;
+            let per = roster.chips[ci].need;
+            need.good_wafers += units * per.good_wafers;
+            need.hbm_stacks += units * per.hbm_stacks;
+            need.packages += units * per.packages;
         }
-        // The entries not walked close the gap left by those removed.
-        if write < read {
-            backlog.drain(write..read);
-        }
-        self.firms[fi].backlog = backlog;
+        needs.push(need);
+        wants.push(any);
     }
-
-    /// After firm `fi`'s deliveries of this tick: fold them into each live chip's smoothed
-    /// weekly deliveries (the inventory target's measure), then retire the chips that can
-    /// no longer matter (see `ChipState::retired`).
-    fn settle_chips(&mut self, fi: usize, now: SimTime) {
-        let tick_weeks = self.tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
-        let smoothing = (self.tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
-        let chips = &mut self.chips;
-        self.firms[fi].live.retain(|&ci| {
-            let c = &mut chips[ci];
+    supply.allocate(plant.t, needs);
+    let fee = world.policy.regimes[*regime].export_fee;
+    let tick_weeks = tick_len as f64 / (7 * TICKS_PER_DAY) as f64;
+    let smoothing = (tick_len as f64 / (TICKS_PER_YEAR / 4.0)).min(1.0);
+    for (fi, &wanted) in wants.iter().enumerate() {
+        plant.start(roster, supply, backlog, ledger, start, fi, wanted);
+        let domestic = roster.firms[fi].domestic;
+        backlog.deliver(fi, roster.firms[fi].live(), &mut roster.chips, now, |chip, d| {
+            ledger.deliver(fi, domestic, fee, chip, d);
+        });
+        // Fold the tick's deliveries into each live chip's smoothed weekly deliveries (the
+        // inventory target's measure), then retire the chips that can no longer matter.
+        roster.retire_idle(fi, now, backlog, |c| {
             if c.tick_units != 0 || c.weekly_deliveries != 0.0 {
                 // (Otherwise it stays exactly 0: most chips of a catalogue, most of the time.)
-                let now_units = std::mem::take(&mut c.tick_units);
+                let now_units = c.tick_units;
+                c.tick_units = 0;
                 // (0 / tick_weeks is exactly 0: the division is skipped then.)
                 let weekly = if now_units == 0 { 0.0 } else { now_units as f64 / tick_weeks };
                 c.weekly_deliveries += smoothing * (weekly - c.weekly_deliveries);
             }
-            c.retired =
-                c.launched && !c.on_sale(now) && c.backlog == 0 && c.inventory == 0 && c.pipeline == 0 && c.queued == 0;
-            !c.retired
         });
     }
+    let next = now.saturating_add(tick_len);
+    if next < world.end {
+        queue.schedule_in(tick_len, Event::Production.priority(), Event::Production);
+    }
+}
 
-    /// Write off the finished and started units of foreign chips the regime in force
-    /// forbids (nobody may buy them), at unit cost.
-    pub(super) fn write_off_stranded(&mut self, now: SimTime) {
-        for ci in 0..self.chips.len() {
-            let c = &self.chips[ci];
-            let fi = c.firm;
-            if self.firms[fi].domestic || c.allowed[self.regime] {
-                continue;
-            }
-            let units = c.inventory + c.pipeline;
-            if units == 0 {
-                continue;
-            }
-            let cost = units as f64 * c.unit_cost;
-            self.chips[ci].inventory = 0;
-            self.chips[ci].pipeline = 0;
-            self.firms[fi].pipeline.retain(|p| p.1 != ci);
-            let f = &mut self.firms[fi];
-            f.cash -= cost;
-            f.q.writeoff += cost;
-            self.flows.writeoff += cost;
-            self.trace(now, "inventory_write_off", |m: &Market| format!("{} {}", m.chips[ci].id, units));
+/// Write off the finished and started units of foreign chips that `regime` forbids
+/// (nobody may buy them), at unit cost.
+pub(super) fn write_off_stranded(roster: &mut Roster, ledger: &mut Ledger, out: &mut Out, regime: usize, now: SimTime) {
+    for ci in 0..roster.chips.len() {
+        let c = &roster.chips[ci];
+        let fi = c.firm;
+        if roster.firms[fi].domestic || c.allowed[regime] {
+            continue;
         }
+        let units = c.inventory + c.pipeline;
+        if units == 0 {
+            continue;
+        }
+        let cost = units as f64 * c.unit_cost;
+        roster.chips[ci].inventory = 0;
+        roster.chips[ci].pipeline = 0;
+        roster.firms[fi].pipeline.retain(|p| p.1 != ci);
+        ledger.write_off(fi, cost);
+        out.trace(now, "inventory_write_off", || format!("{} {}", roster.chips[ci].id, units));
     }
 }

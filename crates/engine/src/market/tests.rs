@@ -499,41 +499,6 @@ fn licence_decisions_due_after_a_cut_find_the_contract_dropped_and_do_nothing() 
     assert!(decided < licensed, "{decided} decisions for {licensed} licensed contracts");
 }
 
-#[test]
-fn a_contract_is_48_bytes_and_its_packed_fields_read_back() {
-    use super::{Contract, STATUSES};
-    use crate::sim::SimTime;
-    assert_eq!(std::mem::size_of::<Contract>(), 48);
-    for status in STATUSES {
-        for training in [false, true] {
-            let mut c = Contract {
-                tender: 7,
-                customer: 1,
-                firm: 2,
-                chip: 3,
-                awarded: 5,
-                closed_status: Contract::new_flags(ContractStatus::PendingLicence, training),
-                units: 10,
-                unit_price: 1.5,
-                delivered: 4,
-            };
-            assert_eq!(c.status(), ContractStatus::PendingLicence);
-            c.set_in_backlog(true);
-            // The largest tick a valid horizon (100 years from any day) reaches.
-            let last = SimTime(100 * 366 * 24 * 60);
-            c.close(status, last);
-            assert_eq!((c.status(), c.training(), c.in_backlog()), (status, training, true));
-            assert_eq!(u64::from(c.closed()), last.ticks());
-            c.set_in_backlog(false);
-            assert_eq!(
-                (c.status(), c.training(), c.in_backlog(), u64::from(c.closed())),
-                (status, training, false, last.ticks())
-            );
-            assert_eq!(c.finished(), !matches!(status, ContractStatus::Active | ContractStatus::PendingLicence));
-        }
-    }
-}
-
 /// The test market with `--set`-style overrides (`firms.usa.lead_time_days=60`).
 fn market_with(regimes: &str, sets: &[&str]) -> Scenario {
     let base = market(regimes);
@@ -667,7 +632,7 @@ fn a_chip_tied_to_a_foundry_is_made_only_from_that_foundry() {
 
 #[test]
 fn the_nested_logit_keeps_a_second_source_of_the_other_origin() {
-    use super::bidding::{nested_logit, HasUtility};
+    use crate::allocation::{nested_logit, HasUtility};
     struct B(f64, bool);
     impl HasUtility for B {
         fn utility(&self) -> f64 {
@@ -733,12 +698,12 @@ fn whole_units_are_exactly_what_an_unsigned_conversion_gives() {
         f64::INFINITY,
     ];
     for x in edges {
-        assert_eq!(super::whole(x), x as u64, "{x}");
+        assert_eq!(super::setup::whole(x), x as u64, "{x}");
     }
     let mut v = 1e-3;
     while v < 1e20 {
         for x in [v, v * 1.000_000_1, -v] {
-            assert_eq!(super::whole(x), x as u64, "{x}");
+            assert_eq!(super::setup::whole(x), x as u64, "{x}");
         }
         v *= 1.37;
     }

@@ -34,7 +34,7 @@ fn replications() -> &'static [RepFlows] {
                         .flat_map(|quarter| {
                             (0..n).map(move |index| {
                                 let units = ((r + 1) * (index + 2) * usize::from(quarter.q)) as f64 * 100.0;
-                                Flow { quarter, index, units, revenue: units * 7000.0 }
+                                Flow { quarter, index, units, revenue: units * 7000.0, writeoff: units }
                             })
                         })
                         .collect()
@@ -107,7 +107,7 @@ fuzz_target!(|data: &[u8]| {
                 _ => {}
             }
         }
-        let fits = fit::evaluate(&targets, &scopes, cat, replications());
+        let fits = fit::evaluate(&targets, &scopes, cat, &fit::Observer { lag_weights: fit::lag_weights(0.7, 0.4), excluded: vec![] }, replications());
         assert_eq!(fits.len(), targets.len());
         for (f, t) in fits.iter().zip(&targets) {
             assert_eq!(f.values.len(), replications().len());

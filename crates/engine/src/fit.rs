@@ -8,6 +8,12 @@
 //! [`evaluate`] turns replications into one [`TargetFit`] per target. Reference for users:
 //! `docs/calibration.md`.
 //!
+//! A row's `observation` kind (optional column) says what the source counts: `server_shipments`
+//! (cards counted when their server ships, after the scenario's integration lag, over the chips
+//! the source counts), `vendor_revenue` and `company_filing` (the vendor's deliveries, today's
+//! meaning), `billing_all_segments` (an upper bound). Rows of that last kind, and rows whose
+//! `low` is 0 or equals `value`, are one-sided bounds ([`Bound`]) in the loss and the inside test.
+//!
 //! Periods are whole months (`2022`, `2023H1`, `2024Q3`, `2024-02..2025-01`). The model
 //! reports flows by calendar quarter, so a month range that cuts a quarter takes that
 //! quarter's flows pro rata by months (a quarter with one month inside counts one third).
@@ -20,6 +26,9 @@ use chrono::Datelike;
 use crate::calendar::{Calendar, Date, Quarter};
 use crate::observe::RunReport;
 use crate::scenario::{Origin, Scenario};
+
+/// The optional column naming a row's observation kind.
+pub const OBSERVATION_COLUMN: &str = "observation";
 
 /// The columns a targets file must have (others, such as `unit` or `source`, are kept as
 /// documentation and ignored).
@@ -38,21 +47,75 @@ pub enum Metric {
     RevenueUsd,
     /// Revenue of the whole market or of a group (`all`, `domestic`, `foreign`) [USD].
     MarketUsd,
+    /// Inventory written off (stranded stock, cancelled purchase obligations) [USD].
+    WriteoffUsd,
 }
 
 impl Metric {
     /// Every metric, with its name in targets files.
-    pub const ALL: [(&'static str, Metric); 5] = [
+    pub const ALL: [(&'static str, Metric); 6] = [
         ("unit_share", Metric::UnitShare),
         ("total_units", Metric::TotalUnits),
         ("units", Metric::Units),
         ("revenue_usd", Metric::RevenueUsd),
         ("market_usd", Metric::MarketUsd),
+        ("writeoff_usd", Metric::WriteoffUsd),
     ];
 
     /// The name written in targets files.
     pub fn as_str(self) -> &'static str {
         Metric::ALL.iter().find(|(_, m)| *m == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// What kind of measurement a targets row is (the `observation` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Cards inside AI servers shipped (IDC): deliveries shifted by the integration lag of
+    /// `[observation.server_shipments]`, over the chips the source counts.
+    ServerShipments,
+    /// A vendor's own reported sales or charges: counted at delivery.
+    VendorRevenue,
+    /// Revenue billed to a region in every segment: an upper bound on the model's revenue.
+    BillingAllSegments,
+    /// A listed company's reported revenue: counted at delivery.
+    CompanyFiling,
+}
+
+impl Kind {
+    /// Every kind, with its name in targets files.
+    pub const ALL: [(&'static str, Kind); 4] = [
+        ("server_shipments", Kind::ServerShipments),
+        ("vendor_revenue", Kind::VendorRevenue),
+        ("billing_all_segments", Kind::BillingAllSegments),
+        ("company_filing", Kind::CompanyFiling),
+    ];
+
+    /// The name written in targets files.
+    pub fn as_str(self) -> &'static str {
+        Kind::ALL.iter().find(|(_, k)| *k == self).map_or("", |(n, _)| n)
+    }
+}
+
+/// How a row's band is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bound {
+    /// The simulated value should lie in `[low, high]`.
+    Band,
+    /// At most `high` (kind `billing_all_segments`, or `low` = 0).
+    Upper,
+    /// At least `low` (`low` = `value`, "more than").
+    Lower,
+}
+
+impl Bound {
+    /// The word written in `fit.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Bound::Band => "band",
+            Bound::Upper => "upper",
+            Bound::Lower => "lower",
+        }
     }
 }
 
@@ -141,6 +204,8 @@ pub struct Target {
     pub low: f64,
     /// High end of the band.
     pub high: f64,
+    /// The `observation` kind, if the row gives one.
+    pub kind: Option<Kind>,
     /// Line of its record in the file (header = 1).
     pub line: usize,
     /// Line of the `firm` cell (the record's line unless an earlier quoted cell spans lines).
@@ -162,6 +227,29 @@ pub struct FitError {
     pub message: String,
     /// What to do about it.
     pub hint: Option<String>,
+}
+
+impl Target {
+    /// How the band is read: an upper bound for `billing_all_segments` or `low` = 0, a lower
+    /// bound for `low` = `value`, else a band.
+    pub fn bound(&self) -> Bound {
+        if self.kind == Some(Kind::BillingAllSegments) || self.low == 0.0 {
+            Bound::Upper
+        } else if self.low == self.observed {
+            Bound::Lower
+        } else {
+            Bound::Band
+        }
+    }
+
+    /// Whether a simulated value counts as inside (bounds are never missed from their inside).
+    pub fn holds(&self, x: f64) -> bool {
+        match self.bound() {
+            Bound::Band => self.low <= x && x <= self.high,
+            Bound::Upper => x <= self.high,
+            Bound::Lower => x >= self.low,
+        }
+    }
 }
 
 impl FitError {
@@ -285,6 +373,7 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
             }
         }
     }
+    let kind_col = headers.iter().position(|h| h.trim() == OBSERVATION_COLUMN);
     let mut targets: Vec<Target> = Vec::new();
     let mut record = csv::StringRecord::new();
     let mut places = Places::new(text);
@@ -358,8 +447,35 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
             )
             .hint("the band [low, high] must hold the observed value"));
         }
+        let kind = match kind_col {
+            None => None,
+            Some(c) => {
+                let raw = record.get(c).unwrap_or("").trim().to_string();
+                if raw.is_empty() {
+                    None
+                } else {
+                    let found = Kind::ALL.iter().find(|(n, _)| *n == raw).map(|(_, k)| *k);
+                    if found.is_none() {
+                        let (l, col) = field_place(text, byte, start, c);
+                        let names: Vec<&str> = Kind::ALL.iter().map(|(n, _)| *n).collect();
+                        return Err(FitError::new(
+                            l,
+                            col,
+                            format!("{id}.observation"),
+                            format!("unknown observation kind \"{raw}\""),
+                        )
+                        .hint(format!(
+                            "kinds are {} (or an empty cell: the model's own deliveries){}",
+                            names.join(", "),
+                            nearest_hint(&raw, names.iter().copied())
+                        )));
+                    }
+                    found
+                }
+            }
+        };
         let (scope_line, scope_column) = place("firm");
-        targets.push(Target { id, period, metric, scope, observed, low, high, line, scope_line, scope_column });
+        targets.push(Target { id, period, metric, scope, observed, low, high, kind, line, scope_line, scope_column });
     }
     if targets.is_empty() {
         return Err(
@@ -444,6 +560,10 @@ pub fn bind(targets: &[Target], cat: &Catalogue) -> Result<Vec<Scope>, FitError>
                     }
                 },
             };
+            if t.metric == Metric::WriteoffUsd && matches!(scope, Scope::Chip(_)) {
+                return Err(err(format!("writeoff_usd is reported by firm; \"{}\" is a chip", t.scope))
+                    .hint("use the chip's firm, all, domestic or foreign"));
+            }
             if t.metric == Metric::MarketUsd && matches!(scope, Scope::Firm(_) | Scope::Chip(_)) {
                 return Err(err(format!("market_usd is market-wide; \"{}\" is one firm or chip", t.scope))
                     .hint("use scope all, domestic or foreign, or metric revenue_usd for one firm"));
@@ -476,6 +596,74 @@ pub struct Flow {
     pub units: f64,
     /// Revenue before export fees [USD].
     pub revenue: f64,
+    /// Inventory written off [USD] (firm rows; 0 for chip rows).
+    pub writeoff: f64,
+}
+
+/// Longest integration lag, in quarters, a measurement may spread deliveries over.
+pub const MAX_LAG_QUARTERS: usize = 13;
+
+/// The observation models of one scenario (`[observation]`): what its parameters make of the
+/// model's deliveries. Evaluations with different parameters each build their own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observer {
+    /// Share of a quarter's deliveries counted `k` quarters later by `server_shipments` rows.
+    pub lag_weights: Vec<f64>,
+    /// Chips `server_shipments` rows leave out: (chip position, its firm's position) in the
+    /// [`Catalogue`].
+    pub excluded: Vec<(usize, usize)>,
+}
+
+impl Default for Observer {
+    /// No lag, every chip counted.
+    fn default() -> Observer {
+        Observer { lag_weights: vec![1.0], excluded: Vec::new() }
+    }
+}
+
+/// Points the lag's spread is averaged over (the midpoints of equal slices).
+const LAG_POINTS: usize = 256;
+
+/// Weights of lags 0, 1, 2, ... quarters for a lag uniform on `[mean - spread, mean + spread]`,
+/// cut at 0: each lag `x` puts `1 - frac(x)` on `floor(x)` and `frac(x)` on `floor(x) + 1`.
+pub fn lag_weights(mean: f64, spread: f64) -> Vec<f64> {
+    let mut w = vec![0.0; MAX_LAG_QUARTERS];
+    let n = if spread > 0.0 { LAG_POINTS } else { 1 };
+    for j in 0..n {
+        let x = if n == 1 { mean } else { mean - spread + (j as f64 + 0.5) / n as f64 * 2.0 * spread };
+        let x = x.clamp(0.0, (MAX_LAG_QUARTERS - 1) as f64);
+        let k = (x.floor() as usize).min(MAX_LAG_QUARTERS - 1);
+        let frac = x - k as f64;
+        w[k] += (1.0 - frac) / n as f64;
+        if frac > 0.0 && k + 1 < MAX_LAG_QUARTERS {
+            w[k + 1] += frac / n as f64;
+        }
+    }
+    while w.len() > 1 && w.last() == Some(&0.0) {
+        w.pop();
+    }
+    w
+}
+
+impl Observer {
+    /// The observation models of a (validated) scenario, positions taken from `cat`.
+    pub fn of_scenario(s: &Scenario, cat: &Catalogue) -> Observer {
+        let ss = &s.observation.server_shipments;
+        let mut excluded = Vec::new();
+        for id in &ss.excluded_chips {
+            let Some(chip) = cat.chips.iter().position(|c| c == id) else { continue };
+            let Some(firm) = s.firms.iter().position(|f| f.chips.iter().any(|c| &c.id == id)) else { continue };
+            let Some(firm) = cat.firms.iter().position(|f| *f == s.firms[firm].id) else { continue };
+            excluded.push((chip, firm));
+        }
+        Observer { lag_weights: lag_weights(ss.lag_quarters, ss.lag_spread_quarters), excluded }
+    }
+}
+
+/// The quarter `k` quarters after `q`.
+fn shifted(q: Quarter, k: usize) -> Quarter {
+    let i = q.year * 4 + i32::from(q.q) - 1 + k as i32;
+    Quarter { year: i.div_euclid(4), q: (i.rem_euclid(4) + 1) as u8 }
 }
 
 /// One replication's quarterly flows: per firm and per chip.
@@ -505,6 +693,7 @@ impl RepFlows {
                         index: (*firm_map.get(r.firm)?)?,
                         units: r.units_shipped as f64,
                         revenue: r.revenue_usd,
+                        writeoff: r.inventory_writeoff_usd,
                     })
                 })
                 .collect(),
@@ -517,46 +706,69 @@ impl RepFlows {
                         index: (*chip_map.get(r.chip)?)?,
                         units: r.units_shipped as f64,
                         revenue: r.revenue_usd,
+                        writeoff: 0.0,
                     })
                 })
                 .collect(),
         }
     }
 
-    /// Units and revenue of `scope` over `period` (pro rata by months), and units of all firms.
-    fn sums(&self, period: &Period, scope: Scope, cat: &Catalogue) -> (f64, f64, f64) {
-        let (mut units, mut revenue, mut all_units) = (0.0, 0.0, 0.0);
+    /// Units, revenue and write-offs of `scope` over `period` (pro rata by months), and units
+    /// of all firms, as the target's observation kind counts them.
+    fn sums(&self, target: &Target, scope: Scope, cat: &Catalogue, obs: &Observer) -> [f64; 4] {
+        let period = &target.period;
+        let server = target.kind == Some(Kind::ServerShipments);
+        let lags: &[f64] = if server { &obs.lag_weights } else { &[1.0] };
+        // The share of a quarter's deliveries the measurement counts inside the period.
+        let weight = |q: Quarter| -> f64 {
+            lags.iter().enumerate().filter(|(_, w)| **w != 0.0).map(|(k, w)| w * period.weight(shifted(q, k))).sum()
+        };
+        let firm_in = |i: usize| match scope {
+            Scope::All => true,
+            Scope::Domestic => cat.domestic.get(i).copied().unwrap_or(false),
+            Scope::Foreign => !cat.domestic.get(i).copied().unwrap_or(true),
+            Scope::Firm(j) => i == j,
+            Scope::Chip(_) => false,
+        };
+        let (mut units, mut revenue, mut writeoff, mut all_units) = (0.0, 0.0, 0.0, 0.0);
         for f in &self.firms {
-            let w = period.weight(f.quarter);
+            let w = weight(f.quarter);
             if w == 0.0 {
                 continue;
             }
             all_units += w * f.units;
-            let take = match scope {
-                Scope::All => true,
-                Scope::Domestic => cat.domestic.get(f.index).copied().unwrap_or(false),
-                Scope::Foreign => !cat.domestic.get(f.index).copied().unwrap_or(true),
-                Scope::Firm(i) => f.index == i,
-                Scope::Chip(_) => false,
-            };
-            if take {
+            if firm_in(f.index) {
                 units += w * f.units;
                 revenue += w * f.revenue;
+                writeoff += w * f.writeoff;
+            }
+        }
+        if server && !obs.excluded.is_empty() {
+            for c in &self.chips {
+                let Some(&(_, firm)) = obs.excluded.iter().find(|(chip, _)| *chip == c.index) else { continue };
+                let w = weight(c.quarter);
+                all_units -= w * c.units;
+                if firm_in(firm) {
+                    units -= w * c.units;
+                    revenue -= w * c.revenue;
+                }
             }
         }
         if let Scope::Chip(i) = scope {
-            for c in self.chips.iter().filter(|c| c.index == i) {
-                let w = period.weight(c.quarter);
-                units += w * c.units;
-                revenue += w * c.revenue;
+            if !(server && obs.excluded.iter().any(|(chip, _)| *chip == i)) {
+                for c in self.chips.iter().filter(|c| c.index == i) {
+                    let w = weight(c.quarter);
+                    units += w * c.units;
+                    revenue += w * c.revenue;
+                }
             }
         }
-        (units, revenue, all_units)
+        [units.max(0.0), revenue.max(0.0), writeoff, all_units.max(0.0)]
     }
 
     /// The simulated value of a target in this replication (a share is 0 when nothing was delivered).
-    pub fn value(&self, target: &Target, scope: Scope, cat: &Catalogue) -> f64 {
-        let (units, revenue, all_units) = self.sums(&target.period, scope, cat);
+    pub fn value(&self, target: &Target, scope: Scope, cat: &Catalogue, obs: &Observer) -> f64 {
+        let [units, revenue, writeoff, all_units] = self.sums(target, scope, cat, obs);
         match target.metric {
             Metric::UnitShare => {
                 if all_units > 0.0 {
@@ -567,6 +779,7 @@ impl RepFlows {
             }
             Metric::TotalUnits | Metric::Units => units,
             Metric::RevenueUsd | Metric::MarketUsd => revenue,
+            Metric::WriteoffUsd => writeoff,
         }
     }
 }
@@ -582,7 +795,7 @@ pub struct TargetFit {
     pub p05: f64,
     /// 95th percentile.
     pub p95: f64,
-    /// Whether the mean lies in [low, high].
+    /// Whether the mean is inside: in [low, high], or on the inside of a bound.
     pub inside: bool,
     /// This target's term of the loss ([`loss_term`]).
     pub loss: f64,
@@ -609,36 +822,54 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// half width is the distance from the observed value to the band's end on the side the
 /// simulated mean falls on (`high - observed` above, `observed - low` below). A side of
 /// width zero falls back to half the band, and a band of width zero to 1% of the observed
-/// value (or 1 if that is zero).
+/// value (or 1 if that is zero). A bound ([`Target::bound`]) costs nothing on its inside and,
+/// past it, the squared distance to the bound in units of the same half width.
 pub fn loss_term(target: &Target, mean: f64) -> f64 {
-    let d = mean - target.observed;
-    let mut half = if d >= 0.0 { target.high - target.observed } else { target.observed - target.low };
-    if half <= 0.0 {
-        half = (target.high - target.low) / 2.0;
-    }
-    if half <= 0.0 {
-        half = (target.observed.abs() * 0.01).max(f64::MIN_POSITIVE);
-        if target.observed == 0.0 {
-            half = 1.0;
+    let half = |above: bool| {
+        let mut half = if above { target.high - target.observed } else { target.observed - target.low };
+        if half <= 0.0 {
+            half = (target.high - target.low) / 2.0;
         }
+        if half <= 0.0 {
+            half = (target.observed.abs() * 0.01).max(f64::MIN_POSITIVE);
+            if target.observed == 0.0 {
+                half = 1.0;
+            }
+        }
+        half
+    };
+    match target.bound() {
+        Bound::Band => {
+            let d = mean - target.observed;
+            (d / half(d >= 0.0)).powi(2)
+        }
+        Bound::Upper if mean <= target.high => 0.0,
+        Bound::Upper => ((mean - target.high) / half(true)).powi(2),
+        Bound::Lower if mean >= target.low => 0.0,
+        Bound::Lower => ((target.low - mean) / half(false)).powi(2),
     }
-    (d / half).powi(2)
 }
 
 /// Evaluate every target over the replications `reps` (in replication order).
-pub fn evaluate(targets: &[Target], scopes: &[Scope], cat: &Catalogue, reps: &[RepFlows]) -> Vec<TargetFit> {
+pub fn evaluate(
+    targets: &[Target],
+    scopes: &[Scope],
+    cat: &Catalogue,
+    obs: &Observer,
+    reps: &[RepFlows],
+) -> Vec<TargetFit> {
     targets
         .iter()
         .zip(scopes)
         .map(|(t, &scope)| {
-            let values: Vec<f64> = reps.iter().map(|r| r.value(t, scope, cat)).collect();
+            let values: Vec<f64> = reps.iter().map(|r| r.value(t, scope, cat, obs)).collect();
             let mean = if values.is_empty() { 0.0 } else { values.iter().sum::<f64>() / values.len() as f64 };
             let mut sorted = values.clone();
             sorted.sort_by(f64::total_cmp);
             TargetFit {
                 p05: percentile(&sorted, 0.05),
                 p95: percentile(&sorted, 0.95),
-                inside: t.low <= mean && mean <= t.high,
+                inside: t.holds(mean),
                 loss: loss_term(t, mean),
                 mean,
                 values,
@@ -673,7 +904,7 @@ mod tests {
 
     fn flows() -> RepFlows {
         let q = |year, q| Quarter { year, q };
-        let f = |quarter, index, units, revenue| Flow { quarter, index, units, revenue };
+        let f = |quarter, index, units, revenue| Flow { quarter, index, units, revenue, writeoff: 0.0 };
         RepFlows {
             firms: vec![
                 f(q(2024, 1), 0, 30.0, 300.0),
@@ -723,7 +954,8 @@ mod tests {
         let targets = parse_targets(&text).unwrap();
         let scopes = bind(&targets, &cat()).unwrap();
         let r = flows();
-        let v: Vec<f64> = targets.iter().zip(&scopes).map(|(t, s)| r.value(t, *s, &cat())).collect();
+        let v: Vec<f64> =
+            targets.iter().zip(&scopes).map(|(t, s)| r.value(t, *s, &cat(), &Observer::default())).collect();
         assert_eq!(v[0], 0.75); // 90 / 120
         assert_eq!(v[1], 90.0 / 180.0);
         assert!((v[2] - (30.0 * 2.0 / 3.0 + 60.0 / 3.0)).abs() < 1e-9, "{}", v[2]);
@@ -741,7 +973,7 @@ mod tests {
         let mut b = flows();
         a.firms[0].units = 10.0;
         b.firms[0].units = 70.0;
-        let fit = &evaluate(&targets, &scopes, &cat(), &[a, b])[0];
+        let fit = &evaluate(&targets, &scopes, &cat(), &Observer::default(), &[a, b])[0];
         assert_eq!(fit.values, vec![10.0, 70.0]);
         assert_eq!(fit.mean, 40.0);
         assert!((fit.p05 - 13.0).abs() < 1e-9 && (fit.p95 - 67.0).abs() < 1e-9);
@@ -813,10 +1045,102 @@ mod tests {
     }
 
     #[test]
+    fn lag_weights_sum_to_one_and_centre_on_the_mean() {
+        assert_eq!(lag_weights(0.0, 0.0), vec![1.0]);
+        assert_eq!(lag_weights(1.0, 0.0), vec![0.0, 1.0]);
+        assert_eq!(lag_weights(1.25, 0.0), vec![0.0, 0.75, 0.25]);
+        for (m, sp) in [(0.3, 0.5), (1.0, 1.0), (2.5, 0.7), (0.0, 2.0)] {
+            let w = lag_weights(m, sp);
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12, "{m} {sp}: {w:?}");
+            let mean: f64 = w.iter().enumerate().map(|(k, x)| k as f64 * x).sum();
+            // Cut at 0, the mean of a spread reaching below 0 moves up.
+            let want = if m >= sp { m } else { (m + sp) / 2.0 * (m + sp) / (2.0 * sp) };
+            assert!((mean - want).abs() < 1e-3, "{m} {sp}: mean {mean} vs {want}");
+        }
+    }
+
+    fn server_target(period: &str, metric: &str, firm: &str) -> Target {
+        let text = format!(
+            "id,period,metric,firm,value,low,high,observation\nA,{period},{metric},{firm},50,40,60,server_shipments\n"
+        );
+        parse_targets(&text).unwrap().remove(0)
+    }
+
+    #[test]
+    fn a_lag_moves_server_shipments_later() {
+        let q = |year, q| Quarter { year, q };
+        let f = |quarter, index, units| Flow { quarter, index, units, revenue: units * 10.0, writeoff: 0.0 };
+        // Deliveries of 100 in 2024Q1 only.
+        let r = RepFlows { firms: vec![f(q(2024, 1), 0, 100.0)], chips: vec![f(q(2024, 1), 0, 100.0)] };
+        let c = cat();
+        let (q1, q2) = (server_target("2024Q1", "units", "dom"), server_target("2024Q2", "units", "dom"));
+        let scope = bind(std::slice::from_ref(&q1), &c).unwrap()[0];
+        let none = Observer::default();
+        assert_eq!((r.value(&q1, scope, &c, &none), r.value(&q2, scope, &c, &none)), (100.0, 0.0));
+        let one = Observer { lag_weights: lag_weights(1.0, 0.0), excluded: vec![] };
+        assert_eq!((r.value(&q1, scope, &c, &one), r.value(&q2, scope, &c, &one)), (0.0, 100.0));
+        let half = Observer { lag_weights: lag_weights(0.5, 0.0), excluded: vec![] };
+        assert_eq!((r.value(&q1, scope, &c, &half), r.value(&q2, scope, &c, &half)), (50.0, 50.0));
+        // Rows without the kind are counted at delivery whatever the lag.
+        let plain = parse_targets(&format!("{HEADER}A,2024Q1,units,dom,50,40,60,,\n")).unwrap().remove(0);
+        assert_eq!(r.value(&plain, scope, &c, &one), 100.0);
+        // Excluded chips leave both sides of a share.
+        let r2 = RepFlows {
+            firms: vec![f(q(2024, 1), 0, 100.0), f(q(2024, 1), 1, 100.0)],
+            chips: vec![f(q(2024, 1), 0, 100.0), f(q(2024, 1), 1, 60.0)],
+        };
+        let share = server_target("2024Q1", "unit_share", "usa");
+        let s = bind(std::slice::from_ref(&share), &c).unwrap()[0];
+        assert_eq!(r2.value(&share, s, &c, &none), 0.5);
+        let skip = Observer { lag_weights: vec![1.0], excluded: vec![(1, 1)] };
+        assert!((r2.value(&share, s, &c, &skip) - 40.0 / 140.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn bounds_are_never_missed_from_the_inside() {
+        let text = "id,period,metric,firm,value,low,high,observation\n\
+                    U,2024,revenue_usd,usa,100,90,110,billing_all_segments\nZ,2024,units,usa,50,0,80,\n\
+                    L,2024,units,usa,50,50,70,\nB,2024,units,usa,50,40,60,vendor_revenue\n";
+        let t = parse_targets(text).unwrap();
+        let bounds: Vec<Bound> = t.iter().map(Target::bound).collect();
+        assert_eq!(bounds, [Bound::Upper, Bound::Upper, Bound::Lower, Bound::Band]);
+        assert_eq!(t[0].kind, Some(Kind::BillingAllSegments));
+        assert_eq!(t[2].kind, None);
+        for x in [0.0, 1.0, 50.0, 89.0, 100.0, 110.0] {
+            assert!(t[0].holds(x) && loss_term(&t[0], x) == 0.0, "{x}");
+        }
+        for x in [0.0, 30.0, 80.0] {
+            assert!(t[1].holds(x) && loss_term(&t[1], x) == 0.0, "{x}");
+        }
+        for x in [50.0, 70.0, 100.0, 1e9] {
+            assert!(t[2].holds(x) && loss_term(&t[2], x) == 0.0, "{x}");
+        }
+        assert!(!t[0].holds(120.0) && loss_term(&t[0], 120.0) == 1.0, "10 past, half width 10");
+        assert!(!t[2].holds(40.0) && loss_term(&t[2], 40.0) == 1.0, "10 short, half band 10");
+        assert!(!t[3].holds(39.0) && t[3].holds(45.0) && loss_term(&t[3], 45.0) == 0.25);
+        let e = parse_targets("id,period,metric,firm,value,low,high,observation\nA,2024,units,usa,1,0,2,idc\n")
+            .unwrap_err();
+        assert_eq!((e.line, e.column, e.key.as_str()), (2, 24, "A.observation"), "{e}");
+    }
+
+    #[test]
     fn the_projects_targets_parse() {
         let targets = parse_targets(include_str!("../../../data/observed_2022_2024.csv")).unwrap();
         assert_eq!(targets.len(), 22);
         assert_eq!(targets[0].period, Period::parse("2022-01..2022-09").unwrap());
         assert_eq!(targets.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()[21], "O22");
+        let kind = |id: &str| targets.iter().find(|t| t.id == id).and_then(|t| t.kind);
+        assert_eq!(kind("O2"), Some(Kind::ServerShipments));
+        assert_eq!(kind("O18"), Some(Kind::BillingAllSegments));
+        assert_eq!(kind("O13"), Some(Kind::CompanyFiling));
+        assert_eq!(kind("O1"), None);
+        let later = parse_targets(include_str!("../../../data/observed_2025.csv")).unwrap();
+        assert_eq!(later.len(), 15);
+        assert!(later.iter().all(|t| t.kind.is_some()));
+        let bounds = |id: &str| later.iter().find(|t| t.id == id).map(Target::bound);
+        assert_eq!(
+            (bounds("P9"), bounds("P13"), bounds("P15"), bounds("P1")),
+            (Some(Bound::Lower), Some(Bound::Upper), Some(Bound::Upper), Some(Bound::Band))
+        );
     }
 }

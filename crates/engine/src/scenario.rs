@@ -49,6 +49,10 @@ pub struct Scenario {
     /// `[output]`: which optional outputs to write.
     #[serde(default)]
     pub output: Output,
+    /// `[observation]`: how sources measure the model's quantities (used by `compare` and
+    /// `calibrate`, never by the simulation itself).
+    #[serde(default)]
+    pub observation: Observation,
 }
 
 /// `[scenario]`: identity and run settings.
@@ -780,6 +784,37 @@ impl Default for Output {
 
 fn yes() -> bool {
     true
+}
+
+/// `[observation]`: observation models of targets rows (`docs/calibration.md`). They turn the
+/// model's deliveries into what a source counts; the simulation never reads them, so they
+/// change scores, not runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Observation {
+    /// `[observation.server_shipments]`: rows of kind `server_shipments` (cards counted when
+    /// their server ships, as IDC counts them).
+    #[serde(default)]
+    pub server_shipments: ServerShipments,
+}
+
+/// `[observation.server_shipments]`: a card delivered in quarter q is counted when its server
+/// ships, `lag` quarters later, with `lag` uniform on `[lag_quarters - lag_spread_quarters,
+/// lag_quarters + lag_spread_quarters]` (cut at 0) and a fraction of a quarter splitting the
+/// quarter's deliveries between the two neighbouring quarters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerShipments {
+    /// Mean integration lag, quarters (0 to 8). Default: 0 (counted when delivered).
+    #[serde(default)]
+    pub lag_quarters: f64,
+    /// Half-width of the lag's spread, quarters (0 to 4). Default: 0.
+    #[serde(default)]
+    pub lag_spread_quarters: f64,
+    /// Chip ids the source does not count (left out of both a share's numerator and its
+    /// denominator). Default: none.
+    #[serde(default)]
+    pub excluded_chips: Vec<String>,
 }
 
 impl Default for Market {

@@ -33,8 +33,21 @@ pub fn describe(name: &str, err: &fit::FitError) -> InputError {
 }
 
 /// The header of `fit.csv`.
-pub const FIT_HEADER: [&str; 11] =
-    ["id", "period", "metric", "firm", "observed", "low", "high", "sim_mean", "sim_p05", "sim_p95", "inside"];
+pub const FIT_HEADER: [&str; 13] = [
+    "id",
+    "period",
+    "metric",
+    "firm",
+    "observed",
+    "low",
+    "high",
+    "sim_mean",
+    "sim_p05",
+    "sim_p95",
+    "inside",
+    "observation",
+    "bound",
+];
 
 /// `fit.csv` as bytes.
 pub fn fit_csv(targets: &[Target], fits: &[TargetFit]) -> Vec<u8> {
@@ -53,6 +66,8 @@ pub fn fit_csv(targets: &[Target], fits: &[TargetFit]) -> Vec<u8> {
             num(f.p05),
             num(f.p95),
             f.inside.to_string(),
+            t.kind.map_or("", fit::Kind::as_str).to_string(),
+            t.bound().as_str().to_string(),
         ]);
     }
     w.into_inner().unwrap_or_default()

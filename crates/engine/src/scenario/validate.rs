@@ -980,6 +980,17 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
         }
         last_date = Some(entry.date);
     }
+    let op = root.key("observation").key("server_shipments");
+    let ss = &s.observation.server_shipments;
+    let oc = Check::at(op.clone());
+    oc.num("lag_quarters", ss.lag_quarters, 0.0, 8.0, false, "a number of quarters from 0 to 8")?;
+    oc.num("lag_spread_quarters", ss.lag_spread_quarters, 0.0, 4.0, false, "a number of quarters from 0 to 4")?;
+    let chip_ids: Vec<&str> = s.firms.iter().flat_map(|f| f.chips.iter().map(|c| c.id.as_str())).collect();
+    for (i, id) in ss.excluded_chips.iter().enumerate() {
+        if !chip_ids.contains(&id.as_str()) {
+            return Err(missing_ref(op.key("excluded_chips").index(i), "chip", id, &chip_ids));
+        }
+    }
     if let Some(sw) = &p.switching {
         let sp = pp.key("switching").key("regimes");
         for (name, rule) in &sw.regimes {

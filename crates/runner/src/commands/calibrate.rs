@@ -98,7 +98,8 @@ impl Evaluator<'_> {
                 run_engine(&s, r, options).map(|rep| RepFlows::from_report(&rep, &l.cat)).map_err(|e| e.to_string())
             })
             .collect();
-        Ok(fit::evaluate(&l.targets, &l.scopes, &l.cat, &flows?))
+        let obs = fit::Observer::of_scenario(&s, &l.cat);
+        Ok(fit::evaluate(&l.targets, &l.scopes, &l.cat, &obs, &flows?))
     }
 
     /// Evaluate the point `u` of the unit cube (from the memo if it was evaluated before).

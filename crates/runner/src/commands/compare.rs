@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use chipmarket_engine::fit::{self, Catalogue, Flow, RepFlows};
+use chipmarket_engine::fit::{self, Catalogue, Flow, Observer, RepFlows};
 use chipmarket_engine::Scenario;
 
 use crate::cli::CompareArgs;
@@ -41,6 +41,8 @@ fn read_flows(
     };
     let (c_rep, c_q, c_id, c_units, c_rev) =
         (col("replication")?, col("quarter")?, col(key)?, col("units_shipped")?, col("revenue_usd")?);
+    // Write-offs are firm rows only.
+    let c_off = if chips { None } else { Some(col("inventory_writeoff_usd")?) };
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.with_context(|| format!("'{}': bad record", path.display()))?;
         let line = i + 2;
@@ -61,7 +63,11 @@ fn read_flows(
         let units: f64 = rec.get(c_units).and_then(|s| s.parse().ok()).ok_or_else(|| bad("units_shipped"))?;
         let revenue: f64 = rec.get(c_rev).and_then(|s| s.parse().ok()).ok_or_else(|| bad("revenue_usd"))?;
         let flows = into.entry(rep).or_default();
-        let flow = Flow { quarter, index, units, revenue };
+        let writeoff: f64 = match c_off {
+            Some(c) => rec.get(c).and_then(|s| s.parse().ok()).ok_or_else(|| bad("inventory_writeoff_usd"))?,
+            None => 0.0,
+        };
+        let flow = Flow { quarter, index, units, revenue, writeoff };
         if chips {
             flows.chips.push(flow);
         } else {
@@ -96,7 +102,8 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
         return Err(InputError::new(format!("{}: firms_quarterly.csv has no rows", dir.display())).into());
     }
     let reps: Vec<RepFlows> = reps.into_values().collect();
-    let fits = fit::evaluate(&targets, &scopes, &cat, &reps);
+    let obs = Observer::of_scenario(&scenario, &cat);
+    let fits = fit::evaluate(&targets, &scopes, &cat, &obs, &reps);
     let out = dir.join(names::FIT);
     atomic::write(&out, &fit_csv(&targets, &fits))?;
     out!("{}", table(&targets, &fits))?;

@@ -123,6 +123,7 @@ fn data_files_keep_one_record_per_line_and_their_headers() {
         ("policy_timeline.csv", 42),
         ("supply_demand_inputs.csv", 44),
         ("observed_2022_2024.csv", 23),
+        ("observed_2025.csv", 16),
     ] {
         let recs = records(name);
         assert_eq!(recs.len(), n, "{name}: records, header included");

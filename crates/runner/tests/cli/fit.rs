@@ -278,3 +278,74 @@ fn calibration_files_are_checked_with_their_place() {
         assert!(!tmp.path().join("x").exists(), "nothing written");
     }
 }
+
+#[test]
+fn compare_counts_server_shipments_after_the_scenarios_lag_and_reads_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tiny(tmp.path());
+    ok(
+        tmp.path(),
+        &[
+            "run",
+            "tiny.toml",
+            "--out",
+            "run",
+            "--replications",
+            "2",
+            "--quiet",
+            "--set",
+            "observation.server_shipments.lag_quarters=1",
+        ],
+    );
+    fs::write(
+        tmp.path().join("t.csv"),
+        "id,period,metric,firm,value,low,high,observation\n\
+         S,2024Q3,total_units,all,1000,900,1100,server_shipments\n\
+         D,2024Q3,total_units,all,1000,900,1100,\n\
+         U,2024Q3,total_units,all,1,0,2,\n\
+         B,2024Q3,revenue_usd,usa,1,0.5,2,billing_all_segments\n",
+    )
+    .unwrap();
+    ok(tmp.path(), &["compare", "run", "--targets", "t.csv"]);
+    let firms = rows(&tmp.path().join("run/firms_quarterly.csv"), "firm");
+    let all = |q: &str| -> f64 {
+        (0..2)
+            .map(|r| ["usa", "dom"].iter().map(|f| firms[&(r, q.to_string(), f.to_string())].0).sum::<f64>())
+            .sum::<f64>()
+            / 2.0
+    };
+    let fit = fit_rows(&tmp.path().join("run"));
+    let sim = |i: usize| fit[i][7].parse::<f64>().unwrap();
+    // A lag of one quarter: the cards counted in 2024Q3 are those delivered in 2024Q2.
+    assert!((sim(0) - all("2024Q2")).abs() < 1e-6, "{} vs {}", sim(0), all("2024Q2"));
+    assert!((sim(1) - all("2024Q3")).abs() < 1e-6);
+    assert_ne!(all("2024Q2"), all("2024Q3"), "the test needs quarters that differ");
+    assert_eq!((fit[0][11].as_str(), fit[0][12].as_str()), ("server_shipments", "band"));
+    // low = 0 is an upper bound: far above it is a miss; billing is an upper bound too.
+    assert_eq!((fit[2][12].as_str(), fit[2][10].as_str()), ("upper", "false"));
+    assert_eq!(fit[3][12], "upper");
+    assert_eq!(fit[3][10], (sim(3) <= 2.0).to_string());
+}
+
+#[test]
+fn compare_scores_every_row_of_both_observed_files_on_the_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tmp.path(), &["run", "--out", "b", "--replications", "1", "--quiet"]);
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    for (file, n) in [("observed_2022_2024.csv", 22), ("observed_2025.csv", 15)] {
+        let out = ok(tmp.path(), &["compare", "b", "--targets", data.join(file).to_str().unwrap()]);
+        let fit = fit_rows(&tmp.path().join("b"));
+        assert_eq!(fit.len(), n, "{file}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(&format!("/{n} inside")), "{stdout}");
+        if file == "observed_2025.csv" {
+            assert!(fit.iter().all(|r| !r[11].is_empty()), "every 2025 row has its kind");
+            let bound = |id: &str| fit.iter().find(|r| r[0] == id).unwrap()[12].clone();
+            assert_eq!([bound("P9"), bound("P13"), bound("P15"), bound("P1")], ["lower", "upper", "upper", "band"]);
+        }
+    }
+    // The default is the embedded 2022-2024 file, tagged the same way.
+    ok(tmp.path(), &["compare", "b"]);
+    let fit = fit_rows(&tmp.path().join("b"));
+    assert_eq!(fit.iter().find(|r| r[0] == "O18").unwrap()[12], "upper");
+}

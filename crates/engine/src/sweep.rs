@@ -3,7 +3,8 @@
 //! sensitivity analysis, Saltelli and Morris) into points.
 //!
 //! API Boundary: [`SweepSpec::from_toml_str`] reads a sweep file, [`Sweep::bind`] checks it
-//! against its base scenario (every point is validated before anything runs), [`expand`] is the
+//! against its base scenario (every point is validated before anything runs; a shard binds
+//! with [`Sweep::bind_design`] and validates only its own points), [`expand`] is the
 //! design expansion and [`Sweep::scenario`] builds the scenario of one point. Running the points
 //! and writing files belong to the runner.
 //!
@@ -712,7 +713,16 @@ impl Sweep {
     /// Check `spec` (read from `text`) against its base scenario (the texts of its layers, base-most
     /// first, already known to be valid) and validate the scenario of every point. Errors point
     /// into the sweep file.
-    pub fn bind(mut spec: SweepSpec, text: &str, base_layers: &[&str]) -> Result<Sweep, ScenarioError> {
+    pub fn bind(spec: SweepSpec, text: &str, base_layers: &[&str]) -> Result<Sweep, ScenarioError> {
+        let sweep = Sweep::bind_design(spec, text, base_layers)?;
+        sweep.check_points(0..sweep.points.len(), text)?;
+        Ok(sweep)
+    }
+
+    /// [`Sweep::bind`] without validating the points' scenarios: the axes are checked against
+    /// the base and the design is expanded, which costs little per point. A shard validates only
+    /// its own points with [`Sweep::check_points`], so its cost does not grow with the design.
+    pub fn bind_design(mut spec: SweepSpec, text: &str, base_layers: &[&str]) -> Result<Sweep, ScenarioError> {
         let tree = parse_tree(text)?;
         let base = Scenario::from_layers(base_layers, &[])?;
         let mut base_tree = toml::Table::new();
@@ -773,13 +783,19 @@ impl Sweep {
         }
         let points = expand(&spec);
         let base_layers = base_layers.iter().map(|t| t.to_string()).collect();
-        let sweep = Sweep { spec, base, points, base_layers, base_tree };
-        for p in 0..sweep.points.len() {
-            if let Err(err) = sweep.scenario(p) {
-                return Err(sweep.point_error(p, err, &resolved).located(text, &tree, &[]));
+        Ok(Sweep { spec, base, points, base_layers, base_tree })
+    }
+
+    /// Validate the scenario of every point in `points` (the first that fails is the error,
+    /// located in `text`, the sweep file this sweep was bound from).
+    pub fn check_points(&self, points: std::ops::Range<usize>, text: &str) -> Result<(), ScenarioError> {
+        for p in points {
+            if let Err(err) = self.scenario(p) {
+                let tree = parse_tree(text)?;
+                return Err(self.point_error(p, err, &self.base.to_toml_value()).located(text, &tree, &[]));
             }
         }
-        Ok(sweep)
+        Ok(())
     }
 
     /// Replications per point.

@@ -1,11 +1,13 @@
 //! Batch machinery of `chipmarket sweep` and `merge`: the ordered parallel pool (`pool`), the
 //! sweep's output folder with its resume protocol (`outdir`), the rows of `runs.csv` and their
-//! checks (`rows`), the per-point statistics of `points.csv` (`stats`), and shard slices ([`Shard`]).
+//! checks (`rows`), the per-point statistics of `points.csv` (`stats`), where a sharded sweep stands (`survey`), and
+//! shard slices ([`Shard`]).
 
 pub mod outdir;
 pub mod pool;
 pub mod rows;
 pub mod stats;
+pub mod survey;
 
 use std::fmt;
 use std::ops::Range;

@@ -28,6 +28,9 @@ pub enum Command {
     Sweep(SweepArgs),
     /// Join the output folders of a sharded sweep into the unsharded sweep's files.
     Merge(MergeArgs),
+    /// Where a sharded sweep stands: each shard finished, failed, running, stopped or missing,
+    /// runs done, rate, and the commands that run the unfinished shards again.
+    Status(StatusArgs),
     /// Score a run folder against observed outcomes: writes fit.csv, prints N/M inside.
     Compare(CompareArgs),
     /// Fit free parameters of a scenario to observed outcomes (docs/calibration.md).
@@ -176,6 +179,21 @@ pub struct MergeArgs {
     /// files are kept; files of the sweep's names are replaced).
     #[arg(long)]
     pub force: bool,
+}
+
+/// `chipmarket status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Shard folders, or a folder holding a sweep's shard-K-of-N folders (deploy/ writes them so).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// The sweep was cut into N shards (so shards without a folder yet are counted as missing).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Print only the numbers K of the shards still to run (stopped or missing), separated by
+    /// commas, for scripts; nothing when none is.
+    #[arg(long)]
+    pub todo: bool,
 }
 
 /// `chipmarket compare`.

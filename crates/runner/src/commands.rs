@@ -8,6 +8,7 @@ mod merge;
 mod params;
 mod plot;
 mod run;
+mod status;
 mod sweep;
 mod validate;
 
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Graph(args)) => graph::graph(&args),
         Some(Command::Sweep(args)) => sweep::sweep(&args),
         Some(Command::Merge(args)) => merge::merge(&args),
+        Some(Command::Status(args)) => status::status(&args),
         Some(Command::Compare(args)) => compare::compare(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Analyze(args)) => analyze::analyze(&args),

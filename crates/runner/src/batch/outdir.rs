@@ -16,7 +16,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,10 @@ pub const SHARD: &str = names::SHARD;
 pub const RUN_DIRS: &str = names::RUN_DIRS;
 
 const LOCK: &str = ".sweep.lock";
-const STATE: &str = ".sweep.state.toml";
-const RUNS_PARTIAL: &str = ".runs.csv.partial";
+/// The state file of a sweep in progress.
+pub const STATE: &str = ".sweep.state.toml";
+/// The runs file while the sweep is in progress.
+pub const RUNS_PARTIAL: &str = ".runs.csv.partial";
 const FAILURES_PARTIAL: &str = ".failures.csv.partial";
 
 /// Write buffered rows at least this often.
@@ -243,7 +245,18 @@ fn lock(dir: &Path) -> Result<File> {
         .write(true)
         .open(&path)
         .with_context(|| format!("failed to create '{}'", path.display()))?;
-    match file.try_lock() {
+    // `chipmarket status` takes the lock for an instant to see whether a sweep holds it.
+    let mut tries = 0;
+    let taken = loop {
+        match file.try_lock() {
+            Err(fs::TryLockError::WouldBlock) if tries < 10 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    match taken {
         Ok(()) => Ok(file),
         Err(fs::TryLockError::WouldBlock) => {
             Err(InputError::new(format!("another chipmarket sweep is writing to '{}'", dir.display()))
@@ -338,7 +351,10 @@ fn continue_in(dir: &Path, expect: Expect, lock: File, check: &RowCheck) -> Resu
 }
 
 impl OutDir {
-    fn new(dir: &Path, expect: Expect, lock: File, runs: File, failures: File, done: u64, failed: u64) -> OutDir {
+    fn new(dir: &Path, expect: Expect, mut lock: File, runs: File, failures: File, done: u64, failed: u64) -> OutDir {
+        // When this attempt started and with how many runs, for the rate `chipmarket status` shows.
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+        let _ = lock.set_len(0).and_then(|()| lock.write_all(format!("{now:.3} {done}\n").as_bytes()));
         OutDir {
             dir: dir.to_path_buf(),
             expect,
@@ -459,6 +475,23 @@ pub fn copy_lines(mut reader: impl BufRead, out: &mut dyn Write) -> Result<u64> 
 /// Read a whole small text file of a sweep folder (a regular file of at most 16 MiB).
 pub fn read_small(path: &Path) -> Result<String> {
     Ok(crate::load::read_text(path, "file of the sweep folder")?)
+}
+
+/// True if a sweep holds the lock of `dir` now (it is tested by taking it for an instant).
+pub fn is_running(dir: &Path) -> bool {
+    match File::open(dir.join(LOCK)) {
+        Ok(file) => matches!(file.try_lock_shared(), Err(fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+/// When the current (or last) attempt of the unfinished sweep in `dir` started, and the runs it
+/// found done then.
+pub fn attempt(dir: &Path) -> Option<(SystemTime, u64)> {
+    let text = fs::read_to_string(dir.join(LOCK)).ok()?;
+    let (secs, done) = text.trim().split_once(' ')?;
+    let secs: f64 = secs.parse().ok().filter(|s: &f64| s.is_finite() && *s >= 0.0)?;
+    Some((UNIX_EPOCH + Duration::from_secs_f64(secs), done.parse().ok()?))
 }
 
 /// True if `dir` holds a sweep that has not finished.

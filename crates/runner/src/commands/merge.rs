@@ -21,6 +21,7 @@ use chipmarket_engine::sweep::{Sweep, SweepSpec};
 
 use crate::batch::outdir::{self, copy_lines, read_small, FAILURES, POINTS, RESOLVED, RUNS, RUN_DIRS, SHARD};
 use crate::batch::rows::{self, RunsCheck};
+use crate::batch::survey::{self, Found};
 use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::MergeArgs;
 use crate::console::outln;
@@ -165,7 +166,8 @@ fn bind(part: &Part) -> Result<Sweep> {
         |e: String| InputError::new(format!("'{}' is damaged: {e}", path.display())).with_hint("run the shard again");
     let spec = SweepSpec::from_toml_str(&part.resolved).map_err(|e| damaged(e.to_string()))?;
     let base = spec.base_inline_text().ok_or_else(|| damaged("its base scenario is not inline".into()))?;
-    Ok(Sweep::bind(spec, &part.resolved, &[&base]).map_err(|e| damaged(e.to_string()))?)
+    // Each shard validated its own points; every row is checked against the design below.
+    Ok(Sweep::bind_design(spec, &part.resolved, &[&base]).map_err(|e| damaged(e.to_string()))?)
 }
 
 /// The runs of `part`: its slice of the sweep's run indices.
@@ -190,7 +192,38 @@ fn runs_of(part: &Part, sweep: &Sweep) -> Result<std::ops::Range<u64>> {
 /// `chipmarket merge DIR... --out DIR [--force]`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let started = report::Started::now();
-    let parts = args.dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
+    // Every shard finished, or a refusal naming those that are not and how to run them again.
+    let survey = survey::survey(&args.dirs, None)?;
+    let not_done: Vec<&survey::ShardStatus> =
+        survey.shards.iter().filter(|s| !matches!(s.found, Found::Finished | Found::Failed(_))).collect();
+    if !not_done.is_empty() {
+        let table = survey.table();
+        let lines: Vec<&str> = survey
+            .shards
+            .iter()
+            .zip(&table)
+            .filter(|(s, _)| !matches!(s.found, Found::Finished | Found::Failed(_)))
+            .map(|(_, line)| line.as_str())
+            .collect();
+        let reruns: Vec<String> = survey.to_do().map(|s| format!("  {}", survey.rerun(s))).collect();
+        let hint = if reruns.is_empty() {
+            "wait for the running shards to finish, then merge again".to_string()
+        } else {
+            format!("run them again (each goes on where it stopped), then merge again:\n{}", reruns.join("\n"))
+        };
+        return refuse(
+            InputError::new(format!(
+                "missing or unfinished shard(s) {} of {}:\n  {}\n{}",
+                not_done.iter().map(|s| s.shard.to_string()).collect::<Vec<_>>().join(", "),
+                survey.n,
+                lines.join("\n  "),
+                table.last().map_or("", String::as_str)
+            ))
+            .with_hint(hint),
+        );
+    }
+    let dirs = survey::expand_all(&args.dirs)?;
+    let parts = dirs.iter().map(|d| read_part(d)).collect::<Result<Vec<_>>>()?;
     let parts = check(parts)?;
     let out = &args.out;
     for p in &parts {

@@ -24,7 +24,7 @@ use crate::batch::{stats, Shard, ShardFile};
 use crate::cli::SweepArgs;
 use crate::console::{errln, outln};
 use crate::error::InputError;
-use crate::load::sweep::{load, Loaded};
+use crate::load::sweep::{load_design, Loaded};
 use crate::output::csv::{csv_line, opt};
 use crate::output::layout;
 use crate::progress;
@@ -104,9 +104,9 @@ impl Plan<'_> {
 }
 
 /// The KPI columns, from the first run that succeeds (the same for every point).
-fn kpi_names(sweep: &Sweep) -> Result<Vec<String>> {
+fn kpi_names(sweep: &Sweep, points: std::ops::Range<usize>) -> Result<Vec<String>> {
     let mut last = String::new();
-    for point in 0..sweep.points.len().min(8) {
+    for point in points.take(8) {
         let scenario = sweep.scenario(point).map_err(|e| anyhow!("{e}"))?;
         let options = RunOptions { record_rows: false, trace: false };
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_engine(&scenario, 0, options))) {
@@ -122,13 +122,16 @@ fn kpi_names(sweep: &Sweep) -> Result<Vec<String>> {
 pub fn sweep(args: &SweepArgs) -> Result<()> {
     let started = Instant::now();
     let began = report::Started::now();
-    let Loaded { sweep, name } = load(&args.file)?;
+    // A shard checks only its own points, so its cost does not grow with the whole design.
     let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
-    let n_points = sweep.points.len();
+    let (loaded, text) = load_design(&args.file)?;
+    let n_points = loaded.sweep.points.len();
     let points = match shard {
         Some(s) => s.points(n_points)?,
         None => 0..n_points,
     };
+    loaded.check_points(points.clone(), &args.file, &text)?;
+    let Loaded { sweep, name } = loaded;
     let jobs = match args.jobs {
         Some(0) => return Err(InputError::new("--jobs: expected a whole number of at least 1, found 0").into()),
         Some(n) => n,
@@ -152,7 +155,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let folder = layout::check_out(&out, layout::Kind::Sweep, args.force)?;
 
     let replications = u64::from(sweep.replications());
-    let kpis = kpi_names(&sweep)?;
+    let kpis = kpi_names(&sweep, points.clone())?;
     let identity = RunsCheck::identity_header(&sweep);
     let runs_header = String::from_utf8_lossy(&csv_line(&[identity.clone(), kpis.clone()].concat())).into_owned();
     let failures_header =

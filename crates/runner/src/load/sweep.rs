@@ -1,5 +1,8 @@
-//! Reading a sweep file: parsed, checked against its base scenario and expanded into points.
+//! Reading a sweep file: parsed, checked against its base scenario and expanded into points,
+//! every point's scenario validated ([`load`]), or only those of a shard ([`load_design`], then
+//! [`Loaded::check_points`]).
 
+use std::ops::Range;
 use std::path::Path;
 
 use chipmarket_engine::scenario::{KeyPath, Scenario, ScenarioError};
@@ -16,9 +19,24 @@ pub struct Loaded {
     pub name: String,
 }
 
-/// Read, check and expand the sweep file at `path`. Every problem is an [`InputError`] that
-/// names the file, line and column.
+/// Read, check and expand the sweep file at `path`, and validate every point's scenario. Every
+/// problem is an [`InputError`] that names the file, line and column.
 pub fn load(path: &Path) -> Result<Loaded, InputError> {
+    let (loaded, text) = load_design(path)?;
+    loaded.check_points(0..loaded.sweep.points.len(), path, &text)?;
+    Ok(loaded)
+}
+
+impl Loaded {
+    /// Validate the scenarios of `points` (read from `path`, whose text is `text`).
+    pub fn check_points(&self, points: Range<usize>, path: &Path, text: &str) -> Result<(), InputError> {
+        self.sweep.check_points(points, text).map_err(|e| describe(&path.display().to_string(), &e))
+    }
+}
+
+/// [`load`] without validating the points' scenarios (see [`Sweep::bind_design`]); also gives
+/// the file's text, for [`Loaded::check_points`].
+pub fn load_design(path: &Path) -> Result<(Loaded, String), InputError> {
     let text = load::read_text(path, "sweep file")?;
     let shown = path.display().to_string();
     let spec = SweepSpec::from_toml_str(&text).map_err(|e| describe(&shown, &e))?;
@@ -46,9 +64,9 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
         }
     };
     let layers: Vec<&str> = layers.iter().map(String::as_str).collect();
-    let sweep = Sweep::bind(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
+    let sweep = Sweep::bind_design(spec, &text, &layers).map_err(|e| describe(&shown, &e))?;
     let name = path.file_stem().map_or_else(|| "sweep".to_string(), |s| s.to_string_lossy().into_owned());
-    Ok(Loaded { sweep, name })
+    Ok((Loaded { sweep, name }, text))
 }
 
 /// Render a sweep-file error: `file:line:column: path: message`.

@@ -175,7 +175,7 @@ fn merge_refuses_overlapping_missing_mismatched_and_unfinished_shards() {
     ok(tmp.path(), &["sweep", &file, "--shard", "2/4", "--out", "four2", "--quiet"]);
     let cases: &[(&[&str], &str)] = &[
         (&["s1", "s2", "s2", "s3"], "shard 2/3 is given twice"),
-        (&["s1", "s3"], "missing shard(s) 2/3 of 3"),
+        (&["s1", "s3"], "missing or unfinished shard(s) 2/3 of 3"),
         (&["s1", "other2", "s3"], "hold different sweeps"),
         (&["s1", "four2", "s3"], "the shards were cut differently"),
         (&["s1", "nowhere", "s3"], "is not a folder"),
@@ -238,6 +238,93 @@ fn a_shard_whose_runs_were_edited_after_it_finished_is_refused_by_merge_and_resu
     ok(tmp.path(), &["sweep", &file, "--shard", "2/3", "--out", "s2", "--quiet"]);
     ok(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged2"]);
     assert_same_files(&tmp.path().join("merged"), &tmp.path().join("merged2"));
+}
+
+#[test]
+fn a_shard_checks_only_its_own_points_and_the_whole_sweep_all_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Point 3 of 4 makes the base invalid (an R&D intensity above 1).
+    let file = sweep_file(
+        tmp.path(),
+        "bad.toml",
+        "replications = 1\n[[vary]]\npath = \"firms.dom.rd_intensity\"\nvalues = [0.1, 0.2, 0.3, 1.5]\n",
+    );
+    let out = fails_with(tmp.path(), &["sweep", &file, "--out", "whole"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:5:26: vary.0.values.3: point 3"), "{out:?}");
+    let out = fails_with(tmp.path(), &["validate", &file], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("point 3"), "{out:?}");
+    // Shard 1/2 holds points 0 and 1, which are valid: it runs without looking at point 3.
+    ok(tmp.path(), &["sweep", &file, "--shard", "1/2", "--out", "s1", "--quiet"]);
+    assert_eq!(text(&tmp.path().join("s1"), "runs.csv").lines().count(), 3);
+    // Shard 2/2 holds point 3 and refuses it, writing nothing.
+    let out = fails_with(tmp.path(), &["sweep", &file, "--shard", "2/2", "--out", "s2"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml:5:26: vary.0.values.3: point 3"), "{out:?}");
+    assert!(!tmp.path().join("s2").exists(), "invalid input writes nothing");
+}
+
+#[test]
+fn status_and_merge_name_the_stopped_and_missing_shards_and_the_commands_that_finish_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = LHS.replace("samples = 25", "samples = 150").replace("replications = 4", "replications = 20");
+    let file = sweep_file(tmp.path(), "big.toml", &body);
+    ok(tmp.path(), &["sweep", &file, "--out", "whole", "--quiet"]);
+    for k in [1, 3] {
+        let (shard, out) = (format!("{k}/3"), format!("out/shard-{k}-of-3"));
+        ok(tmp.path(), &["sweep", &file, "--shard", &shard, "--out", &out, "--quiet"]);
+    }
+    // Shard 2 killed part way, as a cancelled or timed-out task leaves it.
+    let partial = tmp.path().join("out/shard-2-of-3/.runs.csv.partial");
+    let mut child =
+        spawn(tmp.path(), &["sweep", &file, "--shard", "2/3", "--out", "out/shard-2-of-3", "--jobs", "1", "--quiet"]);
+    let started = Instant::now();
+    while fs::read(&partial).map(|b| b.iter().filter(|&&c| c == b'\n').count()).unwrap_or(0) < 50 {
+        assert!(started.elapsed() < Duration::from_secs(120), "the shard wrote no rows");
+        assert!(child.try_wait().unwrap().is_none(), "the shard finished before it could be killed; make it bigger");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let out = ok(tmp.path(), &["status", "out"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("shard       1/3  finished, 1000/1000 runs"), "{said}");
+    assert!(said.contains("shard       2/3  stopped (interrupted), "), "{said}");
+    assert!(said.contains("/1000 runs"), "{said}");
+    assert!(said.contains("shards: 2 finished, 0 failed, 0 running, 1 stopped, 0 missing"), "{said}");
+    let rerun = "chipmarket sweep out/shard-1-of-3/sweep.resolved.toml --shard 2/3 --out out/shard-2-of-3 --resume";
+    assert!(said.contains(rerun), "{said}");
+    assert_eq!(String::from_utf8_lossy(&ok(tmp.path(), &["status", "out", "--todo"]).stdout), "2\n");
+
+    // The merge refuses, naming the shard and the command, and writes nothing.
+    let out = fails_with(tmp.path(), &["merge", "out", "--out", "merged"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing or unfinished shard(s) 2/3 of 3"), "{err}");
+    assert!(err.contains(rerun), "{err}");
+    assert!(!tmp.path().join("merged").exists());
+    // A shard with no folder is missing; with --shards N, so are shards not started at all.
+    let out = fails_with(tmp.path(), &["merge", "out/shard-1-of-3", "out/shard-2-of-3", "--out", "merged"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2/3, 3/3 of 3") && err.contains("--shard 3/3 --out out/shard-3-of-3 --resume"), "{err}");
+    let out = ok(tmp.path(), &["status", "nothing-yet", "--shards", "4"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("shard       4/4  missing, 0 runs  nothing-yet/shard-4-of-4"), "{said}");
+    assert!(said.contains("SWEEP.toml --shard 1/4 --out nothing-yet/shard-1-of-4 --resume"), "{said}");
+
+    // Running the command it gave finishes the shard, and the merge is the unsharded sweep.
+    let args: Vec<&str> = rerun.split(' ').skip(1).collect();
+    ok(tmp.path(), &args);
+    assert_eq!(String::from_utf8_lossy(&ok(tmp.path(), &["status", "out", "--todo"]).stdout), "\n");
+    ok(tmp.path(), &["merge", "out", "--out", "merged"]);
+    assert_same_files(&tmp.path().join("whole"), &tmp.path().join("merged"));
+
+    // Bad input: exit code 2 with what was expected.
+    let out = fails_with(tmp.path(), &["status", "nowhere"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'nowhere' is not a folder"), "{out:?}");
+    fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = fails_with(tmp.path(), &["status", "empty"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("holds no sweep and no shard-K-of-N folders"), "{out:?}");
+    let out = fails_with(tmp.path(), &["status", "out", "--shards", "4"], 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the shards were cut differently"), "{out:?}");
 }
 
 #[test]

@@ -50,8 +50,8 @@ pub struct RunArgs {
     /// replaced; any other non-empty folder is refused unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Write into a non-empty --out folder that is not an earlier run's output (its other
-    /// files are kept; files of the same names are replaced).
+    /// Add the run's files to a non-empty --out folder that is not an earlier run's output
+    /// alone (nothing the run did not write is deleted or replaced; a taken name is refused).
     #[arg(long)]
     pub force: bool,
     /// Master seed (overrides `scenario.seed`).
@@ -141,8 +141,8 @@ pub struct SweepArgs {
     /// unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Write into a non-empty --out folder that is not an earlier sweep's output (its other
-    /// files are kept; files of the sweep's names are replaced).
+    /// Add the sweep's files to a non-empty --out folder that is not an earlier sweep's output
+    /// alone (nothing the sweep did not write is deleted or replaced; a taken name is refused).
     #[arg(long)]
     pub force: bool,
     /// Runs at a time. Default: one per core. Results do not depend on it.
@@ -175,8 +175,8 @@ pub struct MergeArgs {
     /// any other non-empty folder is refused unless --force.
     #[arg(long)]
     pub out: PathBuf,
-    /// Write into a non-empty --out folder that is not an earlier sweep's output (its other
-    /// files are kept; files of the sweep's names are replaced).
+    /// Add the sweep's files to a non-empty --out folder that is not an earlier sweep's output
+    /// alone (nothing the sweep did not write is deleted or replaced; a taken name is refused).
     #[arg(long)]
     pub force: bool,
 }

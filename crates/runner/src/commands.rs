@@ -7,7 +7,7 @@ mod graph;
 mod merge;
 mod params;
 mod plot;
-mod run;
+pub mod run;
 mod status;
 mod sweep;
 mod validate;
@@ -15,7 +15,7 @@ mod validate;
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, RunArgs};
-use crate::output::layout::{self, Kind};
+use crate::output::owner::{self, Kind};
 
 /// Run the command the user asked for (`run` on the baseline when none).
 pub fn dispatch(cli: Cli) -> Result<()> {
@@ -24,7 +24,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Run(args)) => {
             // Refuse a wrong --out before running (run checks again when it writes).
             if let Some(out) = &args.out {
-                layout::check_out(out, Kind::Run, args.force)?;
+                owner::claim(out, Kind::Run, args.force)?.refuse_conflicts(&run::FIXED_FILES)?;
             }
             run::run(&args)
         }

@@ -6,3 +6,4 @@ pub mod columns;
 pub mod csv;
 pub mod layout;
 pub mod names;
+pub mod owner;

@@ -20,6 +20,7 @@ pub mod summaries;
 pub mod table;
 pub mod xlsx;
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
@@ -28,6 +29,7 @@ use anyhow::{Context, Result};
 use crate::error::InputError;
 use crate::output::atomic;
 use crate::output::names;
+use crate::output::owner::{self, Claim};
 
 /// Which kind of folder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,26 +146,28 @@ fn put(dir: &Path, name: &str, bytes: &[u8], written: &mut Vec<String>) -> Resul
     Ok(())
 }
 
-/// Make every derived file of the folder `dir` of kind `kind`; returns their names (relative
-/// to `dir`), in the order written.
-pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
+/// Make every derived file of the folder `src` of kind `kind` into the folder `dst` (the same
+/// folder, or a staging folder of the `--out` claim); returns their names (relative to `dst`),
+/// in the order written.
+pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
+    let dir = src;
     let mut written = Vec::new();
     match kind {
         Kind::Run => {
             let meta = run_meta(dir)?;
             let s = summaries::run_summary(dir, &meta.domestic)?;
             s.require_reported()?;
-            put(dir, names::MARKET_SUMMARY, &summaries::market_summary_csv(&s)?, &mut written)?;
-            put(dir, names::FIRMS_SUMMARY, &summaries::firms_summary_csv(&s)?, &mut written)?;
-            put(dir, names::SHARES_WIDE, &summaries::shares_wide_csv(&s)?, &mut written)?;
-            put(dir, names::GAPS_WIDE, &summaries::gaps_wide_csv(&s)?, &mut written)?;
+            put(dst, names::MARKET_SUMMARY, &summaries::market_summary_csv(&s)?, &mut written)?;
+            put(dst, names::FIRMS_SUMMARY, &summaries::firms_summary_csv(&s)?, &mut written)?;
+            put(dst, names::SHARES_WIDE, &summaries::shares_wide_csv(&s)?, &mut written)?;
+            put(dst, names::GAPS_WIDE, &summaries::gaps_wide_csv(&s)?, &mut written)?;
             let charts = charts::run_charts(&s, &meta);
             for (name, svg) in &charts {
-                put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
+                put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
-            put(dir, names::REPORT, html::run_report(&meta, &s, &charts).as_bytes(), &mut written)?;
+            put(dst, names::REPORT, html::run_report(&meta, &s, &charts).as_bytes(), &mut written)?;
             if options.xlsx {
-                put(dir, xlsx::FILE, &xlsx::workbook(dir, &meta, &s)?, &mut written)?;
+                put(dst, xlsx::FILE, &xlsx::workbook(dir, &meta, &s)?, &mut written)?;
             }
         }
         Kind::Sweep => {
@@ -171,34 +175,20 @@ pub fn derive(dir: &Path, kind: Kind, options: Options) -> Result<Vec<String>> {
             let s = summaries::sweep_summary(dir)?;
             // Read before anything is written, so a damaged file leaves the folder as it was.
             let sens = sensitivity::read(dir)?;
-            put(dir, names::POINTS_WIDE, &summaries::points_wide_csv(&s)?, &mut written)?;
+            put(dst, names::POINTS_WIDE, &summaries::points_wide_csv(&s)?, &mut written)?;
             let charts = charts::sweep_charts(&s, &meta);
             for (name, svg) in &charts {
-                put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
+                put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
             let sens_charts = sens.as_ref().map(|x| charts::sensitivity_charts(x, &meta)).unwrap_or_default();
             for (name, svg) in &sens_charts {
-                put(dir, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
+                put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
-            remove_stale_sensitivity_charts(dir, &sens_charts)?;
             let report = html::sweep_report(&meta, &s, &charts, sens.as_ref().map(|x| (x, sens_charts.as_slice())));
-            put(dir, names::REPORT, report.as_bytes(), &mut written)?;
+            put(dst, names::REPORT, report.as_bytes(), &mut written)?;
         }
     }
     Ok(written)
-}
-
-/// Remove `charts/sensitivity_*.svg` files of an earlier `sensitivity.csv` that the current one
-/// (`kept`) no longer makes, so the folder's charts match its report.
-fn remove_stale_sensitivity_charts(dir: &Path, kept: &[(String, String)]) -> Result<()> {
-    let Ok(entries) = fs::read_dir(dir.join(CHARTS)) else { return Ok(()) };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with("sensitivity_") && name.ends_with(".svg") && !kept.iter().any(|(k, _)| *k == name) {
-            fs::remove_file(e.path()).with_context(|| format!("failed to remove '{}'", e.path().display()))?;
-        }
-    }
-    Ok(())
 }
 
 /// What the report says about a sweep, from `sweep.resolved.toml`.
@@ -286,57 +276,118 @@ fn number_or_text(s: &str) -> serde_json::Value {
     s.parse::<u64>().map_or_else(|_| serde_json::Value::String(s.to_string()), serde_json::Value::from)
 }
 
-/// The last steps of `chipmarket run` in its temporary folder: derived files and manifest.
+/// Whether `file` (relative, `/`-separated) is a derived output that [`derive`] or `plot`
+/// writes: what `plot` may replace in a folder of an earlier version, which has no marker.
+pub fn is_derived(file: &str) -> bool {
+    [
+        names::MARKET_SUMMARY,
+        names::FIRMS_SUMMARY,
+        names::SHARES_WIDE,
+        names::GAPS_WIDE,
+        names::POINTS_WIDE,
+        names::REPORT,
+        names::RESULTS_XLSX,
+        names::MANIFEST,
+    ]
+    .contains(&file)
+        || file.strip_prefix("charts/").is_some_and(|c| c.ends_with(".svg") && !c.contains('/'))
+}
+
+/// The last steps of `chipmarket run` in its staging folder: derived files and manifest.
 pub fn finish_run(dir: &Path, xlsx: bool, started: &Started) -> Result<()> {
-    derive(dir, Kind::Run, Options { xlsx })?;
-    let meta = run_meta(dir)?;
+    derive(dir, dir, Kind::Run, Options { xlsx })?;
+    write_run_manifest(dir, dir, "run", started, list_files(dir))
+}
+
+fn write_run_manifest(src: &Path, dst: &Path, command: &str, started: &Started, files: Vec<String>) -> Result<()> {
+    let meta = run_meta(src)?;
     let fields = [
         ("scenario", serde_json::Value::String(meta.name.clone())),
         ("seed", number_or_text(&meta.seed)),
         ("replications", number_or_text(&meta.replications)),
-        ("files", serde_json::Value::from(list_files(dir))),
+        ("files", serde_json::Value::from(files)),
     ];
-    manifest::write(dir, "run", started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)
+    manifest::write(src, dst, command, started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)
 }
 
-/// The last steps of `chipmarket sweep` or `merge` (`command`) in its finished folder.
+/// The last steps of `chipmarket merge` in its staging folder: derived files and manifest.
 pub fn finish_sweep(dir: &Path, command: &str, started: &Started) -> Result<()> {
-    derive(dir, Kind::Sweep, Options::default())?;
-    write_sweep_manifest(dir, command, started)
+    derive(dir, dir, Kind::Sweep, Options::default())?;
+    write_sweep_manifest(dir, dir, command, started, list_files(dir))
 }
 
-fn write_sweep_manifest(dir: &Path, command: &str, started: &Started) -> Result<()> {
-    let meta = sweep_meta(dir)?;
+/// The last steps of `chipmarket sweep` in the folder it filled by its own protocol (the
+/// `in_place` files, see `output::owner`): derived files and manifest staged, then committed,
+/// so a failure leaves the folder's derived files as they were.
+pub fn finish_sweep_in(
+    claim: &Claim,
+    command: &str,
+    started: &Started,
+    in_place: &BTreeSet<String>,
+    derived: bool,
+) -> Result<()> {
+    let stage = claim.stage()?;
+    let result = (|| -> Result<()> {
+        if !derived {
+            return claim.commit_with(&stage, in_place);
+        }
+        derive(&claim.dir, &stage, Kind::Sweep, Options::default())?;
+        let owned =
+            |f: &String| in_place.contains(f) || in_place.iter().any(|d| d.ends_with('/') && f.starts_with(d.as_str()));
+        let mut files: Vec<String> =
+            list_files(&claim.dir).into_iter().filter(owned).chain(list_files(&stage)).collect();
+        files.sort();
+        files.dedup();
+        write_sweep_manifest(&claim.dir, &stage, command, started, files)?;
+        claim.commit_with(&stage, in_place)
+    })();
+    let _ = fs::remove_dir_all(&stage);
+    result
+}
+
+fn write_sweep_manifest(src: &Path, dst: &Path, command: &str, started: &Started, files: Vec<String>) -> Result<()> {
+    let meta = sweep_meta(src)?;
     let fields = [
         ("scenario", serde_json::Value::String(meta.name.clone())),
         ("seed", number_or_text(&meta.seed)),
         ("replications", number_or_text(&meta.replications)),
         ("method", serde_json::Value::String(meta.method.clone())),
         ("varied", serde_json::Value::from(meta.paths.clone())),
-        ("files", serde_json::Value::from(list_files(dir))),
+        ("files", serde_json::Value::from(files)),
     ];
-    manifest::write(dir, command, started.wall, started.clock.elapsed(), names::SWEEP_RESOLVED, &fields)
+    manifest::write(src, dst, command, started.wall, started.clock.elapsed(), names::SWEEP_RESOLVED, &fields)
 }
 
-/// `chipmarket plot`: derive into `dir`; write a manifest (`command = "plot"`) only where the
-/// folder has none, so the one of the command that made it is kept.
+/// The claim of a command that adds to the run or sweep folder `dir` (`plot`, `analyze`).
+pub fn adopt(dir: &Path, kind: Kind, also: &[&str]) -> Result<Claim> {
+    let owner_kind = match kind {
+        Kind::Run => owner::Kind::Run,
+        Kind::Sweep => owner::Kind::Sweep,
+    };
+    Ok(owner::adopt(dir, owner_kind, |f| is_derived(f) || also.contains(&f))?)
+}
+
+/// `chipmarket plot`: derive the folder's files anew, staged, then moved into place together
+/// (replacing only files the folder's commands wrote); write a manifest (`command = "plot"`)
+/// only where the folder has none, so the one of the command that made it is kept.
 pub fn plot(dir: &Path, xlsx: bool, started: &Started) -> Result<(Kind, Vec<String>)> {
     let kind = detect(dir)?;
-    let written = derive(dir, kind, Options { xlsx })?;
-    if !dir.join(manifest::FILE).exists() {
-        match kind {
-            Kind::Run => {
-                let meta = run_meta(dir)?;
-                let fields = [
-                    ("scenario", serde_json::Value::String(meta.name.clone())),
-                    ("seed", number_or_text(&meta.seed)),
-                    ("replications", number_or_text(&meta.replications)),
-                    ("files", serde_json::Value::from(list_files(dir))),
-                ];
-                manifest::write(dir, "plot", started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)?;
+    let claim = adopt(dir, kind, &[])?;
+    let stage = claim.stage()?;
+    let result = (|| -> Result<Vec<String>> {
+        let written = derive(dir, &stage, kind, Options { xlsx })?;
+        if !dir.join(manifest::FILE).exists() {
+            let mut files: Vec<String> = list_files(dir).into_iter().chain(list_files(&stage)).collect();
+            files.sort();
+            files.dedup();
+            match kind {
+                Kind::Run => write_run_manifest(dir, &stage, "plot", started, files)?,
+                Kind::Sweep => write_sweep_manifest(dir, &stage, "plot", started, files)?,
             }
-            Kind::Sweep => write_sweep_manifest(dir, "plot", started)?,
         }
-    }
-    Ok((kind, written))
+        claim.update(&stage, |f| f.starts_with("charts/sensitivity_"))?;
+        Ok(written)
+    })();
+    let _ = fs::remove_dir_all(&stage);
+    Ok((kind, result?))
 }

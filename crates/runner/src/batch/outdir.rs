@@ -40,6 +40,13 @@ pub const SHARD: &str = names::SHARD;
 /// `runs/`: each run's full files (only with `--keep-runs`).
 pub const RUN_DIRS: &str = names::RUN_DIRS;
 
+/// Files every finished sweep has (checked before the sweep against files of the same names
+/// that `--force` must not replace).
+pub const FIXED_FILES: [&str; 6] =
+    [names::SWEEP_RESOLVED, names::RUNS, names::POINTS, names::POINTS_WIDE, names::REPORT, names::MANIFEST];
+/// The hidden files of a sweep in progress.
+pub const PROTOCOL_FILES: [&str; 4] = [LOCK, STATE, RUNS_PARTIAL, FAILURES_PARTIAL];
+
 const LOCK: &str = ".sweep.lock";
 /// The state file of a sweep in progress.
 pub const STATE: &str = ".sweep.state.toml";

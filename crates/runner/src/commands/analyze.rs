@@ -29,8 +29,8 @@ use crate::batch::outdir::{RESOLVED, RUNS};
 use crate::cli::AnalyzeArgs;
 use crate::error::InputError;
 use crate::load;
-use crate::output::atomic;
 use crate::output::csv::num;
+use crate::output::{atomic, owner};
 use crate::report;
 
 /// `sensitivity.csv`: the indices per KPI and parameter.
@@ -128,6 +128,11 @@ pub fn analyze(args: &AnalyzeArgs) -> Result<()> {
         return Err(InputError::new(format!("{}: this sweep's design is \"{}\"; sensitivity indices need a saltelli or a morris design", resolved_path.display(), spec.method.as_str())).with_hint("run a sweep with method = \"saltelli\" (samples = N) or method = \"morris\" (trajectories = r), see docs/analysis.md; --discover \"KPI > VALUE\" works with any design")
         .into());
     }
+    // Refuse a wrong --out before reading anything.
+    match &condition {
+        Some(_) => place(args, BOXES, "box,stage,")?,
+        None => place(args, SENSITIVITY, "kpi,param,method,")?,
+    };
     let n_points = usize::try_from(spec.n_points()).context("too many points")?;
     let read = read_runs(&runs_path, &spec, n_points, &args.kpi, condition.as_ref())?;
     let seed = args.seed.unwrap_or(spec.seed);
@@ -373,17 +378,14 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     let out = args.out.clone().unwrap_or_else(|| args.dir.join(SENSITIVITY));
-    write_out(&out, &bytes)?;
+    let in_folder = place(args, SENSITIVITY, "kpi,param,method,")? == Place::Folder;
+    put(args, in_folder, SENSITIVITY, &out, &bytes)?;
     if !args.quiet {
         out!("{table}")?;
         outln!("wrote {}", out.display())?;
     }
     // Written into the sweep folder: remake its charts and report, as `chipmarket plot` does,
     // so the sensitivity charts are there at once.
-    let in_folder = match (fs::canonicalize(&out), fs::canonicalize(args.dir.join(SENSITIVITY))) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
     if in_folder {
         let (_, written) = report::plot(&args.dir, false, &report::Started::now())?;
         if !args.quiet {
@@ -438,7 +440,8 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
     record(result.chosen, "pasted", &result.pasted)?;
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
     let out = args.out.clone().unwrap_or_else(|| args.dir.join(BOXES));
-    write_out(&out, &bytes)?;
+    let in_folder = place(args, BOXES, "box,stage,")? == Place::Folder;
+    put(args, in_folder, BOXES, &out, &bytes)?;
     if !args.quiet {
         let all = &result.peeling[0];
         let b = &result.pasted;
@@ -468,6 +471,40 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
         outln!("wrote {}", out.display())?;
     }
     Ok(())
+}
+
+/// Where the result goes: into the sweep folder (its own `name`), or a file elsewhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Folder,
+    File,
+}
+
+/// Where `--out` puts the result `name`, refusing (exit code 2) a file that is not an
+/// earlier result of `analyze` (its first line starts with `header`), a folder, or a file of
+/// an output folder (`output::owner::claim_file`).
+fn place(args: &AnalyzeArgs, name: &str, header: &str) -> Result<Place, InputError> {
+    let Some(out) = &args.out else { return Ok(Place::Folder) };
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let same_dir = matches!((fs::canonicalize(parent), fs::canonicalize(&args.dir)), (Ok(a), Ok(b)) if a == b);
+    if same_dir && out.file_name().is_some_and(|n| n == name) {
+        return Ok(Place::Folder);
+    }
+    owner::claim_file(out, "analysis table", |first| first.starts_with(header))?;
+    Ok(Place::File)
+}
+
+/// Write the result `name`: staged into the sweep folder (replacing only an earlier one of
+/// the folder's commands), or atomically as the file `out`.
+fn put(args: &AnalyzeArgs, in_folder: bool, name: &str, out: &Path, bytes: &[u8]) -> Result<()> {
+    if !in_folder {
+        return write_out(out, bytes);
+    }
+    let claim = report::adopt(&args.dir, report::Kind::Sweep, &[SENSITIVITY, BOXES])?;
+    let stage = claim.stage()?;
+    let result = atomic::write(&stage.join(name), bytes).and_then(|()| claim.update(&stage, |_| false));
+    let _ = fs::remove_dir_all(&stage);
+    result
 }
 
 /// Write `bytes` to `path` atomically, creating its folder if needed.

@@ -40,6 +40,7 @@ use crate::error::InputError;
 use crate::load::calibration::{load, Loaded};
 use crate::output::atomic;
 use crate::output::csv::{csv_line, num};
+use crate::output::owner::{self, Kind};
 use crate::progress;
 use crate::targets;
 
@@ -243,6 +244,9 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     };
     let name = args.file.file_stem().map_or_else(|| "calibration".into(), |s| s.to_string_lossy().into_owned());
     let out = args.out.clone().unwrap_or_else(|| Path::new("outputs").join(format!("calibration-{name}")));
+    // Only a new or empty folder, or an earlier calibration's, is written (`output::owner`).
+    let claim = owner::claim(&out, Kind::Calibration, false)?;
+    let mark = |files: &[&str]| claim.mark(&files.iter().map(|f| (*f).to_string()).collect());
     let partial = out.join(PARTIAL);
     let state = out.join(STATE);
 
@@ -281,6 +285,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         return Ok(());
     }
     fs::create_dir_all(&out).with_context(|| format!("failed to create '{}'", out.display()))?;
+    mark(&[STATE, PARTIAL])?;
     fs::write(&state, &l.identity).with_context(|| format!("failed to write '{}'", state.display()))?;
     let resumed = memo.len();
     let mut header = vec!["evaluation".to_string(), "generation".to_string(), "phase".to_string()];
@@ -431,6 +436,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     write(names::FIT, &targets::fit_csv(&l.targets, &fits))?;
     fs::rename(&partial, out.join(names::TRACE)).context("failed to move the trace into place")?;
     fs::remove_file(&state).context("failed to remove the calibration state")?;
+    mark(&[names::CALIBRATED, names::FIT, names::TRACE])?;
     if !args.quiet {
         out!("{}", targets::table(&l.targets, &fits))?;
         let evals = ev.count.lock().expect("count").0;

@@ -104,8 +104,12 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     let reps: Vec<RepFlows> = reps.into_values().collect();
     let obs = Observer::of_scenario(&scenario, &cat);
     let fits = fit::evaluate(&targets, &scopes, &cat, &obs, &reps);
-    let out = dir.join(names::FIT);
-    atomic::write(&out, &fit_csv(&targets, &fits))?;
+    let claim = crate::report::adopt(dir, crate::report::Kind::Run, &[names::FIT])?;
+    let stage = claim.stage()?;
+    let result = atomic::write(&stage.join(names::FIT), &fit_csv(&targets, &fits))
+        .and_then(|()| claim.update(&stage, |_| false));
+    let _ = std::fs::remove_dir_all(&stage);
+    result?;
     out!("{}", table(&targets, &fits))?;
     Ok(())
 }

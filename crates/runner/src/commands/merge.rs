@@ -27,7 +27,7 @@ use crate::cli::MergeArgs;
 use crate::console::outln;
 use crate::error::InputError;
 use crate::output::atomic;
-use crate::output::layout::{self, Kind, OutFolder};
+use crate::output::owner::{self, Kind};
 use crate::report;
 
 /// One input folder.
@@ -234,17 +234,13 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             );
         }
     }
-    let folder = layout::check_out(out, Kind::Sweep, args.force)?;
+    let claim = owner::claim(out, Kind::Sweep, args.force)?;
+    claim.refuse_conflicts(&outdir::FIXED_FILES)?;
     let sweep = bind(&parts[0])?;
-    let tmp = layout::make_tmp(out)?;
-    let result = write_merged(&parts, &sweep, &tmp)
-        .and_then(|()| report::finish_sweep(&tmp, "merge", &started))
-        .and_then(|()| match folder {
-            OutFolder::Foreign => layout::move_entries_into(&tmp, out),
-            OutFolder::Fresh | OutFolder::Ours => layout::replace_with(&tmp, out),
-        });
-    let _ = fs::remove_dir_all(&tmp);
-    result?;
+    claim.write(|stage| {
+        write_merged(&parts, &sweep, stage)?;
+        report::finish_sweep(stage, "merge", &started)
+    })?;
     outln!("merged {} shard(s) into {}", parts.len(), out.display())?;
     Ok(())
 }

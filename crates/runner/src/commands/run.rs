@@ -6,8 +6,8 @@
 //! of the one being written, and the parts are appended to the files in replication order.
 //! Peak memory therefore depends neither on the number of replications nor on the number of
 //! contracts, and the files are byte-identical whatever the number of threads. The files go
-//! into the temporary folder of `layout::write_run_dir`, where the derived outputs are made
-//! from them before the folder moves into place.
+//! into a staging folder of the `--out` claim (`output::owner`), where the derived outputs are
+//! made from them before they move into place.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -28,14 +28,30 @@ use crate::console::{errln, out, outln};
 use crate::error::InputError;
 use crate::load;
 use crate::output::csv::{Assembler, Choice, RowWriter};
-use crate::output::layout;
-use crate::output::names;
+use crate::output::owner::{self, Kind};
+use crate::output::{layout, names};
 use crate::precision::{self, Kpis};
 use crate::progress;
 use crate::report;
 
 /// Bytes of one file's part kept in memory before it moves to a temporary file.
 pub const SPOOL_BYTES: usize = 1 << 20;
+
+/// Files every run writes whatever its scenario (checked before the run against files of the
+/// same names that `--force` must not replace; charts and optional files are checked at the end).
+pub const FIXED_FILES: [&str; 11] = [
+    names::SCENARIO_RESOLVED,
+    names::SUMMARY,
+    names::FIRMS_QUARTERLY,
+    names::MARKET_QUARTERLY,
+    names::CHIPS_QUARTERLY,
+    names::MARKET_SUMMARY,
+    names::FIRMS_SUMMARY,
+    names::SHARES_WIDE,
+    names::GAPS_WIDE,
+    names::REPORT,
+    names::MANIFEST,
+];
 
 /// Replications per worker that may wait, finished, for the ones before them.
 const AHEAD_PER_JOB: u64 = 2;
@@ -185,12 +201,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let choice = Choice { contracts: scenario.output.contracts, events: args.trace || scenario.output.trace };
     let xlsx = args.xlsx || scenario.output.xlsx;
     let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
-    let done = layout::write_run_dir(
-        &out,
-        args.force,
-        |tmp| write_run(&mut scenario, tmp, choice, count, args.quiet),
-        |tmp, _| report::finish_run(tmp, xlsx, &started),
-    )?;
+    let claim = owner::claim(&out, Kind::Run, args.force)?;
+    claim.refuse_conflicts(&FIXED_FILES)?;
+    let done = claim.write(|stage| {
+        let done = write_run(&mut scenario, stage, choice, count, args.quiet)?;
+        report::finish_run(stage, xlsx, &started)?;
+        Ok(done)
+    })?;
     if !args.quiet {
         outln!(
             "{}: {} replication(s), {} events; wrote {} data files, summaries, charts and report.html to {}",

@@ -7,8 +7,9 @@
 //! `batch::outdir`). A run that fails or panics is reported with its point and seed, written
 //! with empty KPI cells and listed in `failures.csv`; the others go on, and the exit code is 1.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Result};
@@ -26,7 +27,8 @@ use crate::console::{errln, outln};
 use crate::error::InputError;
 use crate::load::sweep::{load_design, Loaded};
 use crate::output::csv::{csv_line, opt};
-use crate::output::layout;
+use crate::output::owner::{self, Claim, Kind, Mode};
+use crate::output::{layout, names};
 use crate::progress;
 use crate::report;
 
@@ -103,6 +105,37 @@ impl Plan<'_> {
     }
 }
 
+/// The marker entry of a sweep's `runs/` (every file under it is the sweep's).
+const RUNS_ENTRY: &str = "runs/";
+
+fn claim_conflict(out: &Path, name: &str) -> InputError {
+    InputError::new(format!("--out '{}' holds a '{name}' that the sweep did not write", out.display()))
+        .with_hint("choose another folder, or move it away (--force only adds files)")
+}
+
+/// The derived outputs and manifest of a finished sweep (with `derived`; a shard has none),
+/// and its marker: the folder's files of the sweep protocol (and an earlier analysis) are the
+/// sweep's own.
+fn finish(claim: &Claim, keep_runs: bool, derived: bool, began: &report::Started) -> Result<()> {
+    let done = Claim { mode: if claim.mode == Mode::New { Mode::Replace } else { claim.mode }, ..claim.clone() };
+    let owned = |f: &str| claim.marker.as_ref().is_some_and(|m| m.owns(f));
+    let mut in_place = BTreeSet::new();
+    for f in [outdir::RESOLVED, outdir::RUNS, outdir::POINTS, outdir::FAILURES, outdir::SHARD] {
+        if claim.dir.join(f).is_file() {
+            in_place.insert(f.to_string());
+        }
+    }
+    for f in [names::SENSITIVITY, names::BOXES] {
+        if claim.dir.join(f).is_file() && owned(f) {
+            in_place.insert(f.to_string());
+        }
+    }
+    if keep_runs || (owned(RUNS_ENTRY) && claim.dir.join(outdir::RUN_DIRS).is_dir()) {
+        in_place.insert(RUNS_ENTRY.to_string());
+    }
+    report::finish_sweep_in(&done, "sweep", began, &in_place, derived)
+}
+
 /// The KPI columns, from the first run that succeeds (the same for every point).
 fn kpi_names(sweep: &Sweep, points: std::ops::Range<usize>) -> Result<Vec<String>> {
     let mut last = String::new();
@@ -152,7 +185,12 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         None => layout::default_out(&name),
     });
 
-    let folder = layout::check_out(&out, layout::Kind::Sweep, args.force)?;
+    let claim = owner::claim(&out, Kind::Sweep, args.force)?;
+    claim.refuse_conflicts(&outdir::FIXED_FILES)?;
+    let runs_ours = claim.marker.as_ref().is_some_and(|m| m.files.contains(RUNS_ENTRY));
+    if args.keep_runs && claim.mode == Mode::Add && claim.dir.join(outdir::RUN_DIRS).exists() && !runs_ours {
+        return Err(claim_conflict(&out, outdir::RUN_DIRS).into());
+    }
 
     let replications = u64::from(sweep.replications());
     let kpis = kpi_names(&sweep, points.clone())?;
@@ -188,20 +226,25 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
         None => name.clone(),
     };
     let check = RunsCheck::new(&sweep, [identity.clone(), kpis.clone()].concat());
-    let mut dir = match OutDir::open(&out, expect, args.resume, folder == layout::OutFolder::Foreign, &|idx, line| {
-        check.check_line(idx, line)
-    })? {
-        Opened::Complete => {
-            if shard.is_none() && !out.join(report::REPORT).is_file() {
-                report::finish_sweep(&out, "sweep", &began)?;
+    let foreign = claim.mode == Mode::Add;
+    let mut dir =
+        match OutDir::open(&claim.dir, expect, args.resume, foreign, &|idx, line| check.check_line(idx, line))? {
+            Opened::Complete => {
+                if shard.is_none() && !out.join(report::REPORT).is_file() {
+                    finish(&claim, args.keep_runs, shard.is_none(), &began)?;
+                }
+                if !args.quiet {
+                    outln!("{what}: already complete in {}", out.display())?;
+                }
+                return Ok(());
             }
-            if !args.quiet {
-                outln!("{what}: already complete in {}", out.display())?;
-            }
-            return Ok(());
-        }
-        Opened::Open(dir) => dir,
-    };
+            Opened::Open(dir) => dir,
+        };
+    let mut in_progress: BTreeSet<String> = outdir::PROTOCOL_FILES.iter().map(|f| (*f).to_string()).collect();
+    if args.keep_runs {
+        in_progress.insert(RUNS_ENTRY.to_string());
+    }
+    claim.mark(&in_progress)?;
     let total = runs.end - runs.start;
     let todo = runs.start + dir.done..runs.end;
     if dir.done > 0 && !args.quiet {
@@ -259,9 +302,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     let n_params = sweep.spec.vary.len();
     dir.finish(|runs, w| stats::points_csv(std::io::BufReader::new(runs), w, n_params))?;
     // A shard's charts and report would be those of a slice; `merge` makes the sweep's.
-    if shard.is_none() {
-        report::finish_sweep(&out, "sweep", &began)?;
-    }
+    finish(&claim, args.keep_runs, shard.is_none(), &began)?;
 
     if !args.quiet {
         let secs = started.elapsed().as_secs_f64();

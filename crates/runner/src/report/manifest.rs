@@ -38,18 +38,19 @@ pub fn rfc3339(started: SystemTime) -> String {
         .map_or_else(String::new, |t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// Write `manifest.json` into `dir` for `command`, which started at `started` (wall clock) and
+/// Write `manifest.json` into `dst` (for the folder `src`, which holds the resolved file) for `command`, which started at `started` (wall clock) and
 /// has run for `elapsed`. `resolved` is the file whose hash identifies the inputs;
 /// `fields` adds command-specific entries (scenario, seed, replications, points).
 pub fn write(
-    dir: &Path,
+    src: &Path,
+    dst: &Path,
     command: &str,
     started: SystemTime,
     elapsed: Duration,
     resolved: &str,
     fields: &[(&str, Value)],
 ) -> Result<()> {
-    let bytes = std::fs::read(dir.join(resolved)).with_context(|| format!("failed to read '{resolved}'"))?;
+    let bytes = std::fs::read(src.join(resolved)).with_context(|| format!("failed to read '{resolved}'"))?;
     let mut m = json!({
         "program": "chipmarket",
         "version": env!("CARGO_PKG_VERSION"),
@@ -66,7 +67,7 @@ pub fn write(
         }
     }
     let text = serde_json::to_string_pretty(&m).context("failed to describe the run")? + "\n";
-    atomic::write(&dir.join(FILE), text.as_bytes())
+    atomic::write(&dst.join(FILE), text.as_bytes())
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ fn compare_refuses_unknown_metrics_and_firms_with_their_place() {
 const TARGETS: &str = "id,period,metric,firm,value,low,high\n\
     A,2024,unit_share,usa,0.6,0.3,0.9\nB,2024H1,total_units,all,500,100,900\nC,2025,total_units,all,4000,1000,8000\n";
 
-fn calibration(dir: &Path, name: &str, budget: u32, reps: u32) -> String {
+pub fn calibration(dir: &Path, name: &str, budget: u32, reps: u32) -> String {
     copy_tiny(dir);
     fs::write(dir.join("t.csv"), TARGETS).unwrap();
     let text = format!(
@@ -131,9 +131,13 @@ fn calibration(dir: &Path, name: &str, budget: u32, reps: u32) -> String {
 
 const OUT_FILES: [&str; 3] = ["calibrated.toml", "fit.csv", "trace.csv"];
 
+/// The files of a folder, its marker (`.chipmarket.json`) left out.
 fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".chipmarket.json")
+        .collect();
     v.sort();
     v
 }

@@ -65,12 +65,11 @@ fn run_out_refuses_a_folder_of_other_files_and_force_deletes_nothing() {
     ok(dir, &["run", "scenarios/tiny.toml", "--out", "empty", "--quiet", "--seed", "9"]);
     assert!(fs::read_to_string(dir.join("empty/scenario.resolved.toml")).unwrap().contains("seed = 9"));
 
-    // A folder whose manifest names `run` is an earlier run's output; one naming `sweep` is not.
+    // A folder is a run's only by its marker: a user's manifest.json naming `run` is not one.
     fs::create_dir(dir.join("m")).unwrap();
-    fs::write(dir.join("m/manifest.json"), r#"{"command": "sweep"}"#).unwrap();
-    refused(dir, &["run", "scenarios/tiny.toml", "--out", "m", "--quiet"], &["--force"]);
     fs::write(dir.join("m/manifest.json"), r#"{"command": "run", "version": "0.1.0"}"#).unwrap();
-    ok(dir, &["run", "scenarios/tiny.toml", "--out", "m", "--quiet"]);
+    refused(dir, &["run", "scenarios/tiny.toml", "--out", "m", "--quiet"], &["--force"]);
+    assert_eq!(all_entries(&dir.join("m")), ["manifest.json"]);
 }
 
 const SWEEP: &str = "replications = 2
@@ -113,6 +112,7 @@ fn sweep_and_merge_out_refuse_a_folder_of_other_files() {
     assert_eq!(
         all_entries(&dir.join("other")),
         [
+            ".chipmarket.json",
             "charts",
             "data.csv",
             "manifest.json",
@@ -283,6 +283,8 @@ fn merge_refuses_damaged_rows_and_names_file_and_line() {
 
 #[test]
 fn resume_refuses_a_partial_file_with_a_row_deleted_from_its_middle() {
+    // What an interrupted sweep leaves as its marker.
+    const MARKER: &str = r#"{"kind": "sweep", "files": [".sweep.lock", ".sweep.state.toml", ".runs.csv.partial", ".failures.csv.partial"]}"#;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let file = write_sweep(dir, "s.toml", SWEEP);
@@ -297,6 +299,7 @@ fn resume_refuses_a_partial_file_with_a_row_deleted_from_its_middle() {
     state.insert("keep_runs".into(), false.into());
     state.insert("resolved".into(), resolved.into());
     fs::write(cut.join(".sweep.state.toml"), toml::to_string(&state).unwrap()).unwrap();
+    fs::write(cut.join(".chipmarket.json"), MARKER).unwrap();
     let runs = fs::read_to_string(whole.join("runs.csv")).unwrap();
     let lines: Vec<&str> = runs.lines().collect();
     let failures_header = "point,replication,seed,param_firms.dom.rd_intensity,param_demand.tenders_per_year,error\n";
@@ -309,6 +312,7 @@ fn resume_refuses_a_partial_file_with_a_row_deleted_from_its_middle() {
     fs::remove_dir_all(&cut).unwrap();
     fs::create_dir(&cut).unwrap();
     fs::write(cut.join(".sweep.state.toml"), toml::to_string(&state).unwrap()).unwrap();
+    fs::write(cut.join(".chipmarket.json"), MARKER).unwrap();
     fs::write(cut.join(".failures.csv.partial"), failures_header).unwrap();
     let mut damaged: Vec<&str> = lines[..7].to_vec();
     damaged.remove(3);

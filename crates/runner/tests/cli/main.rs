@@ -7,6 +7,7 @@ mod common;
 mod fit;
 mod harden;
 mod outputs;
+mod owner;
 mod run;
 mod sweep;
 mod validate;

@@ -80,7 +80,10 @@ fn a_sweep_writes_runs_points_and_a_resolved_file_that_reruns_it() {
     ok(tmp.path(), &["sweep", &file, "--out", "out", "--quiet"]);
     let out = tmp.path().join("out");
     assert_eq!(listing(&out), DONE);
-    assert!(fs::read_dir(&out).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(fs::read_dir(&out).unwrap().all(|e| {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        !n.starts_with('.') || n == ".chipmarket.json"
+    }));
 
     let runs = text(&out, "runs.csv");
     let mut lines = runs.lines();
@@ -361,7 +364,10 @@ fn a_sweep_killed_mid_run_resumes_to_byte_identical_files() {
     ok(tmp.path(), &["sweep", &file, "--out", "whole", "--quiet"]);
     assert_same_files(&tmp.path().join("whole"), &killed);
     assert_eq!(listing(&killed), DONE);
-    assert!(fs::read_dir(&killed).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+    assert!(fs::read_dir(&killed).unwrap().all(|e| {
+        let n = e.unwrap().file_name().to_string_lossy().into_owned();
+        !n.starts_with('.') || n == ".chipmarket.json"
+    }));
 
     // Resuming a finished sweep does nothing; resuming another sweep there is refused.
     let out = ok(tmp.path(), &["sweep", &file, "--out", "killed", "--resume"]);

@@ -119,7 +119,8 @@ fn claim_conflict(out: &Path, name: &str) -> InputError {
 fn finish(claim: &Claim, keep_runs: bool, derived: bool, began: &report::Started) -> Result<()> {
     let done = Claim { mode: if claim.mode == Mode::New { Mode::Replace } else { claim.mode }, ..claim.clone() };
     let owned = |f: &str| claim.marker.as_ref().is_some_and(|m| m.owns(f));
-    let mut in_place = BTreeSet::new();
+    // The protocol's hidden files are the sweep's even when gone (a refused --resume leaves its lock).
+    let mut in_place: BTreeSet<String> = outdir::PROTOCOL_FILES.iter().map(|f| (*f).to_string()).collect();
     for f in [outdir::RESOLVED, outdir::RUNS, outdir::POINTS, outdir::FAILURES, outdir::SHARD] {
         if claim.dir.join(f).is_file() {
             in_place.insert(f.to_string());

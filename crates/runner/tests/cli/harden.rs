@@ -98,7 +98,12 @@ fn sweep_and_merge_out_refuse_a_folder_of_other_files() {
     ok(dir, &["sweep", &file, "--out", "mine", "--quiet", "--force"]);
     assert_eq!(fs::read_to_string(dir.join("mine/runs/keep.txt")).unwrap(), "mine", "--force deletes nothing");
     assert!(dir.join("mine/runs.csv").is_file());
-    // An earlier sweep's folder is replaced without --force.
+    // The folder now holds the user's runs/keep.txt beside the sweep's files: a plain sweep
+    // may not replace it (it used to delete runs/ whole).
+    refused(dir, &["sweep", &file, "--out", "mine", "--quiet"], &["did not write", "runs/keep.txt"]);
+    assert_eq!(fs::read_to_string(dir.join("mine/runs/keep.txt")).unwrap(), "mine");
+    fs::remove_dir_all(dir.join("mine/runs")).unwrap();
+    // An earlier sweep's folder that holds nothing else is replaced without --force.
     ok(dir, &["sweep", &file, "--out", "mine", "--quiet"]);
 
     for k in 1..=2 {

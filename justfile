@@ -48,6 +48,15 @@ memory:
     RAYON_NUM_THREADS=2 /usr/bin/time -f "run --replications 2 --set demand.tenders_per_year=24000 (2 threads): peak %M KiB, %e s" target/release/chipmarket run --replications 2 --set demand.tenders_per_year=24000 --quiet --out target/memory/t24000x2
     rm -rf target/memory
 
+# Cost of a shard against the size of its design (deploy/README.md): shard 100 of 100 of a
+# 100,000-point baseline grid against a sweep of its 1,000 points alone (target: at most 1.5x).
+bench-shard:
+    cargo build --release -p chipmarket
+    rm -rf target/bench-shard
+    /usr/bin/time -f "shard 100/100 of 100,000 points: %e s wall, %U s user, %M KiB peak" target/release/chipmarket sweep crates/runner/benches/shard/grid-100k.toml --shard 100/100 --out target/bench-shard/shard --jobs 1 --quiet
+    /usr/bin/time -f "the same 1,000 points alone: %e s wall, %U s user, %M KiB peak" target/release/chipmarket sweep crates/runner/benches/shard/grid-1k.toml --out target/bench-shard/alone --jobs 1 --quiet
+    rm -rf target/bench-shard
+
 # Lints as CI runs them.
 lint:
     cargo clippy --workspace --all-targets -- -D warnings

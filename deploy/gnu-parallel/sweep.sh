@@ -9,8 +9,10 @@
 # Arguments after N_SHARDS go to GNU parallel. By default it runs one shard per core here; each
 # shard uses JOBS_PER_SHARD threads (default 1). Over ssh, every host needs chipmarket on its
 # PATH and the sweep, its base scenario and OUT_DIR at the same paths (a shared file system);
-# `--workdir .` runs each shard in the same folder as here. Every shard runs with --resume, so
-# after an interruption the same command does only the runs that are missing.
+# `--workdir .` runs each shard in the same folder as here. Paths may hold spaces (the command
+# is quoted with --quote). Every shard runs with --resume, so after an interruption or a failed
+# shard the same command does only the runs that are missing; if a shard fails, the script
+# prints where the shards stand and exits 1 without merging.
 set -euo pipefail
 
 sweep=${1:?usage: sweep.sh SWEEP.toml OUT_DIR N_SHARDS [GNU parallel options...]}
@@ -25,9 +27,13 @@ command -v parallel >/dev/null || { echo "GNU parallel is not installed (apt-get
 "$chipmarket" validate "$sweep" >/dev/null
 
 mkdir -p "$out"
-seq 1 "$n" | parallel --halt soon,fail=1 --tag "$@" \
+if ! seq 1 "$n" | parallel --quote --halt soon,fail=1 --tag "$@" \
     "$chipmarket" sweep "$sweep" --shard "{}/$n" --out "$out/shard-{}-of-$n" \
-    --jobs "$jobs_per_shard" --resume --quiet
+    --jobs "$jobs_per_shard" --resume --quiet; then
+    "$chipmarket" status "$out" --shards "$n" >&2 || true
+    echo "a shard failed; run the same command again to finish the shards that are left" >&2
+    exit 1
+fi
 
 shards=()
 for k in $(seq 1 "$n"); do

@@ -32,6 +32,9 @@ pub enum Search {
     /// The whole budget as one Latin hypercube.
     #[serde(rename = "lhs")]
     Lhs,
+    /// A posterior: ABC-SMC (population Monte Carlo with adaptive tolerances, module `abc`).
+    #[serde(rename = "abc-smc")]
+    AbcSmc,
 }
 
 impl Search {
@@ -41,6 +44,7 @@ impl Search {
             Search::Cmaes => "cmaes",
             Search::NelderMead => "nelder-mead",
             Search::Lhs => "lhs",
+            Search::AbcSmc => "abc-smc",
         }
     }
 }
@@ -83,6 +87,17 @@ pub struct CalibrationSpec {
     /// Run each evaluation only up to this date (after the end of every target period).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<Date>,
+    /// `abc-smc`: particles per generation (2 to 100000). Default: 100.
+    #[serde(default = "hundred")]
+    pub particles: u32,
+    /// `abc-smc`: generations after the prior's (1 to 1000); fewer if the budget runs out.
+    /// Default: 6.
+    #[serde(default = "six")]
+    pub generations: u32,
+    /// `abc-smc`: each tolerance is this quantile of the previous generation's losses
+    /// (above 0, below 1). Default: 0.5.
+    #[serde(default = "half")]
+    pub quantile: f64,
     /// `[[free]]`: the fitted parameters.
     pub free: Vec<Free>,
 }
@@ -98,10 +113,24 @@ pub struct Free {
     /// `linear` (default) or `log`.
     #[serde(default)]
     pub scale: Scale,
+    /// `abc-smc` prior on the range: `{ kind = "uniform" }` (default: uniform, log-uniform with
+    /// a log scale), `{ kind = "normal", mean, sd }` or `{ kind = "beta", alpha, beta }` on the
+    /// unit coordinate of the range.
+    #[serde(default)]
+    pub prior: crate::abc::Prior,
 }
 
 fn one() -> u64 {
     1
+}
+fn hundred() -> u32 {
+    100
+}
+fn six() -> u32 {
+    6
+}
+fn half() -> f64 {
+    0.5
 }
 fn cmaes() -> Search {
     Search::Cmaes
@@ -190,6 +219,41 @@ impl CalibrationSpec {
             if f.scale == Scale::Log && lo <= 0.0 {
                 return Err(ScenarioError::new(at.key("range"), format!("a log scale needs low > 0, found {lo}"))
                     .with_hint("use scale = \"linear\", or a positive range"));
+            }
+        }
+        if self.method == Search::AbcSmc {
+            if !(2..=100_000).contains(&self.particles) {
+                return Err(ScenarioError::new(
+                    root.key("particles"),
+                    format!("expected a whole number from 2 to 100000, found {}", self.particles),
+                ));
+            }
+            if !(1..=1000).contains(&self.generations) {
+                return Err(ScenarioError::new(
+                    root.key("generations"),
+                    format!("expected a whole number from 1 to 1000, found {}", self.generations),
+                ));
+            }
+            if !(self.quantile > 0.0 && self.quantile < 1.0) {
+                return Err(ScenarioError::new(
+                    root.key("quantile"),
+                    format!("expected a number above 0 and below 1, found {}", self.quantile),
+                )
+                .with_hint("0.5: each tolerance is the median loss of the generation before"));
+            }
+            if self.budget < self.particles {
+                return Err(ScenarioError::new(
+                    root.key("budget"),
+                    format!(
+                        "abc-smc needs at least one evaluation per particle: budget >= {}, found {}",
+                        self.particles, self.budget
+                    ),
+                ));
+            }
+        }
+        for (i, f) in self.free.iter().enumerate() {
+            if let Err(msg) = f.prior.check() {
+                return Err(ScenarioError::new(root.key("free").index(i).key("prior"), msg));
             }
         }
         for (i, id) in self.exclude.iter().enumerate() {

@@ -41,6 +41,7 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::dbg_macro)]
 
+pub mod abc;
 pub(crate) mod allocation;
 pub mod analysis;
 pub mod calendar;

@@ -30,6 +30,7 @@ use anyhow::{anyhow, Context, Result};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+use chipmarket_engine::abc;
 use chipmarket_engine::calibration::Search;
 use chipmarket_engine::fit::{self, RepFlows, TargetFit};
 use chipmarket_engine::sweep::{unit_design, Method, SweepSpec};
@@ -334,7 +335,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         levels: None,
         vary: l.cal.sweep.spec.vary.clone(),
     };
-    let design = unit_design(&screen_spec);
+    let design = if spec.method == Search::AbcSmc { Vec::new() } else { unit_design(&screen_spec) };
     let losses: Vec<f64> = pool.install(|| design.par_iter().map(|u| ev.eval(u)).collect());
     // Keep design order in the trace: rows of the screening are matched to their points.
     {
@@ -347,12 +348,18 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         *pending = by_point;
     }
     drop(losses);
-    ev.flush(0, "screen", false, &mut index, &mut best)?;
+    if !design.is_empty() {
+        ev.flush(0, "screen", false, &mut index, &mut best)?;
+    }
     let start_u = best.as_ref().map(|b| b.u.clone()).unwrap_or_else(|| vec![0.5; d]);
-    let left = u64::from(spec.budget - spec.screening());
+    let left = u64::from(spec.budget.saturating_sub(spec.screening()));
+    let mut posterior: Vec<abc::Particle> = Vec::new();
 
     match spec.method {
         Search::Lhs => {}
+        Search::AbcSmc => {
+            posterior = abc_smc(&ev, &pool, &l, &mut index, &mut best)?;
+        }
         Search::Cmaes => {
             let objective = |x: &cmaes::DVector<f64>| {
                 let u: Vec<f64> = x.iter().map(|&v| reflect(v)).collect();
@@ -433,12 +440,20 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let layer = l.cal.layer_toml(&values, &extends, &header);
     let write = |file: &str, bytes: &[u8]| atomic::write(&out.join(file), bytes);
     write(names::CALIBRATED, layer.as_bytes())?;
+    let mut summary_text = String::new();
+    if spec.method == Search::AbcSmc {
+        write(POSTERIOR, &posterior_csv(&l, &posterior))?;
+        let (bytes, text) = posterior_summary(&l, &posterior);
+        write(POSTERIOR_SUMMARY, &bytes)?;
+        summary_text = text;
+    }
     write(names::FIT, &targets::fit_csv(&l.targets, &fits))?;
     fs::rename(&partial, out.join(names::TRACE)).context("failed to move the trace into place")?;
     fs::remove_file(&state).context("failed to remove the calibration state")?;
     mark(&[names::CALIBRATED, names::FIT, names::TRACE])?;
     if !args.quiet {
         out!("{}", targets::table(&l.targets, &fits))?;
+        out!("{summary_text}")?;
         let evals = ev.count.lock().expect("count").0;
         outln!(
             "{name}: {evals} evaluation(s) ({resumed} from the previous trace) + a re-run with {} replications in {:.1} s; loss {}; wrote {}",
@@ -449,4 +464,152 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The posterior's particles (method `abc-smc`).
+const POSTERIOR: &str = "posterior.csv";
+/// Each parameter's posterior interval against its prior.
+const POSTERIOR_SUMMARY: &str = "posterior_summary.csv";
+
+/// ABC-SMC (module `abc` of the engine): generation 0 from the prior, then `generations`
+/// generations, each accepting `particles` candidates with a loss at most the tolerance (the
+/// `quantile` of the previous generation's losses). Candidates are evaluated in batches whose
+/// size depends only on the counts so far, and accepted in candidate order, so the result does
+/// not depend on `--jobs`. Returns the last complete generation.
+fn abc_smc(
+    ev: &Evaluator<'_>,
+    pool: &rayon::ThreadPool,
+    l: &Loaded,
+    index: &mut u64,
+    best: &mut Option<Eval>,
+) -> Result<Vec<abc::Particle>> {
+    let spec = &l.cal.spec;
+    let priors: Vec<abc::Prior> = spec.free.iter().map(|f| f.prior).collect();
+    let n = spec.particles as usize;
+    let budget = u64::from(spec.budget);
+    let mut used = 0u64;
+    let mut prev: Vec<abc::Particle> = Vec::new();
+    let mut eps = f64::INFINITY;
+    let mut rate = 1.0f64;
+    for t in 0..=spec.generations {
+        let sd = abc::kernel_sd(&prev);
+        let mut accepted: Vec<abc::Particle> = Vec::new();
+        let (mut tried, mut next) = (0u64, 0u64);
+        while accepted.len() < n && used < budget {
+            let want = (n - accepted.len()) as f64 / rate.max(0.02);
+            let batch = (want.ceil() as u64).clamp(1, budget - used).min(20 * n as u64);
+            let cands: Vec<Vec<f64>> =
+                (next..next + batch).map(|i| abc::propose(spec.seed, t, i, &priors, &prev, &sd)).collect();
+            let losses: Vec<f64> = pool.install(|| cands.par_iter().map(|u| ev.eval(u)).collect());
+            {
+                let mut pending = ev.pending.lock().expect("pending");
+                let mut by_point: Vec<Eval> = Vec::with_capacity(cands.len());
+                for u in &cands {
+                    let i = pending.iter().position(|e| &e.u == u).ok_or_else(|| anyhow!("lost an evaluation"))?;
+                    by_point.push(pending.swap_remove(i));
+                }
+                *pending = by_point;
+            }
+            ev.flush(t as usize, "abc-smc", false, index, best)?;
+            next += batch;
+            used += batch;
+            for (u, loss) in cands.into_iter().zip(losses) {
+                tried += 1;
+                if accepted.len() < n && loss <= eps {
+                    let w = abc::weight(&u, &priors, &prev, &sd);
+                    accepted.push(abc::Particle { u, weight: w, loss });
+                }
+            }
+            rate = accepted.len() as f64 / tried as f64;
+            ev.bar.set_message(format!(
+                "generation {t}, tolerance {}, acceptance {:.1}%",
+                if eps.is_finite() { format!("{eps:.3}") } else { "none".into() },
+                100.0 * rate
+            ));
+        }
+        if accepted.len() < n {
+            if t == 0 {
+                return Err(InputError::new(format!(
+                    "abc-smc: the budget ({}) ran out before the {n} particles of the prior's generation",
+                    spec.budget
+                ))
+                .with_hint("raise budget to several times particles x (generations + 1)")
+                .into());
+            }
+            ev.bar.suspend(|| {
+                errln!("abc-smc: the budget ran out in generation {t}; the posterior is generation {}", t - 1)
+            });
+            break;
+        }
+        abc::normalise(&mut accepted);
+        prev = accepted;
+        eps = abc::next_tolerance(&prev, spec.quantile, eps);
+        rate = rate.max(1e-3);
+    }
+    Ok(prev)
+}
+
+/// `posterior.csv`: `particle, weight`, one column per free path, `loss`.
+fn posterior_csv(l: &Loaded, pop: &[abc::Particle]) -> Vec<u8> {
+    let mut header = vec!["particle".to_string(), "weight".to_string()];
+    header.extend(l.cal.spec.free.iter().map(|f| f.path.clone()));
+    header.push("loss".to_string());
+    let mut bytes = csv_line(&header);
+    for (i, p) in pop.iter().enumerate() {
+        let mut cells = vec![i.to_string(), num(p.weight)];
+        cells.extend(l.cal.values_at(&p.u).iter().map(param_cell));
+        cells.push(num(p.loss));
+        bytes.extend(csv_line(&cells));
+    }
+    bytes
+}
+
+/// `posterior_summary.csv` and its printed form: effective sample size, and each parameter's
+/// weighted 5/50/95% quantiles against its prior range; a parameter whose 90% interval is at
+/// least 80% as wide as its prior's is named as not identified.
+fn posterior_summary(l: &Loaded, pop: &[abc::Particle]) -> (Vec<u8>, String) {
+    let w: Vec<f64> = pop.iter().map(|p| p.weight).collect();
+    let ess = abc::ess(&w);
+    let mut bytes =
+        csv_line(&["path", "prior_low", "prior_high", "p05", "p50", "p95", "interval_vs_prior", "identified"]);
+    let mut text = format!("posterior: {} particles, effective sample size {:.1}\n", pop.len(), ess);
+    let mut unidentified = Vec::new();
+    for (k, f) in l.cal.spec.free.iter().enumerate() {
+        let u: Vec<f64> = pop.iter().map(|p| p.u[k]).collect();
+        let q = |x: f64| abc::weighted_quantile(&u, &w, x);
+        let (lo, mid, hi) = (q(0.05), q(0.5), q(0.95));
+        let prior = abc::prior_interval(&f.prior);
+        let ratio = (hi - lo) / (prior.1 - prior.0);
+        let identified = !abc::not_identified((lo, hi), prior);
+        if !identified {
+            unidentified.push(f.path.clone());
+        }
+        let v = |x: f64| num(l.cal.value_at(k, x));
+        bytes.extend(csv_line(&[
+            f.path.clone(),
+            num(f.range[0]),
+            num(f.range[1]),
+            v(lo),
+            v(mid),
+            v(hi),
+            num(ratio),
+            identified.to_string(),
+        ]));
+        text.push_str(&format!(
+            "  {:<50} 90% {} to {} (median {}) of [{}, {}]: {:.0}% of the prior's interval{}\n",
+            f.path,
+            v(lo),
+            v(hi),
+            v(mid),
+            num(f.range[0]),
+            num(f.range[1]),
+            100.0 * ratio,
+            if identified { "" } else { ", not identified" }
+        ));
+    }
+    text.push_str(&format!(
+        "not identified (posterior about as wide as the prior): {}\n",
+        if unidentified.is_empty() { "none".to_string() } else { unidentified.join(", ") }
+    ));
+    (bytes, text)
 }

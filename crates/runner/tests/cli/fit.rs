@@ -353,3 +353,59 @@ fn compare_scores_every_row_of_both_observed_files_on_the_baseline() {
     let fit = fit_rows(&tmp.path().join("b"));
     assert_eq!(fit.iter().find(|r| r[0] == "O18").unwrap()[12], "upper");
 }
+
+#[test]
+fn abc_smc_gives_a_posterior_that_holds_the_truth_byte_identical_for_any_jobs() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tiny(tmp.path());
+    // The truth: growth 0.5 (tiny's own) and a telco domestic mandate of 0.3.
+    fs::write(
+        tmp.path().join("truth.toml"),
+        "extends = \"tiny.toml\"\n[[customers]]\nid = \"telco\"\ndomestic_mandate = 0.3\n",
+    )
+    .unwrap();
+    ok(tmp.path(), &["run", "truth.toml", "--out", "truth", "--replications", "4", "--quiet"]);
+    let wide = "id,period,metric,firm,value,low,high\n\
+        A,2024,unit_share,usa,0.5,0.01,1\nB,2024H1,total_units,all,1,0.5,1e12\nC,2024H2,total_units,all,1,0.5,1e12\n\
+        D,2025H1,total_units,all,1,0.5,1e12\nE,2025,unit_share,dom,0.5,0.01,1\nF,2025H2,total_units,all,1,0.5,1e12\n";
+    fs::write(tmp.path().join("wide.csv"), wide).unwrap();
+    ok(tmp.path(), &["compare", "truth", "--targets", "wide.csv"]);
+    let mut targets = String::from("id,period,metric,firm,value,low,high\n");
+    for r in fit_rows(&tmp.path().join("truth")) {
+        let v: f64 = r[7].parse().unwrap();
+        targets.push_str(&format!("{},{},{},{},{v},{},{}\n", r[0], r[1], r[2], r[3], v * 0.95, v * 1.05));
+    }
+    fs::write(tmp.path().join("targets.csv"), targets).unwrap();
+    fs::write(
+        tmp.path().join("cal.toml"),
+        "base = \"tiny.toml\"\ntargets = \"targets.csv\"\nreplications = 4\nbudget = 400\nseed = 2\n\
+         method = \"abc-smc\"\nparticles = 30\ngenerations = 3\n\
+         [[free]]\npath = \"demand.growth_rate_per_year\"\nrange = [0.2, 0.9]\n\
+         [[free]]\npath = \"customers.telco.domestic_mandate\"\nrange = [0.0, 0.8]\n\
+         prior = { kind = \"beta\", alpha = 1.5, beta = 1.5 }\n",
+    )
+    .unwrap();
+    let out = ok(tmp.path(), &["calibrate", "cal.toml", "--out", "j1", "--jobs", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("effective sample size"), "{stdout}");
+    ok(tmp.path(), &["calibrate", "cal.toml", "--out", "j2", "--jobs", "2", "--quiet"]);
+    for f in ["posterior.csv", "posterior_summary.csv", "trace.csv", "calibrated.toml", "fit.csv"] {
+        let a = fs::read_to_string(tmp.path().join("j1").join(f)).unwrap();
+        assert_eq!(a, fs::read_to_string(tmp.path().join("j2").join(f)).unwrap(), "{f} differs");
+    }
+    let post = fs::read_to_string(tmp.path().join("j1/posterior.csv")).unwrap();
+    assert_eq!(
+        post.lines().next().unwrap(),
+        "particle,weight,demand.growth_rate_per_year,customers.telco.domestic_mandate,loss"
+    );
+    assert_eq!(post.lines().count(), 31);
+    let total: f64 = post.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<f64>().unwrap()).sum();
+    assert!((total - 1.0).abs() < 1e-9, "weights sum to {total}");
+    // Recovery: each true value inside its posterior 90% interval.
+    let summary = fs::read_to_string(tmp.path().join("j1/posterior_summary.csv")).unwrap();
+    for (line, truth) in summary.lines().skip(1).zip([0.5, 0.3]) {
+        let c: Vec<&str> = line.split(',').collect();
+        let (lo, hi): (f64, f64) = (c[3].parse().unwrap(), c[5].parse().unwrap());
+        assert!(lo <= truth && truth <= hi, "{} = {truth} outside [{lo}, {hi}]\n{summary}", c[0]);
+    }
+}

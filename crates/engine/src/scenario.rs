@@ -67,7 +67,7 @@ pub struct Meta {
     pub description: String,
     /// First simulated day, `YYYY-MM-DD`.
     pub start: Date,
-    /// Simulated span in years (> 0, at most 100).
+    /// Simulated span in years (at least one day, 1/365, and at most 100).
     pub horizon_years: f64,
     /// Master seed of every random stream. Default: 1.
     #[serde(default = "one_u64")]

@@ -426,7 +426,10 @@ impl SupplyNetwork {
     }
 
     /// The graph in Graphviz DOT; links switched off are drawn dashed and red.
+    /// Every id and label is escaped for a DOT quoted string (`"`, `\\` and line breaks), so
+    /// no scenario text can add nodes or attributes.
     pub fn to_dot(&self, s: &Scenario) -> String {
+        let q = dot_escape;
         let mut out = String::from("digraph supply {\n  rankdir=LR;\n");
         for (si, sup) in s.suppliers.iter().enumerate() {
             let kind = match sup.kind {
@@ -437,24 +440,32 @@ impl SupplyNetwork {
             let _ = writeln!(
                 out,
                 "  \"{}\" [shape=box, label=\"{}\\n{} {}/quarter\"];",
-                sup.id, sup.id, kind, self.curves[si].base
+                q(&sup.id),
+                q(&sup.id),
+                kind,
+                self.curves[si].base
             );
         }
         for f in &s.firms {
-            let _ = writeln!(out, "  \"{}\" [shape=ellipse];", f.id);
+            let _ = writeln!(out, "  \"{}\" [shape=ellipse];", q(&f.id));
         }
         for e in self.graph.edge_references() {
             let (Node::Supplier(si), Node::Firm(fi)) = (&self.graph[e.source()], &self.graph[e.target()]) else {
                 continue;
             };
             let w = e.weight();
-            let tags = if w.tags.is_empty() { String::new() } else { format!(" [{}]", w.tags.join(",")) };
+            let tags = if w.tags.is_empty() { String::new() } else { format!(" [{}]", q(&w.tags.join(","))) };
             let style = if w.enabled { String::new() } else { ", style=dashed, color=red, fontcolor=red".to_string() };
             let cut = if w.enabled { "" } else { " cut" };
             let _ = writeln!(
                 out,
                 "  \"{}\" -> \"{}\" [label=\"w={}{}{}\"{}];",
-                s.suppliers[*si].id, s.firms[*fi].id, w.weight, tags, cut, style
+                q(&s.suppliers[*si].id),
+                q(&s.firms[*fi].id),
+                w.weight,
+                tags,
+                cut,
+                style
             );
         }
         out.push_str("}\n");
@@ -462,10 +473,30 @@ impl SupplyNetwork {
     }
 }
 
+/// `text` as the inside of a DOT quoted string.
+fn dot_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' | '\r' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::calendar::Calendar;
+
+    #[test]
+    fn dot_text_cannot_close_its_quotes() {
+        assert_eq!(dot_escape(r#"a"] x [URL="javascript:1"#), r#"a\"] x [URL=\"javascript:1"#);
+        assert_eq!(dot_escape("a\\b\nc"), "a\\\\b\\nc");
+    }
 
     fn network() -> (Scenario, SupplyNetwork) {
         let text = r#"

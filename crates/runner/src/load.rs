@@ -134,6 +134,23 @@ pub fn read_bounded(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, Inpu
     Ok(bytes)
 }
 
+/// Open a file of an output folder for streaming: refuses (before opening, which can block on
+/// a named pipe) anything that is not a regular file, a link to one included (`/dev/zero`, a
+/// FIFO, a folder), naming it.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, InputError> {
+    let cannot = |e: std::io::Error| {
+        InputError::new(format!("cannot read '{}': {e}", path.display()))
+            .with_hint("give the folder of a `chipmarket run` or `chipmarket sweep`, unchanged")
+    };
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() { "a folder" } else { "not a regular file (a named pipe, device or socket)" };
+        return Err(InputError::new(format!("cannot read '{}': it is {what}", path.display()))
+            .with_hint("an output folder holds regular files only; remove it or give another folder"));
+    }
+    std::fs::File::open(path).map_err(cannot)
+}
+
 /// Read a text file, refusing missing, unreadable, oversized, binary or non-UTF-8 files and
 /// anything that is not a regular file.
 pub fn read_text(path: &Path, what: &str) -> Result<String, InputError> {

@@ -104,7 +104,7 @@ fn text(v: Option<&toml::Value>) -> String {
 /// Read `scenario.resolved.toml` of a run folder.
 pub fn run_meta(dir: &Path) -> Result<RunMeta> {
     let path = dir.join(names::SCENARIO_RESOLVED);
-    let src = fs::read_to_string(&path).with_context(|| format!("failed to read '{}'", path.display()))?;
+    let src = crate::load::read_text(&path, "resolved file")?;
     let doc: toml::Table =
         src.parse().map_err(|e| InputError::new(format!("scenario.resolved.toml: not a valid scenario: {e}")))?;
     let sc = doc.get("scenario");
@@ -211,7 +211,7 @@ pub struct SweepMeta {
 /// Read `sweep.resolved.toml` of a sweep folder.
 pub fn sweep_meta(dir: &Path) -> Result<SweepMeta> {
     let path = dir.join(names::SWEEP_RESOLVED);
-    let src = fs::read_to_string(&path).with_context(|| format!("failed to read '{}'", path.display()))?;
+    let src = crate::load::read_text(&path, "resolved file")?;
     let doc: toml::Table =
         src.parse().map_err(|e| InputError::new(format!("sweep.resolved.toml: not a valid sweep: {e}")))?;
     let sc = doc.get("base").and_then(|b| b.get("scenario"));
@@ -250,12 +250,13 @@ impl Started {
 }
 
 /// Every file under `dir`, relative, sorted, `/`-separated (the manifest itself left out).
+/// Links are listed, not followed (a link to a folder above would loop).
 fn list_files(dir: &Path) -> Vec<String> {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<String>) {
         let Ok(entries) = fs::read_dir(dir) else { return };
         for e in entries.flatten() {
             let path = e.path();
-            if path.is_dir() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 walk(base, &path, out);
             } else if let Ok(rel) = path.strip_prefix(base) {
                 let rel: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();

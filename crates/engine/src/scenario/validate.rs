@@ -563,7 +563,15 @@ pub(crate) fn check(s: &Scenario) -> Result<(), ScenarioError> {
     let root = KeyPath::root();
     let meta = Check::at(root.key("scenario"));
     meta.id("name", &s.scenario.name)?;
-    meta.num("horizon_years", s.scenario.horizon_years, 0.0, 100.0, true, "a number of years above 0 and at most 100")?;
+    // Below a day no quarter row is ever written, and a run's summaries have nothing to show.
+    meta.num(
+        "horizon_years",
+        s.scenario.horizon_years,
+        1.0 / 365.0,
+        100.0,
+        false,
+        "a number of years from 0.00274 (one day) to 100",
+    )?;
     meta.num("replications", f64::from(s.scenario.replications), 1.0, 1e6, false, "a whole number from 1 to 1000000")?;
     meta.num("tick_days", f64::from(s.scenario.tick_days), 1.0, 92.0, false, "a whole number of days from 1 to 92")?;
     if let Some(p) = &s.scenario.precision {

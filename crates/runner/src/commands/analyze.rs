@@ -151,7 +151,7 @@ fn read_runs(
     wanted: &[String],
     condition: Option<&Condition>,
 ) -> Result<Read> {
-    let file = fs::File::open(path).with_context(|| format!("failed to open '{}'", path.display()))?;
+    let file = load::open_regular(path)?;
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::with_capacity(1 << 16, file));
     let header =
         reader.headers().with_context(|| format!("failed to read the header of '{}'", path.display()))?.clone();

@@ -31,8 +31,7 @@ fn read_flows(
     chips: bool,
     strict: bool,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read '{}'", path.display()))?;
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let mut rdr = csv::Reader::from_reader(std::io::BufReader::new(load::open_regular(path)?));
     let headers = rdr.headers().with_context(|| format!("'{}': no header line", path.display()))?.clone();
     let col = |name: &str| {
         headers.iter().position(|h| h == name).ok_or_else(|| {

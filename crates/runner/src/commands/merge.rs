@@ -295,8 +295,7 @@ fn merge_runs(parts: &[Part], sweep: &Sweep, tmp: &Path) -> Result<()> {
                     .with_hint(format!("the file is damaged; run shard {} again", p.shard)),
             )
         };
-        let mut reader =
-            BufReader::new(File::open(&src).with_context(|| format!("failed to read '{}'", src.display()))?);
+        let mut reader = BufReader::new(crate::load::open_regular(&src)?);
         let mut h = String::new();
         reader.read_line(&mut h).with_context(|| format!("failed to read '{}'", src.display()))?;
         hash.update(h.as_bytes());
@@ -383,8 +382,7 @@ fn concat(parts: &[Part], name: &str, tmp: &Path) -> Result<()> {
         if !src.is_file() {
             continue;
         }
-        let mut reader =
-            BufReader::new(File::open(&src).with_context(|| format!("failed to read '{}'", src.display()))?);
+        let mut reader = BufReader::new(crate::load::open_regular(&src)?);
         let mut h = String::new();
         reader.read_line(&mut h).with_context(|| format!("failed to read '{}'", src.display()))?;
         match &header {
@@ -406,15 +404,28 @@ fn concat(parts: &[Part], name: &str, tmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copy a shard's `runs/` tree. Links are not followed and only folders and regular files are
+/// copied: a link (to a key, `/etc/shadow`, a folder) or a pipe or device is refused (exit code
+/// 2, naming it), since a shard folder may come from anywhere.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     fs::create_dir_all(to)?;
     for entry in fs::read_dir(from)? {
         let entry = entry?;
         let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             copy_tree(&entry.path(), &target)?;
-        } else {
+        } else if kind.is_file() {
             fs::copy(entry.path(), &target).with_context(|| format!("failed to copy '{}'", entry.path().display()))?;
+        } else {
+            let what = if kind.is_symlink() { "a symbolic link" } else { "not a regular file" };
+            return refuse(
+                InputError::new(format!(
+                    "'{}' is {what}; merge copies only the files a sweep wrote",
+                    entry.path().display()
+                ))
+                .with_hint("remove it from the shard's runs/ folder (a sweep writes no links)"),
+            );
         }
     }
     Ok(())

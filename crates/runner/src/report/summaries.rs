@@ -401,6 +401,13 @@ fn variables(
 pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     let market = read_panel(dir, names::MARKET_QUARTERLY, None)?;
     let firms = read_panel(dir, names::FIRMS_QUARTERLY, Some(columns::firms::FIRM))?;
+    for (panel, file) in [(&market, names::MARKET_QUARTERLY), (&firms, names::FIRMS_QUARTERLY)] {
+        if panel.quarters.is_empty() || panel.entities.is_empty() {
+            return Err(crate::error::InputError::new(format!("{file} in '{}' has no rows", dir.display()))
+                .with_hint("the summaries need at least one quarter; give the folder of a finished run")
+                .into());
+        }
+    }
     let quarters = market.quarters.clone();
     let quarter_years: Vec<i32> = quarters.iter().map(|q| year_of(q).unwrap_or(0)).collect();
     let mut years: Vec<i32> = quarter_years.clone();

@@ -23,10 +23,7 @@ impl Table {
     /// Open `dir/name` and read its header.
     pub fn open(dir: &Path, name: &str) -> Result<Table> {
         let path = dir.join(name);
-        let file = File::open(&path).map_err(|e| {
-            InputError::new(format!("cannot read '{name}' in '{}': {e}", dir.display()))
-                .with_hint("give the folder of a `chipmarket run` or `chipmarket sweep`")
-        })?;
+        let file = crate::load::open_regular(&path)?;
         let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(BufReader::new(file));
         let header = reader
             .headers()

@@ -358,7 +358,7 @@ fn values_out_of_range() {
             Input::Edit("horizon_years = 2", "horizon_years = 0"),
             At::Value("horizon_years = "),
             "scenario.horizon_years",
-            "above 0 and at most 100, found 0",
+            "from 0.00274 (one day) to 100, found 0",
         ),
         case(
             Input::Edit("replications = 2", "replications = 0"),

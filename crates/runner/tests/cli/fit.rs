@@ -113,7 +113,7 @@ fn compare_refuses_unknown_metrics_and_firms_with_their_place() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("observed_2022_2024.csv (embedded):2:"), "{out:?}");
 }
 
-const TARGETS: &str = "id,period,metric,firm,value,low,high\n\
+pub const TARGETS: &str = "id,period,metric,firm,value,low,high\n\
     A,2024,unit_share,usa,0.6,0.3,0.9\nB,2024H1,total_units,all,500,100,900\nC,2025,total_units,all,4000,1000,8000\n";
 
 pub fn calibration(dir: &Path, name: &str, budget: u32, reps: u32) -> String {

@@ -249,3 +249,64 @@ fn working_folders_of_dead_processes_are_removed_by_the_next_run() {
         fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["out"]);
 }
+
+// ------------------------------------------------ untrusted folders and scenarios ----
+
+#[test]
+fn a_horizon_shorter_than_a_day_is_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let scenario = data("tiny.toml").to_string_lossy().into_owned();
+    refused(
+        dir,
+        &["run", &scenario, "--set", "scenario.horizon_years=0.001", "--out", "h", "--quiet"],
+        &["scenario.horizon_years", "one day"],
+    );
+    assert_eq!(fs::read_dir(dir).unwrap().count(), 0, "nothing written, no working folder left");
+    ok(dir, &["run", &scenario, "--set", "scenario.horizon_years=0.003", "--out", "h", "--quiet"]);
+}
+
+#[test]
+fn plot_refuses_a_run_folder_whose_quarterly_file_holds_only_its_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["run", &data("tiny.toml").to_string_lossy(), "--out", "r", "--quiet"]);
+    let market = fs::read_to_string(dir.join("r/market_quarterly.csv")).unwrap();
+    fs::write(dir.join("r/market_quarterly.csv"), market.lines().next().unwrap().to_string() + "\n").unwrap();
+    refused(dir, &["plot", "r", "--quiet"], &["market_quarterly.csv", "has no rows"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn merge_copies_no_link_out_of_a_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = write_sweep(dir);
+    for k in 1..=2 {
+        ok(dir, &["sweep", &file, "--shard", &format!("{k}/2"), "--out", &format!("s{k}"), "--keep-runs", "--quiet"]);
+    }
+    fs::write(dir.join("secret"), "private key").unwrap();
+    std::os::unix::fs::symlink(dir.join("secret"), dir.join("s1/runs/x.csv")).unwrap();
+    refused(dir, &["merge", "s1", "s2", "--out", "m"], &["s1/runs/x.csv", "symbolic link"]);
+    assert!(!dir.join("m").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn folders_with_pipes_and_links_are_read_without_hanging() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(dir, &["run", &data("tiny.toml").to_string_lossy(), "--out", "r", "--quiet"]);
+    // A link loop inside the folder is listed, not followed, by the manifest's file walk.
+    std::os::unix::fs::symlink(".", dir.join("r/loop")).unwrap();
+    fs::remove_file(dir.join("r/manifest.json")).unwrap();
+    ok(dir, &["plot", "r", "--quiet"]);
+    let manifest = fs::read_to_string(dir.join("r/manifest.json")).unwrap();
+    assert!(manifest.contains("\"loop\"") && !manifest.contains("loop/"), "{manifest}");
+    // A named pipe where a CSV should be is refused, not opened (which would block).
+    fs::remove_file(dir.join("r/firms_quarterly.csv")).unwrap();
+    assert!(std::process::Command::new("mkfifo").arg(dir.join("r/firms_quarterly.csv")).status().unwrap().success());
+    fs::write(dir.join("t.csv"), crate::fit::TARGETS).unwrap();
+    refused(dir, &["compare", "r", "--targets", "t.csv"], &["firms_quarterly.csv", "not a regular file"]);
+    refused(dir, &["plot", "r", "--quiet"], &["firms_quarterly.csv", "not a regular file"]);
+}

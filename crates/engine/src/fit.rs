@@ -375,6 +375,8 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
     }
     let kind_col = headers.iter().position(|h| h.trim() == OBSERVATION_COLUMN);
     let mut targets: Vec<Target> = Vec::new();
+    // Each id's line, so a repeated id is found without a scan (no quadratic time).
+    let mut lines_of_ids: HashMap<String, usize> = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut places = Places::new(text);
     loop {
@@ -403,8 +405,8 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
         if id.is_empty() {
             return Err(err("id", "id".into(), "expected a target id such as O1, found an empty cell".into()));
         }
-        if let Some(prev) = targets.iter().find(|t| t.id == id) {
-            return Err(err("id", id.clone(), format!("the id is already used on line {}", prev.line))
+        if let Some(prev) = lines_of_ids.get(&id) {
+            return Err(err("id", id.clone(), format!("the id is already used on line {prev}"))
                 .hint("give every target its own id"));
         }
         let period_text = cell("period");
@@ -475,6 +477,7 @@ pub fn parse_targets(text: &str) -> Result<Vec<Target>, FitError> {
             }
         };
         let (scope_line, scope_column) = place("firm");
+        lines_of_ids.insert(id.clone(), line);
         targets.push(Target { id, period, metric, scope, observed, low, high, kind, line, scope_line, scope_column });
     }
     if targets.is_empty() {

@@ -98,16 +98,16 @@ fn check_names(kpis: &[String], first: &Kpis) -> Result<(), InputError> {
 pub fn csv(reached: &[KpiPrecision]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
     let cell = |x: f64| if x.is_finite() { num(x) } else { String::new() };
-    let _ = w.write_record(["kpi", "n", "mean", "half_width", "target", "precise"]);
+    let _ = w.write_record(crate::output::csv::safe(["kpi", "n", "mean", "half_width", "target", "precise"]));
     for k in reached {
-        let _ = w.write_record([
+        let _ = w.write_record(crate::output::csv::safe([
             k.kpi.clone(),
             k.n.to_string(),
             cell(k.mean),
             cell(k.half_width),
             cell(k.target),
             k.precise.to_string(),
-        ]);
+        ]));
     }
     w.into_inner().unwrap_or_default()
 }

@@ -52,9 +52,9 @@ pub const FIT_HEADER: [&str; 13] = [
 /// `fit.csv` as bytes.
 pub fn fit_csv(targets: &[Target], fits: &[TargetFit]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
-    let _ = w.write_record(FIT_HEADER);
+    let _ = w.write_record(crate::output::csv::safe(FIT_HEADER));
     for (t, f) in targets.iter().zip(fits) {
-        let _ = w.write_record([
+        let _ = w.write_record(crate::output::csv::safe([
             t.id.clone(),
             t.period.label.clone(),
             t.metric.as_str().to_string(),
@@ -68,7 +68,7 @@ pub fn fit_csv(targets: &[Target], fits: &[TargetFit]) -> Vec<u8> {
             f.inside.to_string(),
             t.kind.map_or("", fit::Kind::as_str).to_string(),
             t.bound().as_str().to_string(),
-        ]);
+        ]));
     }
     w.into_inner().unwrap_or_default()
 }

@@ -485,13 +485,16 @@ impl Check {
     }
 
     fn id(&self, key: &str, value: &str) -> Result<(), ScenarioError> {
-        let ok = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        // Not starting with '-': an id is a CSV cell and a column name, and a cell starting with
+        // '-' is a formula to a spreadsheet.
+        let ok = value.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if ok {
             Ok(())
         } else {
             Err(ScenarioError::new(
                 self.path.key(key),
-                format!("expected an id of letters, digits, '_' or '-', found \"{value}\""),
+                format!("expected an id of letters, digits, '_' or '-' (not first), found \"{value}\""),
             )
             .with_hint("ids appear in key paths and CSV columns; use snake_case like \"moore_threads\""))
         }

@@ -13,7 +13,7 @@ use std::io::Read;
 use chipmarket_engine::sweep::Sweep;
 use sha2::{Digest, Sha256};
 
-use crate::output::csv::num;
+use crate::output::csv::{num, text_cell};
 
 /// Lower-case hex of a digest.
 pub fn hex(digest: &[u8]) -> String {
@@ -51,12 +51,14 @@ pub fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
     }
 }
 
-/// A parameter value as a CSV cell: numbers as everywhere else, strings bare.
+/// A parameter value as a CSV cell: numbers as everywhere else, strings bare, with line breaks
+/// as spaces (a row stays one line, which `merge` and `--resume` read line by line) and
+/// neutralised as every text cell is ([`text_cell`]), so the cell reads back as written.
 pub fn param_cell(value: &toml::Value) -> String {
     match value {
         toml::Value::Float(x) => num(*x),
         toml::Value::Integer(i) => i.to_string(),
-        toml::Value::String(s) => s.clone(),
+        toml::Value::String(s) => text_cell(&s.replace(['\r', '\n'], " ")).into_owned(),
         toml::Value::Boolean(b) => b.to_string(),
         other => other.to_string(),
     }

@@ -71,7 +71,7 @@ pub fn points_csv(runs: impl Read, out: impl Write, n_params: usize) -> Result<(
     let mut cols = vec!["point".to_string()];
     cols.extend(header.iter().skip(3).take(n_params).map(str::to_string));
     cols.extend(["kpi", "mean", "sd", "p05", "p50", "p95", "n"].map(str::to_string));
-    writer.write_record(&cols)?;
+    writer.write_record(crate::output::csv::safe(&cols))?;
 
     let mut current: Option<(String, Vec<String>)> = None;
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); kpis.len()];
@@ -82,7 +82,7 @@ pub fn points_csv(runs: impl Read, out: impl Write, n_params: usize) -> Result<(
             row.extend(point.1.iter().cloned());
             row.push(kpi.clone());
             row.extend([opt(s.mean), opt(s.sd), opt(s.p05), opt(s.p50), opt(s.p95), s.n.to_string()]);
-            w.write_record(&row)?;
+            w.write_record(crate::output::csv::safe(&row))?;
             vals.clear();
         }
         Ok(())

@@ -337,7 +337,7 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
     let mut head = vec!["kpi", "param", "method"];
     head.extend(names);
     head.push("noise_share");
-    w.write_record(&head)?;
+    w.write_record(crate::output::csv::safe(&head))?;
     let cell = |x: f64| if x.is_finite() { num(x) } else { String::new() };
     let mut table = String::new();
     for (kpi, (noise, rows)) in read.kpis.iter().zip(&results) {
@@ -348,7 +348,7 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
                     let mut rec = vec![kpi.clone(), r.param.clone(), method.to_string()];
                     rec.extend(r.values.iter().map(|&x| cell(x)));
                     rec.push(noise_cell.clone());
-                    w.write_record(&rec)?;
+                    w.write_record(crate::output::csv::safe(&rec))?;
                 }
                 let noise_text = noise.map_or_else(|| "n/a".to_string(), |s| format!("{:.0} %", 100.0 * s));
                 table.push_str(&format!("{kpi} (replication noise: {noise_text} of the run-to-run variance)\n"));
@@ -370,7 +370,7 @@ fn sensitivity(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, seed: u64) -> 
                     let mut rec = vec![kpi.clone(), spec.vary[i].path.clone(), method.to_string()];
                     rec.extend(std::iter::repeat_n(String::new(), 4));
                     rec.push(noise_cell.clone());
-                    w.write_record(&rec)?;
+                    w.write_record(crate::output::csv::safe(&rec))?;
                 }
                 table.push_str(&format!("{kpi}: no indices: {why}\n"));
             }
@@ -413,7 +413,7 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
         head.push(format!("min_{p}"));
         head.push(format!("max_{p}"));
     }
-    w.write_record(&head)?;
+    w.write_record(crate::output::csv::safe(&head))?;
     let restricted = |b: &prim::PrimBox| -> Vec<&str> {
         paths.iter().zip(&b.restricted).filter(|(_, r)| **r).map(|(p, _)| *p).collect()
     };
@@ -432,7 +432,7 @@ fn discover(args: &AnalyzeArgs, spec: &SweepSpec, read: &Read, cond: &Condition)
             rec.push(num(b.lo[j]));
             rec.push(num(b.hi[j]));
         }
-        Ok(w.write_record(&rec)?)
+        Ok(w.write_record(crate::output::csv::safe(&rec))?)
     };
     for (i, b) in result.peeling.iter().enumerate() {
         record(i, if i == result.chosen { "chosen" } else { "peel" }, b)?;

@@ -21,6 +21,11 @@
 //!   performance gap when there is nothing to compare, the best chip and its TFLOPS when a
 //!   firm has none on sale, KPIs that do not exist in a run.
 //! - Ids rather than display names, ISO dates, quarters as `2026Q1`, `\n` line ends.
+//! - **Text that a spreadsheet would run is neutralised** ([`text_cell`]): a cell that is not a
+//!   number and starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`
+//!   (OWASP's advice against CSV injection). Every CSV writer of the program passes its cells
+//!   through it ([`csv_line`], [`safe`]); ids never start with those characters (the scenario
+//!   checks refuse it), so the typed quarterly rows hold none.
 
 use std::fmt::{self, Write as _};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -145,6 +150,35 @@ pub fn num(x: f64) -> String {
 /// what the CSV files say).
 pub fn rounded(x: f64) -> f64 {
     NumText::of(x).as_str().parse().unwrap_or(x)
+}
+
+/// Whether `s` reads as a number (`-0.5`, `+1e5`, and `-0,5` with a decimal comma): such cells
+/// are never neutralised.
+fn is_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    digits.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == ',')
+        && (s.parse::<f64>().is_ok_and(f64::is_finite)
+            || s.replacen(',', ".", 1).parse::<f64>().is_ok_and(f64::is_finite))
+}
+
+/// A text cell made safe to open in a spreadsheet: a cell that is not a number and starts with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so a spreadsheet shows it
+/// as text instead of running it as a formula (OWASP "CSV injection"). Other cells are kept.
+pub fn text_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_number(s) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Every cell of a record through [`text_cell`], for `csv::Writer::write_record`.
+pub fn safe<I>(cells: I) -> Vec<String>
+where
+    I: IntoIterator,
+    I::Item: AsRef<str>,
+{
+    cells.into_iter().map(|c| text_cell(c.as_ref()).into_owned()).collect()
 }
 
 /// An optional number: empty when absent.
@@ -417,11 +451,11 @@ fn csv_writer<W: Write>(w: W) -> csv::Writer<W> {
     csv::WriterBuilder::new().has_headers(false).terminator(csv::Terminator::Any(b'\n')).from_writer(w)
 }
 
-/// One CSV record with its newline.
-pub fn csv_line<S: AsRef<[u8]>>(cells: &[S]) -> Vec<u8> {
+/// One CSV record with its newline, its cells through [`text_cell`].
+pub fn csv_line<S: AsRef<str>>(cells: &[S]) -> Vec<u8> {
     let mut w = csv_writer(Vec::new());
     // Writing to a Vec cannot fail.
-    let _ = w.write_record(cells);
+    let _ = w.write_record(safe(cells));
     w.into_inner().unwrap_or_default()
 }
 
@@ -719,6 +753,30 @@ pub fn run_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_a_spreadsheet_would_run_gets_a_quote_and_numbers_stay() {
+        for (cell, want) in [
+            ("=1+1", "'=1+1"),
+            ("+A1", "'+A1"),
+            ("-5nm", "'-5nm"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-inf", "'-inf"),
+            ("-", "'-"),
+            ("-0.5", "-0.5"),
+            ("+1e5", "+1e5"),
+            ("-1.5e-7", "-1.5e-7"),
+            ("-0,5", "-0,5"),
+            ("dom", "dom"),
+            ("'=x", "'=x"),
+            ("", ""),
+        ] {
+            assert_eq!(text_cell(cell), want, "{cell:?}");
+        }
+        assert_eq!(csv_line(&["=x", "-2", "a"]), b"'=x,-2,a\n");
+    }
 
     #[test]
     fn numbers_have_at_most_15_significant_digits_and_no_binary_noise() {

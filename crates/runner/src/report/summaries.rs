@@ -488,19 +488,19 @@ fn stat_cells(s: &Stats) -> [String; 6] {
 /// quarters first, then years.
 pub fn market_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    w.write_record(columns::market_summary::HEADER)?;
+    w.write_record(crate::output::csv::safe(columns::market_summary::HEADER))?;
     for (qi, q) in s.quarters.iter().enumerate() {
         for v in &s.market {
             let mut row = vec!["quarter".to_string(), q.clone(), s.years_of_quarter(qi), v.name.clone()];
             row.extend(stat_cells(&v.quarterly[qi]));
-            w.write_record(&row)?;
+            w.write_record(crate::output::csv::safe(&row))?;
         }
     }
     for (yi, y) in s.years.iter().enumerate() {
         for v in s.market.iter().filter(|v| v.measure.is_some()) {
             let mut row = vec!["year".to_string(), y.to_string(), y.to_string(), v.name.clone()];
             row.extend(stat_cells(&v.yearly[yi]));
-            w.write_record(&row)?;
+            w.write_record(crate::output::csv::safe(&row))?;
         }
     }
     Ok(w.into_inner()?)
@@ -510,14 +510,14 @@ pub fn market_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
 /// quarters first, then years; the firms in file order, then `domestic_total`.
 pub fn firms_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
-    w.write_record(columns::firms_summary::HEADER)?;
+    w.write_record(crate::output::csv::safe(columns::firms_summary::HEADER))?;
     for (qi, q) in s.quarters.iter().enumerate() {
         for (firm, vars) in &s.firms {
             for v in vars {
                 let mut row =
                     vec!["quarter".to_string(), q.clone(), s.years_of_quarter(qi), firm.clone(), v.name.clone()];
                 row.extend(stat_cells(&v.quarterly[qi]));
-                w.write_record(&row)?;
+                w.write_record(crate::output::csv::safe(&row))?;
             }
         }
     }
@@ -526,7 +526,7 @@ pub fn firms_summary_csv(s: &RunSummary) -> Result<Vec<u8>> {
             for v in vars.iter().filter(|v| v.measure.is_some()) {
                 let mut row = vec!["year".to_string(), y.to_string(), y.to_string(), firm.clone(), v.name.clone()];
                 row.extend(stat_cells(&v.yearly[yi]));
-                w.write_record(&row)?;
+                w.write_record(crate::output::csv::safe(&row))?;
             }
         }
     }
@@ -544,13 +544,13 @@ pub fn shares_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
     let mut w = csv_writer(Vec::new());
     let mut header = vec![columns::shares_wide::QUARTER.to_string()];
     header.extend(s.firms.iter().map(|(f, _)| f.clone()));
-    w.write_record(&header)?;
+    w.write_record(crate::output::csv::safe(&header))?;
     for (qi, q) in s.quarters.iter().enumerate() {
         let mut row = vec![q.clone()];
         for (firm, _) in &s.firms {
             row.push(opt(s.firm_var(firm, columns::firms::COMPUTE_SHARE).and_then(|v| v.quarterly[qi].mean)));
         }
-        w.write_record(&row)?;
+        w.write_record(crate::output::csv::safe(&row))?;
     }
     Ok(w.into_inner()?)
 }
@@ -565,7 +565,7 @@ pub fn gaps_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
     for g in GAPS {
         header.extend(columns::gaps_wide::STATS.map(|k| format!("{g}_{k}")));
     }
-    w.write_record(&header)?;
+    w.write_record(crate::output::csv::safe(&header))?;
     for (qi, q) in s.quarters.iter().enumerate() {
         let mut row = vec![q.clone()];
         for g in GAPS {
@@ -577,7 +577,7 @@ pub fn gaps_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
                 None => row.extend(std::iter::repeat_n(String::new(), 5)),
             }
         }
-        w.write_record(&row)?;
+        w.write_record(crate::output::csv::safe(&row))?;
     }
     Ok(w.into_inner()?)
 }
@@ -664,14 +664,14 @@ pub fn points_wide_csv(s: &SweepSummary) -> Result<Vec<u8>> {
     for k in &s.kpis {
         header.extend(columns::STATS.map(|x| format!("{k}_{x}")));
     }
-    w.write_record(&header)?;
+    w.write_record(crate::output::csv::safe(&header))?;
     for p in &s.points {
         let mut row = vec![p.point.clone()];
         row.extend(p.params.iter().cloned());
         for st in &p.stats {
             row.extend(st.iter().cloned());
         }
-        w.write_record(&row)?;
+        w.write_record(crate::output::csv::safe(&row))?;
     }
     Ok(w.into_inner()?)
 }

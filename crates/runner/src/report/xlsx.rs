@@ -91,20 +91,59 @@ fn number_format<'a>(f: &'a Formats, name: &str) -> Option<&'a Format> {
     }
 }
 
-fn write_cell(ws: &mut Worksheet, f: &Formats, row: u32, col: u16, cell: &str, kind: &str) -> Result<()> {
+/// Columns of text: their cells are strings whatever they look like (an id `2024` or
+/// `1e5` stays the id, not a number or a date).
+const TEXT_COLUMNS: [&str; 15] = [
+    "firm",
+    "chip",
+    "best_chip",
+    "customer",
+    "regime",
+    "quarter",
+    "period",
+    "period_kind",
+    "variable",
+    "kind",
+    "ids",
+    "status",
+    "scenario",
+    "description",
+    "domestic vendors",
+];
+
+/// Columns of dates (`YYYY-MM-DD` cells become dates).
+const DATE_COLUMNS: [&str; 2] = ["awarded_on", "closed_on"];
+
+/// The most characters a cell holds (Excel's limit).
+pub const MAX_CELL_CHARS: usize = 32_767;
+
+/// A text cell that fits a sheet: a longer one is cut, with a note saying so.
+fn fitted(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.len() <= MAX_CELL_CHARS || cell.chars().count() <= MAX_CELL_CHARS {
+        return cell.into();
+    }
+    let note = " [cut to fit a cell: the whole text is in the CSV or scenario.resolved.toml]";
+    let keep: String = cell.chars().take(MAX_CELL_CHARS - note.chars().count()).collect();
+    format!("{keep}{note}").into()
+}
+
+/// One cell: a number or a date where the column holds them, a string otherwise (text columns
+/// always), cut to fit.
+fn write_cell(ws: &mut Worksheet, f: &Formats, row: u32, col: u16, cell: &str, kind: &str, column: &str) -> Result<()> {
     if cell.is_empty() {
         return Ok(());
     }
-    if let Some(x) = cell.parse::<f64>().ok().filter(|x| x.is_finite()) {
+    let text = TEXT_COLUMNS.contains(&column);
+    if let Some(x) = cell.parse::<f64>().ok().filter(|x| x.is_finite() && !text) {
         match number_format(f, kind) {
             Some(fmt) => ws.write_number_with_format(row, col, x, fmt),
             None => ws.write_number(row, col, x),
         }
         .map_err(xerr)?;
-    } else if let Some(d) = date(cell) {
+    } else if let Some(d) = date(cell).filter(|_| DATE_COLUMNS.contains(&column)) {
         ws.write_datetime_with_format(row, col, &d, &f.date).map_err(xerr)?;
     } else {
-        ws.write_string(row, col, cell).map_err(xerr)?;
+        ws.write_string(row, col, fitted(cell)).map_err(xerr)?;
     }
     Ok(())
 }
@@ -157,7 +196,7 @@ fn csv_sheet(wb: &mut Workbook, f: &Formats, dir: &Path, name: &str, max_rows: u
                 Some(v) if matches!(header[c].as_str(), "mean" | "sd" | "p05" | "p50" | "p95") => v.as_str(),
                 _ => header[c].as_str(),
             };
-            write_cell(ws, f, r, c as u16, cell, kind)?;
+            write_cell(ws, f, r, c as u16, cell, kind, &header[c])?;
         }
         r += 1;
     }
@@ -187,7 +226,7 @@ pub fn workbook(dir: &Path, meta: &RunMeta, s: &RunSummary) -> Result<Vec<u8>> {
     ];
     for (i, (k, v)) in about.iter().enumerate() {
         ws.write_string_with_format(i as u32, 0, *k, &f.bold).map_err(xerr)?;
-        write_cell(ws, &f, i as u32, 1, v, k)?;
+        write_cell(ws, &f, i as u32, 1, v, k, k)?;
     }
     ws.set_column_width(0, 18).map_err(xerr)?;
 

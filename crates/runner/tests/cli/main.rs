@@ -10,4 +10,5 @@ mod outputs;
 mod owner;
 mod run;
 mod sweep;
+mod untrusted;
 mod validate;

@@ -334,7 +334,7 @@ mod tests {
     fn a_file_longer_than_a_sheet_is_left_out_with_a_note() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("contracts.csv"), "a,b\n1,x\n2,y\n3,z\n").unwrap();
-        std::fs::write(dir.path().join("small.csv"), "a,b\n1,2026-01-15\n").unwrap();
+        std::fs::write(dir.path().join("small.csv"), "a,awarded_on,firm,b\n1,2026-01-15,2024,2026-01-15\n").unwrap();
         let f = formats();
         let mut wb = Workbook::new();
         csv_sheet(&mut wb, &f, dir.path(), "contracts.csv", 3).unwrap();
@@ -348,5 +348,8 @@ mod tests {
         let small = book.worksheet_range("small").unwrap();
         assert_eq!(small.get((1, 0)), Some(&Data::Float(1.0)));
         assert!(matches!(small.get((1, 1)), Some(Data::DateTime(_))));
+        // An id that looks like a number, and a date outside a date column, stay text.
+        assert_eq!(small.get((1, 2)), Some(&Data::String("2024".into())));
+        assert_eq!(small.get((1, 3)), Some(&Data::String("2026-01-15".into())));
     }
 }

@@ -77,11 +77,20 @@ EOF
 }
 
 stop() {
+    pids=()
     for d in slurmd slurmctld; do
         if [ -s "$dir/$d.pid" ]; then
-            kill "$(cat "$dir/$d.pid")" 2>/dev/null || true
+            pids+=("$(cat "$dir/$d.pid")")
+            kill "${pids[-1]}" 2>/dev/null || true
             rm -f "$dir/$d.pid"
         fi
+    done
+    # slurmctld takes a few seconds to save its state and exit.
+    for _ in $(seq 1 30); do
+        alive=
+        for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+        [ -z "$alive" ] && break
+        sleep 1
     done
     if [ -f "$dir/munged.ours" ] && [ -s "$dir/munged.pid" ]; then
         kill "$(cat "$dir/munged.pid")" 2>/dev/null || true

@@ -111,10 +111,10 @@ else
     if [ -n "$largest" ] && [ "$largest" -lt "$cpus" ]; then cpus=$largest; fi
     task_opts=(--cpus-per-task="$cpus" "${task_opts[@]}")
 fi
-# The merge's memory grows with the points, not the runs: its derived files (points_wide.csv,
-# charts, report) hold every point, about 12 KB each for a small scenario's KPIs (1.2 GB at
-# 100,000 points), more for the baseline's: 512 MB plus 32 KB per point.
-merge_mem=$((512 + points * 32 / 1024))
+# The merge streams the runs and its derived files (points_wide.csv, charts and report draw
+# bounded summaries); what grows with the points is the design it checks every row against,
+# well under 1 KB per point (a 100,000-point merge peaks at 25 MB): 512 MB plus 1 KB per point.
+merge_mem=$((512 + points / 1024))
 has_mem=
 for a in "${common[@]}" "${merge_opts[@]}"; do
     case "$a" in --mem=* | --mem-per-cpu=*) has_mem=1 ;; esac

@@ -6,7 +6,8 @@
 //! `chipmarket plot DIR` on any run or sweep folder. It reads the CSVs streaming (never the
 //! contracts into memory: the workbook copies them row by row, in constant memory) and writes, for a run, the
 //! summaries (`summaries`), the SVG charts (`charts`), `report.html` (`html`) and, if asked,
-//! `results.xlsx` (`xlsx`); for a sweep, `points_wide.csv`, charts and the report, with
+//! `results.xlsx` (`xlsx`); for a sweep, `points_wide.csv`, charts and the report (`points`:
+//! streamed from `points.csv`, in memory that does not grow with the points), with
 //! sensitivity charts when `chipmarket analyze` left a `sensitivity.csv` (`sensitivity`).
 //! `manifest.json` (`manifest`) is written by the commands themselves, since only they know
 //! the command line and the time taken. Everything derived depends only on the CSV files and
@@ -15,6 +16,7 @@
 pub mod charts;
 pub mod html;
 pub mod manifest;
+pub mod points;
 pub mod sensitivity;
 pub mod summaries;
 pub mod table;
@@ -172,14 +174,26 @@ pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Ve
         }
         Kind::Sweep => {
             let meta = sweep_meta(dir)?;
-            let s = summaries::sweep_summary(dir)?;
             // Read before anything is written, so a damaged file leaves the folder as it was.
             let sens = sensitivity::read(dir)?;
-            put(dst, names::POINTS_WIDE, &summaries::points_wide_csv(&s)?, &mut written)?;
-            let charts = charts::sweep_charts(&s, &meta);
-            for (name, svg) in &charts {
+            // Streamed: memory does not grow with the points (`points`).
+            let mut survey = None;
+            atomic::write_with(&dst.join(names::POINTS_WIDE), |w| {
+                survey = Some(points::write_wide(dir, w)?);
+                Ok(())
+            })?;
+            written.push(names::POINTS_WIDE.to_string());
+            let s = survey.expect("written");
+            // Charts go to their files as they are drawn; the report shows them inline up to
+            // INLINE_BYTES in all, and links the rest.
+            let mut charts = Vec::new();
+            let mut inline = 0;
+            charts::sweep_charts(dir, &s, &meta, &mut |(name, svg)| {
                 put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
-            }
+                inline += svg.len();
+                charts.push((name, (inline <= INLINE_BYTES).then_some(svg)));
+                Ok(())
+            })?;
             let sens_charts = sens.as_ref().map(|x| charts::sensitivity_charts(x, &meta)).unwrap_or_default();
             for (name, svg) in &sens_charts {
                 put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
@@ -190,6 +204,9 @@ pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Ve
     }
     Ok(written)
 }
+
+/// The SVG a sweep's `report.html` holds inline at most; charts beyond it are linked.
+pub const INLINE_BYTES: usize = 8 << 20;
 
 /// What the report says about a sweep, from `sweep.resolved.toml`.
 #[derive(Debug, Clone, Default)]

@@ -16,16 +16,17 @@
 //! `sensitivity_<kpi>.svg` per KPI: S1 and ST bars with their intervals (Sobol) or a labelled
 //! mu*-sigma scatter (Morris).
 
-use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::Path;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::output::columns::{firms as F, market as M};
+use crate::report::points::{self, HeatPlan, Scatter, ScatterPlan, Survey};
 use crate::report::sensitivity::{KpiIndices, Method as SensMethod, Sensitivity};
-use crate::report::summaries::{RunSummary, SweepSummary};
+use crate::report::summaries::RunSummary;
 use crate::report::{RunMeta, SweepMeta};
 
 const W: u32 = 1000;
@@ -589,76 +590,70 @@ fn file_part(params: &[String], j: usize) -> String {
     param_label(params, j).chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
 }
 
-fn parse(cell: &str) -> Option<f64> {
-    cell.parse().ok()
-}
+/// A sweep chart's file name and SVG text.
+pub type Chart = (String, String);
 
-/// The sweep's charts: (file name, SVG text).
-pub fn sweep_charts(s: &SweepSummary, meta: &SweepMeta) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let numeric: Vec<usize> =
-        (0..s.params.len()).filter(|&j| s.points.iter().all(|p| parse(&p.params[j]).is_some())).collect();
+/// The sweep's charts, drawn from bounded digests of `dir/points.csv` (`report::points`: a
+/// chart of any number of points is the size of one of a thousand), handed to `emit` one at a
+/// time as (file name, SVG text).
+pub fn sweep_charts(
+    dir: &Path,
+    s: &Survey,
+    meta: &SweepMeta,
+    emit: &mut dyn FnMut(Chart) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let numeric = s.numeric();
     let kpis: Vec<(usize, &str)> = SWEEP_KPIS.iter().filter_map(|k| Some((s.kpi(k)?, *k))).collect();
+    let mut scatters = Vec::new();
     for &(ki, kpi) in &kpis {
         for &j in &numeric {
-            let name = format!("sweep_{}__{}.svg", kpi.trim_start_matches("market_"), file_part(&s.params, j));
-            out.push((name, svg(|root| kpi_vs_param(root, s, meta, ki, kpi, j))));
+            scatters.push(ScatterPlan { kpi: ki, axis: j, scale: kpi_unit(kpi).0 });
         }
     }
+    let mut heats = Vec::new();
     if meta.method == "grid" && numeric.len() >= 2 {
         for &(ki, kpi) in kpis.iter().take(2) {
             for a in 0..numeric.len() {
                 for b in a + 1..numeric.len() {
                     let (pa, pb) = (numeric[a], numeric[b]);
-                    let name = format!(
-                        "heat_{}__{}__{}.svg",
-                        kpi.trim_start_matches("market_"),
-                        file_part(&s.params, pa),
-                        file_part(&s.params, pb)
-                    );
-                    out.push((name, svg(|root| heat(root, s, meta, ki, kpi, pa, pb))));
+                    if points::heat_axis(&s.axes[pa]) && points::heat_axis(&s.axes[pb]) {
+                        heats.push(HeatPlan { kpi: ki, axes: (pa, pb), scale: kpi_unit(kpi).0 });
+                    }
                 }
             }
         }
     }
-    out
+    let (scatters, heats) = points::digest(dir, s, &scatters, &heats)?;
+    for c in &scatters {
+        let kpi = s.kpis[c.kpi].as_str();
+        let name = format!("sweep_{}__{}.svg", kpi.trim_start_matches("market_"), file_part(&s.params, c.axis));
+        emit((name, svg(|root| kpi_vs_param(root, s, meta, c, kpi))))?;
+    }
+    for h in &heats {
+        let kpi = s.kpis[h.kpi].as_str();
+        let (pa, pb) = h.axes;
+        let name = format!(
+            "heat_{}__{}__{}.svg",
+            kpi.trim_start_matches("market_"),
+            file_part(&s.params, pa),
+            file_part(&s.params, pb)
+        );
+        emit((name, svg(|root| heat(root, s, meta, h, kpi))))?;
+    }
+    Ok(())
 }
 
-/// A point: parameter value, then the KPI's mean, p05 and p95 (scaled).
-type PointStats = (f64, Option<f64>, Option<f64>, Option<f64>);
-/// The points at one parameter value: the value, then their means, p05s and p95s.
-type Group = (f64, Vec<f64>, Vec<f64>, Vec<f64>);
-
-fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, j: usize) -> Res {
-    let (scale, unit) = kpi_unit(kpi);
-    let param = s.params[j].trim_start_matches("param_");
-    let body = title(
-        root,
-        &format!("{kpi} by {param}"),
-        &format!(
-            "{}: each point's mean (dot) and 5-95 % of its {} replication(s) (bar); where values repeat, line and band average over the other axes",
-            meta.name, meta.replications
-        ),
-    )?;
+fn kpi_vs_param(root: &Area, s: &Survey, meta: &SweepMeta, sc: &Scatter, kpi: &str) -> Res {
+    let unit = kpi_unit(kpi).1;
+    let param = s.params[sc.axis].trim_start_matches("param_");
+    let subtitle = format!(
+        "{}: each point's mean (dot) and 5-95 % of its {} replication(s) (bar); where values repeat, line and band average over the other axes",
+        meta.name, meta.replications
+    );
+    let body = title(root, &format!("{kpi} by {param}"), &subtitle)?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
-    // (x, mean, p05, p95) per point.
-    let pts: Vec<PointStats> = s
-        .points
-        .iter()
-        .filter_map(|p| {
-            let st = &p.stats[ki];
-            Some((
-                parse(&p.params[j])?,
-                parse(&st[0]).map(|x| x * scale),
-                parse(&st[2]).map(|x| x * scale),
-                parse(&st[4]).map(|x| x * scale),
-            ))
-        })
-        .collect();
-    let xs = pts.iter().map(|p| p.0);
-    let (xlo, xhi) = xs.clone().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-    let ys = pts.iter().flat_map(|p| [p.1, p.2, p.3]).flatten();
-    let (ylo, yhi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+    let pts = &sc.dots;
+    let ((xlo, xhi), (ylo, yhi)) = (sc.x, sc.y);
     if !xlo.is_finite() || !ylo.is_finite() {
         main.draw(&Text::new("no values".to_string(), (40, 40), (FONT, 16)))?;
         return Ok(());
@@ -688,26 +683,9 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         .draw()?;
     let c = colour(0);
     // Average over the other axes where values repeat.
-    let mut groups: BTreeMap<u64, Group> = BTreeMap::new();
-    for p in &pts {
-        let g = groups.entry(p.0.to_bits()).or_insert((p.0, Vec::new(), Vec::new(), Vec::new()));
-        if let (Some(m), Some(lo), Some(hi)) = (p.1, p.2, p.3) {
-            g.1.push(m);
-            g.2.push(lo);
-            g.3.push(hi);
-        }
-    }
-    let repeated = groups.len() < pts.len();
+    let repeated = sc.repeated;
     if repeated {
-        let mut line: Vec<(f64, f64, f64, f64)> = groups
-            .values()
-            .filter(|g| !g.1.is_empty())
-            .map(|g| {
-                let avg = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
-                (g.0, avg(&g.2), avg(&g.1), avg(&g.3))
-            })
-            .collect();
-        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let line = &sc.line;
         let xs: Vec<f64> = line.iter().map(|p| p.0).collect();
         let lo: Vec<f64> = line.iter().map(|p| p.1).collect();
         let hi: Vec<f64> = line.iter().map(|p| p.3).collect();
@@ -725,7 +703,23 @@ fn kpi_vs_param(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi:
         items.push(("average over other axes".to_string(), c));
         items.push(("band: average 5-95 %".to_string(), c.mix(0.18).to_rgba().into_rgb()));
     }
-    legend(&side, 8, 40, "", &items)?;
+    let y = legend(&side, 8, 40, "", &items)?;
+    // A large sweep: which points are drawn, and what the line averages.
+    let mut note = Vec::new();
+    if sc.stride > 1 {
+        note.extend([
+            format!("dots: one point in {}", sc.stride),
+            format!("of the {} ({} drawn)", sc.total, pts.len()),
+        ]);
+        note.push("line and band: every point".to_string());
+    }
+    if sc.binned {
+        note.extend([format!("averaged in {} bins", points::BINS), "of equal width".to_string()]);
+    }
+    let style = TextStyle::from((FONT, 12).into_font()).color(&RGBColor(90, 90, 90));
+    for (j, line) in note.into_iter().enumerate() {
+        side.draw(&Text::new(line, (8, y + 6 + 18 * j as i32), style.clone()))?;
+    }
     Ok(())
 }
 
@@ -757,8 +751,9 @@ fn heat_colour(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-fn heat(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, pa: usize, pb: usize) -> Res {
-    let (scale, unit) = kpi_unit(kpi);
+fn heat(root: &Area, s: &Survey, meta: &SweepMeta, h: &points::Heat, kpi: &str) -> Res {
+    let unit = kpi_unit(kpi).1;
+    let (pa, pb) = h.axes;
     let (na, nb) = (s.params[pa].trim_start_matches("param_"), s.params[pb].trim_start_matches("param_"));
     let body = title(
         root,
@@ -766,26 +761,8 @@ fn heat(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, p
         &format!("{}: mean over replications, averaged over the other axes", meta.name),
     )?;
     let (main, side) = body.split_horizontally(W - LEGEND_W);
-    let mut xs: Vec<f64> = Vec::new();
-    let mut ys: Vec<f64> = Vec::new();
-    let mut cells: BTreeMap<(u64, u64), Vec<f64>> = BTreeMap::new();
-    for p in &s.points {
-        let (Some(x), Some(y)) = (parse(&p.params[pa]), parse(&p.params[pb])) else { continue };
-        if !xs.contains(&x) {
-            xs.push(x);
-        }
-        if !ys.contains(&y) {
-            ys.push(y);
-        }
-        if let Some(m) = parse(&p.stats[ki][0]) {
-            cells.entry((x.to_bits(), y.to_bits())).or_default().push(m * scale);
-        }
-    }
-    xs.sort_by(f64::total_cmp);
-    ys.sort_by(f64::total_cmp);
-    let mean = |v: &Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
-    let values: Vec<f64> = cells.values().map(mean).collect();
-    let (lo, hi) = values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    let (xs, ys, cells) = (&h.xs, &h.ys, &h.cells);
+    let (lo, hi) = cells.values().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
     let span = if hi > lo { hi - lo } else { 1.0 };
     let mut chart = ChartBuilder::on(&main)
         .margin_left(10)
@@ -812,7 +789,7 @@ fn heat(root: &Area, s: &SweepSummary, meta: &SweepMeta, ki: usize, kpi: &str, p
         .draw()?;
     for (i, x) in xs.iter().enumerate() {
         for (k, y) in ys.iter().enumerate() {
-            let Some(v) = cells.get(&(x.to_bits(), y.to_bits())).map(mean) else { continue };
+            let Some(&v) = cells.get(&(x.to_bits(), y.to_bits())) else { continue };
             let t = (v - lo) / span;
             let (cx, cy) = (i as f64, k as f64);
             chart.draw_series(std::iter::once(Rectangle::new(

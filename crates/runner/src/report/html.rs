@@ -1,14 +1,16 @@
 //! `report.html`: one self-contained page per run or sweep. Charts are inline SVG, the style
 //! sheet is inline, and there are no scripts, fonts or images to fetch, so it opens the same
-//! with no network. Figures in its tables are rounded for reading; the CSV files next to it
+//! with no network (a sweep's charts beyond `report::INLINE_BYTES` are links to their files in
+//! `charts/`, so the page stays bounded). Figures in its tables are rounded for reading; the CSV files next to it
 //! hold them in full.
 
 use std::fmt::Write as _;
 
 use crate::batch::stats::Stats;
 use crate::output::columns::{firms as F, market as M};
+use crate::report::points::{Survey, TABLE_ROWS};
 use crate::report::sensitivity::{Method as SensMethod, Sensitivity};
-use crate::report::summaries::{RunSummary, SweepSummary, DOMESTIC};
+use crate::report::summaries::{RunSummary, DOMESTIC};
 use crate::report::{RunMeta, SweepMeta};
 
 const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1040px;color:#222;line-height:1.4}\
@@ -216,8 +218,8 @@ fn sensitivity_html(o: &mut String, sens: &Sensitivity, charts: &[(String, Strin
 /// (its contents and charts).
 pub fn sweep_report(
     meta: &SweepMeta,
-    s: &SweepSummary,
-    charts: &[(String, String)],
+    s: &Survey,
+    charts: &[(String, Option<String>)],
     sensitivity: Option<(&Sensitivity, &[(String, String)])>,
 ) -> String {
     let mut o = head(&format!("chipmarket sweep: {}", meta.name));
@@ -225,7 +227,7 @@ pub fn sweep_report(
     let _ = writeln!(o, "<table class=meta>");
     let rows = [
         ("design", meta.method.clone()),
-        ("points", s.points.len().to_string()),
+        ("points", s.points.to_string()),
         ("replications per point", meta.replications.clone()),
         ("base seed", meta.seed.clone()),
         ("varied", meta.paths.join(", ")),
@@ -234,18 +236,34 @@ pub fn sweep_report(
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
     let _ = writeln!(o, "</table>\n<h2>Charts</h2>");
-    charts_html(&mut o, charts);
+    let linked = charts.iter().filter(|c| c.1.is_none()).count();
+    if linked > 0 {
+        let _ = writeln!(
+            o,
+            "<p class=note>{linked} of the {} charts are linked from the folder's charts/ rather than drawn here, to keep this page small.</p>",
+            charts.len()
+        );
+    }
+    for (name, svg) in charts {
+        match svg {
+            Some(svg) => {
+                let _ = writeln!(o, "<figure id=\"{}\">{}</figure>", esc(name), inline_svg(svg));
+            }
+            None => {
+                let _ = writeln!(o, "<p id=\"{0}\"><a href=\"charts/{0}\">{0}</a></p>", esc(name));
+            }
+        }
+    }
     if let Some((sens, sens_charts)) = sensitivity {
         sensitivity_html(&mut o, sens, sens_charts);
     }
     let kpis: Vec<(usize, &str)> =
         crate::report::charts::SWEEP_KPIS.iter().filter_map(|k| Some((s.kpi(k)?, *k))).collect();
-    const MAX_ROWS: usize = 500;
     let _ = writeln!(
         o,
         "<h2>Points</h2>\n<p class=note>Mean over replications, with the 5–95 % range in brackets{}.</p>",
-        if s.points.len() > MAX_ROWS {
-            format!("; the first {MAX_ROWS} points (all are in points_wide.csv)")
+        if s.points > TABLE_ROWS {
+            format!("; the first {TABLE_ROWS} points (all are in points_wide.csv)")
         } else {
             String::new()
         }
@@ -260,7 +278,7 @@ pub fn sweep_report(
     }
     let _ = writeln!(o, "</tr>");
     let short = |c: &str| c.parse::<f64>().map_or_else(|_| c.to_string(), |x| format!("{}", (x * 1e4).round() / 1e4));
-    for p in s.points.iter().take(MAX_ROWS) {
+    for p in &s.first {
         let _ = write!(o, "<tr><td>{}</td>", esc(&p.point));
         for c in &p.params {
             let _ = write!(o, "<td>{}</td>", esc(c));
@@ -280,4 +298,24 @@ pub fn sweep_report(
     let _ = writeln!(o, "</table>");
     files_note(&mut o, "runs.csv, points.csv and points_wide.csv");
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sweep_report_links_the_charts_it_does_not_inline() {
+        let survey = Survey { params: vec![], kpis: vec![], points: 3, axes: vec![], first: vec![] };
+        let charts = vec![
+            ("a.svg".to_string(), Some("<?xml version=\"1.0\"?><svg id=inline></svg>".to_string())),
+            ("b<c.svg".to_string(), None),
+        ];
+        let page = sweep_report(&SweepMeta::default(), &survey, &charts, None);
+        assert!(page.contains("<figure id=\"a.svg\"><svg id=inline></svg></figure>"), "{page}");
+        assert!(page.contains("<p id=\"b&lt;c.svg\"><a href=\"charts/b&lt;c.svg\">b&lt;c.svg</a></p>"), "{page}");
+        assert!(page.contains("1 of the 2 charts are linked"), "{page}");
+        let all_inline = sweep_report(&SweepMeta::default(), &survey, &charts[..1], None);
+        assert!(!all_inline.contains("linked"), "{all_inline}");
+    }
 }

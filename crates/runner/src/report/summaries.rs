@@ -1,8 +1,8 @@
 //! Statistics over replications, by quarter and by year, from the quarterly CSV files of a run
 //! (`market_quarterly.csv`, `firms_quarterly.csv`), and the files made from them:
 //! `market_summary.csv`, `firms_summary.csv` (long: one row per period, firm and variable),
-//! `shares_wide.csv` and `gaps_wide.csv` (one row per quarter, for a spreadsheet chart), and
-//! for a sweep `points_wide.csv` (one row per point) from `points.csv`.
+//! `shares_wide.csv` and `gaps_wide.csv` (one row per quarter, for a spreadsheet chart). A
+//! sweep's `points_wide.csv` is made by `report::points`.
 //!
 //! Yearly values of one replication (docs/outputs.md says which column is which):
 //! flows are summed over the year's quarters, stocks and levels are taken at the year's last
@@ -582,100 +582,6 @@ pub fn gaps_wide_csv(s: &RunSummary) -> Result<Vec<u8>> {
     Ok(w.into_inner()?)
 }
 
-/// One point of a sweep: its parameter cells and, per KPI, its statistics (as text cells).
-#[derive(Debug, Clone)]
-pub struct Point {
-    /// `point` cell.
-    pub point: String,
-    /// Parameter cells, in `[[vary]]` order.
-    pub params: Vec<String>,
-    /// Per KPI (in [`SweepSummary::kpis`] order): mean, sd, p05, p50, p95, n cells.
-    pub stats: Vec<[String; 6]>,
-}
-
-/// `points.csv`, one row per point.
-#[derive(Debug, Clone)]
-pub struct SweepSummary {
-    /// Parameter column names (`param_<path>`).
-    pub params: Vec<String>,
-    /// KPI names.
-    pub kpis: Vec<String>,
-    /// Points in file order.
-    pub points: Vec<Point>,
-}
-
-impl SweepSummary {
-    /// Position of `kpi` in [`SweepSummary::kpis`] (and in each point's `stats`), if the sweep has it.
-    pub fn kpi(&self, kpi: &str) -> Option<usize> {
-        self.kpis.iter().position(|k| k == kpi)
-    }
-}
-
-/// Read `points.csv` (rows grouped by point, KPIs in the same order at every point).
-pub fn sweep_summary(dir: &Path) -> Result<SweepSummary> {
-    let mut t = Table::open(dir, names::POINTS)?;
-    let kpi_col = t.col(columns::points::KPI)?;
-    let params: Vec<String> = t.header[1..kpi_col].to_vec();
-    let mut kpis: Vec<String> = Vec::new();
-    let mut points: Vec<Point> = Vec::new();
-    let mut record = csv::StringRecord::new();
-    while t.next(&mut record)? {
-        if record.len() != t.header.len() {
-            return Err(crate::error::InputError::new(format!(
-                "points.csv:{}: expected {} cells, found {}",
-                Table::line(&record),
-                t.header.len(),
-                record.len()
-            ))
-            .into());
-        }
-        if points.last().is_none_or(|p| p.point != record[0]) {
-            points.push(Point {
-                point: record[0].to_string(),
-                params: (1..kpi_col).map(|i| record[i].to_string()).collect(),
-                stats: Vec::new(),
-            });
-        }
-        let first = points.len() == 1;
-        let p = points.last_mut().expect("just pushed");
-        let k = p.stats.len();
-        if first {
-            kpis.push(record[kpi_col].to_string());
-        } else if kpis.get(k).is_none_or(|name| name != &record[kpi_col]) {
-            return Err(crate::error::InputError::new(format!(
-                "points.csv:{}: KPI \"{}\" out of order (expected the first point's order)",
-                Table::line(&record),
-                &record[kpi_col]
-            ))
-            .into());
-        }
-        let cell = |i: usize| record.get(kpi_col + i).unwrap_or("").to_string();
-        p.stats.push([cell(1), cell(2), cell(3), cell(4), cell(5), cell(6)]);
-    }
-    Ok(SweepSummary { params, kpis, points })
-}
-
-/// `points_wide.csv`: `point`, the parameter columns, then for each KPI `<kpi>_mean`, `_sd`,
-/// `_p05`, `_p50`, `_p95`, `_n`.
-pub fn points_wide_csv(s: &SweepSummary) -> Result<Vec<u8>> {
-    let mut w = csv_writer(Vec::new());
-    let mut header = vec![columns::points::POINT.to_string()];
-    header.extend(s.params.iter().cloned());
-    for k in &s.kpis {
-        header.extend(columns::STATS.map(|x| format!("{k}_{x}")));
-    }
-    w.write_record(crate::output::csv::safe(&header))?;
-    for p in &s.points {
-        let mut row = vec![p.point.clone()];
-        row.extend(p.params.iter().cloned());
-        for st in &p.stats {
-            row.extend(st.iter().cloned());
-        }
-        w.write_record(crate::output::csv::safe(&row))?;
-    }
-    Ok(w.into_inner()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -786,22 +692,5 @@ mod tests {
             }
         }
         assert!(checked >= 20, "{checked}");
-    }
-
-    #[test]
-    fn points_become_one_row_each() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("points.csv"),
-            "point,param_x,kpi,mean,sd,p05,p50,p95,n\n0,0.5,k1,2,1,1,2,3,2\n0,0.5,k2,,,,,,0\n1,1,k1,4,,4,4,4,1\n1,1,k2,5,,5,5,5,1\n",
-        )
-        .unwrap();
-        let s = sweep_summary(dir.path()).unwrap();
-        let wide = String::from_utf8(points_wide_csv(&s).unwrap()).unwrap();
-        assert_eq!(
-            wide,
-            "point,param_x,k1_mean,k1_sd,k1_p05,k1_p50,k1_p95,k1_n,k2_mean,k2_sd,k2_p05,k2_p50,k2_p95,k2_n\n\
-             0,0.5,2,1,1,2,3,2,,,,,,0\n1,1,4,,4,4,4,1,5,,5,5,5,1\n"
-        );
     }
 }

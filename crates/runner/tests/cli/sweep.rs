@@ -166,6 +166,39 @@ fn shards_run_as_separate_processes_merge_into_the_unsharded_sweep() {
 }
 
 #[test]
+fn a_large_sweep_draws_bounded_charts_the_same_for_any_jobs_and_shards() {
+    // 1,200 points: more than a chart draws one by one (1,000), so every chart draws one point
+    // in two, and the continuous axis (1,200 distinct values) is averaged in 100 bins.
+    let tmp = tempfile::tempdir().unwrap();
+    let body = LHS.replace("samples = 25", "samples = 1200").replace("replications = 4", "replications = 1");
+    let file = sweep_file(tmp.path(), "large.toml", &body);
+    ok(tmp.path(), &["sweep", &file, "--out", "whole", "--jobs", "2", "--quiet"]);
+    for k in 1..=3 {
+        let (shard, out) = (format!("{k}/3"), format!("s{k}"));
+        ok(tmp.path(), &["sweep", &file, "--shard", &shard, "--out", &out, "--jobs", "1", "--quiet"]);
+    }
+    ok(tmp.path(), &["merge", "s1", "s2", "s3", "--out", "merged"]);
+    let (whole, merged) = (tmp.path().join("whole"), tmp.path().join("merged"));
+    assert_same_files(&whole, &merged);
+    let charts = listing(&whole.join("charts"));
+    assert_eq!(charts, listing(&merged.join("charts")));
+    assert!(charts.len() >= 3, "{charts:?}");
+    for c in &charts {
+        let name = format!("charts/{c}");
+        assert!(read(&whole, &name) == read(&merged, &name), "{name} differs");
+    }
+    let chart = text(&whole, "charts/sweep_final_year_domestic_compute_share__capacity_units_per_quarter.svg");
+    assert!(chart.contains("dots: one point in 2") && chart.contains("of the 1200 (600 drawn)"), "{chart}");
+    assert!(chart.contains("averaged in 100 bins"));
+    assert_eq!(chart.matches("<circle").count(), 600, "one dot per point drawn");
+    let repeated = text(&whole, "charts/sweep_final_year_domestic_compute_share__foreign_max_tpp.svg");
+    assert!(repeated.contains("dots: one point in 2") && !repeated.contains("bins"), "three values: no bins");
+    let report = text(&whole, "report.html");
+    assert!(report.contains("<td>1200</td>") && report.contains("the first 500 points"));
+    assert_eq!(report.matches("<tr><td>").count(), 500);
+}
+
+#[test]
 fn merge_refuses_overlapping_missing_mismatched_and_unfinished_shards() {
     let tmp = tempfile::tempdir().unwrap();
     let file = sweep_file(tmp.path(), "lhs.toml", LHS);

@@ -1,32 +1,25 @@
-//! Errors of the engine: [`SimError`] for the kernel and the model at run time.
+//! Errors of a run: [`RunError`], what [`crate::run`] fails with, is either a misuse of the
+//! kernel ([`KernelError`], defined with it) or the market model finding its own state
+//! inconsistent ([`InvariantError`]). Either is a bug in the engine: a validated scenario
+//! never raises one.
 //!
 //! Scenario errors live with the scenario schema ([`crate::scenario::ScenarioError`]),
 //! because they carry the key path that only that layer knows.
 
-use crate::sim::SimTime;
+use crate::sim::KernelError;
 
-/// A failure while a simulation runs. Every variant is fatal for the run that raised
-/// it: `step` returns it and the run stops. A validated scenario never raises one;
-/// if it does, that is a bug in the engine.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SimError {
-    /// An event was scheduled before the current simulated time.
-    #[error("cannot schedule an event at tick {at} before the current time, tick {now}")]
-    ScheduleInPast {
-        /// The current time.
-        now: SimTime,
-        /// The requested time.
-        at: SimTime,
-    },
-    /// `run_until` was asked to stop at a time already passed.
-    #[error("cannot run until tick {until}: the clock is already at tick {now}")]
-    UntilInPast {
-        /// The current time.
-        now: SimTime,
-        /// The requested stop time.
-        until: SimTime,
-    },
-    /// The market model found its state inconsistent (an engine bug).
-    #[error("model invariant broken: {0}")]
-    Invariant(String),
+/// The market model found its state inconsistent (its debug-build checks, every quarter).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("model invariant broken: {0}")]
+pub struct InvariantError(pub String);
+
+/// A failure while a replication runs. Fatal for the run that raised it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// The kernel was asked for a time before its clock.
+    #[error(transparent)]
+    Kernel(#[from] KernelError),
+    /// The model's invariants are broken.
+    #[error(transparent)]
+    Invariant(#[from] InvariantError),
 }

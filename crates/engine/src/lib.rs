@@ -57,7 +57,7 @@ pub mod sim;
 pub mod supply;
 pub mod sweep;
 
-pub use error::SimError;
+pub use error::RunError;
 pub use observe::{RunOptions, RunReport, Sink};
 pub use scenario::{Scenario, ScenarioError};
 
@@ -68,7 +68,7 @@ use sim::{EventQueue, Simulation};
 ///
 /// Every random draw comes from streams derived from the scenario's seed, the replication
 /// and the stream's name, so the same inputs always give the same report.
-pub fn run(scenario: &Scenario, replication: u32, options: RunOptions) -> Result<RunReport, SimError> {
+pub fn run(scenario: &Scenario, replication: u32, options: RunOptions) -> Result<RunReport, RunError> {
     let mut report = RunReport::default();
     run_with_sink(scenario, replication, options, &mut report)?;
     Ok(report)
@@ -82,7 +82,7 @@ pub fn run_with_sink(
     replication: u32,
     options: RunOptions,
     sink: &mut dyn Sink,
-) -> Result<(), SimError> {
+) -> Result<(), RunError> {
     let mut queue = EventQueue::with_capacity(1024);
     let market = Market::new(scenario, replication, options, sink, &mut queue);
     let mut sim = Simulation::with_queue(market, queue);

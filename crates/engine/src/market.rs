@@ -34,7 +34,7 @@ mod tenders;
 mod tests;
 
 use crate::allocation::SplitLists;
-use crate::error::SimError;
+use crate::error::{InvariantError, RunError};
 use crate::rng::Stream;
 use crate::sim::{EventQueue, Model, SimTime};
 use crate::supply::SupplyNetwork;
@@ -162,7 +162,7 @@ impl Market<'_> {
     }
 
     /// Check the model's invariants, owner by owner (used by tests and debug builds).
-    pub fn check_invariants(&self) -> Result<(), SimError> {
+    pub fn check_invariants(&self) -> Result<(), InvariantError> {
         self.backlog.check()?;
         self.roster.check(&self.backlog)
     }
@@ -170,8 +170,9 @@ impl Market<'_> {
 
 impl Model for Market<'_> {
     type Event = Event;
+    type Error = RunError;
 
-    fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) -> Result<(), SimError> {
+    fn handle(&mut self, now: SimTime, event: Event, queue: &mut EventQueue<Event>) -> Result<(), RunError> {
         match event {
             Event::QuarterEnd => {
                 // Debug builds (tests) re-derive every owner's counters every quarter.

@@ -17,7 +17,7 @@ use std::ops::Range;
 
 use super::book::Book;
 use super::roster::ChipState;
-use crate::error::SimError;
+use crate::error::InvariantError;
 use crate::observe::ContractStatus;
 use crate::sim::SimTime;
 
@@ -269,13 +269,13 @@ impl Backlog {
     }
 
     /// Re-derive every counter from the contracts and compare (tests and debug builds).
-    pub(super) fn check(&self) -> Result<(), SimError> {
+    pub(super) fn check(&self) -> Result<(), InvariantError> {
         let chips = self.chip_owed.len();
         let mut owed = vec![0u64; chips];
         let mut firm_owed = vec![0u64; self.queues.len()];
         for (id, c) in self.contracts.iter() {
             if c.delivered() > c.units() {
-                return Err(SimError::Invariant(format!("contract {id} over-delivered")));
+                return Err(InvariantError(format!("contract {id} over-delivered")));
             }
             if c.status() == ContractStatus::Active {
                 owed[c.chip()] += c.remaining();
@@ -286,7 +286,7 @@ impl Backlog {
         let mut in_queues = 0;
         for (fi, queue) in self.queues.iter().enumerate() {
             if firm_owed[fi] != self.firm_owed[fi] {
-                return Err(SimError::Invariant(format!(
+                return Err(InvariantError(format!(
                     "firm {fi}: backlog {} but contracts owe {}",
                     self.firm_owed[fi], firm_owed[fi]
                 )));
@@ -295,7 +295,7 @@ impl Backlog {
             for &id in queue {
                 let c = &self.contracts[id as usize];
                 if c.firm() != fi || !c.in_backlog() {
-                    return Err(SimError::Invariant(format!("contract {id} in firm {fi}'s queue is not its own")));
+                    return Err(InvariantError(format!("contract {id} in firm {fi}'s queue is not its own")));
                 }
                 let active = c.status() == ContractStatus::Active;
                 stale += u32::from(!active);
@@ -304,7 +304,7 @@ impl Backlog {
             }
             in_queues += queue.len();
             if stale != self.stale[fi] {
-                return Err(SimError::Invariant(format!(
+                return Err(InvariantError(format!(
                     "firm {fi}: {} closed entries in the backlog queue counted, {stale} there",
                     self.stale[fi]
                 )));
@@ -312,17 +312,17 @@ impl Backlog {
         }
         let marked = self.contracts.iter().filter(|(_, c)| c.in_backlog()).count();
         if marked != in_queues {
-            return Err(SimError::Invariant(format!("{marked} contracts marked as queued, {in_queues} in the queues")));
+            return Err(InvariantError(format!("{marked} contracts marked as queued, {in_queues} in the queues")));
         }
         for ci in 0..chips {
             if owed[ci] != self.chip_owed[ci] {
-                return Err(SimError::Invariant(format!(
+                return Err(InvariantError(format!(
                     "chip {ci}: backlog {} but contracts owe {}",
                     self.chip_owed[ci], owed[ci]
                 )));
             }
             if queued[ci] != (self.queued[ci], self.queued_active[ci]) {
-                return Err(SimError::Invariant(format!(
+                return Err(InvariantError(format!(
                     "chip {ci}: {} entries ({} active) in the backlog queue counted, {} ({}) there",
                     self.queued[ci], self.queued_active[ci], queued[ci].0, queued[ci].1
                 )));

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::collections::VecDeque;
 
 use super::backlog::Backlog;
-use crate::error::SimError;
+use crate::error::InvariantError;
 use crate::policy::PolicyBook;
 use crate::rng::Stream;
 use crate::scenario::{CustomerKind, Firm, Origin, Scenario};
@@ -400,11 +400,11 @@ impl Roster {
     }
 
     /// Check the roster's invariants (see the [module docs](self)).
-    pub(super) fn check(&self, backlog: &Backlog) -> Result<(), SimError> {
+    pub(super) fn check(&self, backlog: &Backlog) -> Result<(), InvariantError> {
         for (fi, f) in self.firms.iter().enumerate() {
             let live: Vec<usize> = f.chips.iter().copied().filter(|&c| !self.chips[c].retired).collect();
             if live != f.live {
-                return Err(SimError::Invariant(format!("firm {fi}: live chips {:?}, not retired {live:?}", f.live)));
+                return Err(InvariantError(format!("firm {fi}: live chips {:?}, not retired {live:?}", f.live)));
             }
             if let Some(&ci) = f.chips.iter().find(|&&ci| {
                 let c = &self.chips[ci];
@@ -415,7 +415,7 @@ impl Roster {
                         || backlog.queued(ci) > 0
                         || !c.launched)
             }) {
-                return Err(SimError::Invariant(format!(
+                return Err(InvariantError(format!(
                     "chip {} retired with units owed, held or started",
                     self.chips[ci].id
                 )));
@@ -423,9 +423,7 @@ impl Roster {
             let in_pipeline: u64 = f.pipeline.iter().map(|p| p.2).sum();
             let chips_pipeline: u64 = f.chips.iter().map(|&c| self.chips[c].pipeline).sum();
             if in_pipeline != chips_pipeline {
-                return Err(SimError::Invariant(format!(
-                    "firm {fi}: pipeline {in_pipeline} but chips {chips_pipeline}"
-                )));
+                return Err(InvariantError(format!("firm {fi}: pipeline {in_pipeline} but chips {chips_pipeline}")));
             }
         }
         Ok(())

@@ -5,8 +5,7 @@ mod scenario;
 
 use std::collections::HashSet;
 
-use chipmarket_engine::error::SimError;
-use chipmarket_engine::sim::{EventId, EventQueue, Model, RunOutcome, SimTime, Simulation};
+use chipmarket_engine::sim::{EventQueue, KernelError, Model, RunOutcome, SimTime, Simulation};
 use proptest::prelude::*;
 
 /// One operation on the queue.
@@ -27,12 +26,6 @@ enum Op {
         back: u64,
         priority: u8,
     },
-    /// `cancel` of an id issued earlier (any of them, fired or not), picked by index.
-    Cancel {
-        pick: prop::sample::Index,
-    },
-    /// `cancel` of an id this queue never issued.
-    CancelForeign,
     Pop,
     PeekTime,
     Clear,
@@ -44,8 +37,6 @@ fn op() -> impl Strategy<Value = Op> {
         30 => (0..4u64, 0..3u8).prop_map(|(delay, priority)| Op::Schedule { delay, priority }),
         10 => (0..4u64, 0..3u8).prop_map(|(delay, priority)| Op::ScheduleIn { delay, priority }),
         5 => (0..3u64, 0..3u8).prop_map(|(back, priority)| Op::ScheduleBack { back, priority }),
-        15 => any::<prop::sample::Index>().prop_map(|pick| Op::Cancel { pick }),
-        3 => Just(Op::CancelForeign),
         30 => Just(Op::Pop),
         5 => Just(Op::PeekTime),
         1 => Just(Op::Clear),
@@ -62,26 +53,16 @@ struct Reference {
 }
 
 impl Reference {
-    fn schedule(&mut self, at: u64, priority: u8, payload: usize) -> Option<u64> {
+    fn schedule(&mut self, at: u64, priority: u8, payload: usize) -> bool {
         if at < self.now {
-            return None;
+            return false;
         }
         let seq = self.next_seq;
         self.next_seq += 1;
         let entry = (at, priority, seq, payload);
         let pos = self.pending.partition_point(|e| *e < entry);
         self.pending.insert(pos, entry);
-        Some(seq)
-    }
-
-    fn cancel(&mut self, seq: u64) -> bool {
-        match self.pending.iter().position(|e| e.2 == seq) {
-            Some(i) => {
-                self.pending.remove(i);
-                true
-            }
-            None => false,
-        }
+        true
     }
 
     fn pop(&mut self) -> Option<(u64, usize)> {
@@ -99,18 +80,16 @@ impl Reference {
 struct Trace {
     /// `(time, priority, payload)` of every popped event, in pop order.
     popped: Vec<(u64, u8, usize)>,
-    /// Payloads whose cancel returned true.
-    cancelled: HashSet<usize>,
 }
 
 /// Applies `ops` to a kernel queue and the reference side by side, asserting that
-/// they agree after every operation. The payload of an event is the index of its id
-/// in the list of issued ids.
+/// they agree after every operation. The payload of an event is its index in the list of
+/// events scheduled.
 fn run_ops(ops: &[Op]) -> Result<Trace, TestCaseError> {
     let mut queue: EventQueue<usize> = EventQueue::new();
     let mut reference = Reference::default();
-    // Every id issued: (kernel id, reference seq, priority).
-    let mut ids: Vec<(EventId, u64, u8)> = Vec::new();
+    // The priority of every event scheduled, by payload.
+    let mut ids: Vec<u8> = Vec::new();
     let mut trace = Trace::default();
 
     for op in ops {
@@ -118,14 +97,13 @@ fn run_ops(ops: &[Op]) -> Result<Trace, TestCaseError> {
             Op::Schedule { delay, priority } | Op::ScheduleIn { delay, priority } => {
                 let payload = ids.len();
                 let at = queue.now().ticks() + delay;
-                let id = if matches!(op, Op::Schedule { .. }) {
-                    queue.schedule(SimTime(at), *priority, payload).unwrap()
+                if matches!(op, Op::Schedule { .. }) {
+                    queue.schedule(SimTime(at), *priority, payload).unwrap();
                 } else {
-                    queue.schedule_in(*delay, *priority, payload)
-                };
-                let seq = reference.schedule(at, *priority, payload).unwrap();
-                prop_assert!(ids.iter().all(|&(other, _, _)| other != id), "id reused");
-                ids.push((id, seq, *priority));
+                    queue.schedule_in(*delay, *priority, payload);
+                }
+                prop_assert!(reference.schedule(at, *priority, payload));
+                ids.push(*priority);
             }
             Op::ScheduleBack { back, priority } => {
                 let now = queue.now();
@@ -134,37 +112,18 @@ fn run_ops(ops: &[Op]) -> Result<Trace, TestCaseError> {
                 };
                 let payload = ids.len();
                 let got = queue.schedule(SimTime(at), *priority, payload);
-                match reference.schedule(at, *priority, payload) {
-                    Some(seq) => {
-                        let id = got.expect("scheduling at now is allowed");
-                        ids.push((id, seq, *priority));
-                    }
-                    None => prop_assert_eq!(got, Err(SimError::ScheduleInPast { now, at: SimTime(at) })),
+                if reference.schedule(at, *priority, payload) {
+                    prop_assert_eq!(got, Ok(()), "scheduling at now is allowed");
+                    ids.push(*priority);
+                } else {
+                    prop_assert_eq!(got, Err(KernelError::ScheduleInPast { now, at: SimTime(at) }));
                 }
-            }
-            Op::Cancel { pick } => {
-                if ids.is_empty() {
-                    continue;
-                }
-                let i = pick.index(ids.len());
-                let (id, seq, _) = ids[i];
-                let got = queue.cancel(id);
-                prop_assert_eq!(got, reference.cancel(seq), "cancel of event {}", i);
-                if got {
-                    trace.cancelled.insert(i);
-                }
-            }
-            Op::CancelForeign => {
-                // A different queue issues ids 0, 1, ...; one past ours is foreign.
-                let mut other: EventQueue<()> = EventQueue::new();
-                let foreign = (0..=ids.len()).map(|_| other.schedule_in(0, 0, ())).last();
-                prop_assert!(!queue.cancel(foreign.unwrap()));
             }
             Op::Pop => {
                 let got = queue.pop().map(|(t, p)| (t.ticks(), p));
                 prop_assert_eq!(got, reference.pop());
                 if let Some((t, p)) = got {
-                    trace.popped.push((t, ids[p].2, p));
+                    trace.popped.push((t, ids[p], p));
                 }
             }
             Op::PeekTime => {
@@ -186,7 +145,7 @@ fn run_ops(ops: &[Op]) -> Result<Trace, TestCaseError> {
         let got = queue.pop().map(|(t, p)| (t.ticks(), p));
         prop_assert_eq!(got, reference.pop());
         let Some((t, p)) = got else { break };
-        trace.popped.push((t, ids[p].2, p));
+        trace.popped.push((t, ids[p], p));
         prop_assert_eq!(queue.len(), reference.pending.len());
     }
     prop_assert!(queue.is_empty());
@@ -197,8 +156,8 @@ fn run_ops(ops: &[Op]) -> Result<Trace, TestCaseError> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// The kernel agrees with the reference after every operation: pop order, peek,
-    /// cancel results, len, clock.
+    /// The kernel agrees with the reference after every operation: pop order, peek, len,
+    /// clock.
     #[test]
     fn matches_the_reference(ops in prop::collection::vec(op(), 0..300)) {
         run_ops(&ops)?;
@@ -206,7 +165,7 @@ proptest! {
 
     /// The ordering guarantee, checked directly on the pop trace.
     #[test]
-    fn pops_are_ordered_fifo_and_never_cancelled(ops in prop::collection::vec(op(), 0..300)) {
+    fn pops_are_ordered_fifo_and_fire_once(ops in prop::collection::vec(op(), 0..300)) {
         let trace = run_ops(&ops)?;
         for w in trace.popped.windows(2) {
             let ((t0, p0, s0), (t1, p1, s1)) = (w[0], w[1]);
@@ -221,26 +180,18 @@ proptest! {
         let mut fired = HashSet::new();
         for &(_, _, p) in &trace.popped {
             prop_assert!(fired.insert(p), "event {} fired twice", p);
-            prop_assert!(!trace.cancelled.contains(&p), "cancelled event {} fired", p);
         }
     }
 
     /// With everything scheduled up front (no rescheduling at `now`), the pop order is
     /// exactly the sorted (time, priority, issue order).
     #[test]
-    fn batch_pop_order_is_sorted(
-        events in prop::collection::vec((0..5u64, 0..3u8), 0..200),
-        cancel in prop::collection::vec(any::<bool>(), 200),
-    ) {
+    fn batch_pop_order_is_sorted(events in prop::collection::vec((0..5u64, 0..3u8), 0..200)) {
         let mut queue = EventQueue::new();
         let mut want = Vec::new();
         for (i, &(t, p)) in events.iter().enumerate() {
-            let id = queue.schedule(SimTime(t), p, i).unwrap();
-            if cancel[i] {
-                prop_assert!(queue.cancel(id));
-            } else {
-                want.push((t, p, i));
-            }
+            queue.schedule(SimTime(t), p, i).unwrap();
+            want.push((t, p, i));
         }
         want.sort();
         prop_assert_eq!(queue.len(), want.len());
@@ -262,13 +213,14 @@ struct Spawner {
 
 impl Model for Spawner {
     type Event = (u8, u64);
+    type Error = KernelError;
 
     fn handle(
         &mut self,
         now: SimTime,
         (depth, delay): (u8, u64),
         queue: &mut EventQueue<(u8, u64)>,
-    ) -> Result<(), SimError> {
+    ) -> Result<(), KernelError> {
         self.log.push((now.ticks(), depth, delay));
         if depth > 0 {
             queue.schedule_in(delay, depth % 2, (depth - 1, delay));
@@ -316,7 +268,7 @@ proptest! {
             if until > 0 {
                 prop_assert_eq!(
                     sim.run_until(SimTime(until - 1)),
-                    Err(SimError::UntilInPast { now: SimTime(until), until: SimTime(until - 1) })
+                    Err(KernelError::UntilInPast { now: SimTime(until), until: SimTime(until - 1) })
                 );
             }
         }

@@ -12,11 +12,12 @@
 //!   pasting, for scenario discovery.
 //! - [`precision`]: the 95 % half-width of a mean and the rule that stops replications when
 //!   every named KPI is precise enough.
-//! - [`functions`]: analytic test functions with known indices (Ishigami, Sobol's G).
+//! - `functions` (tests only): analytic test functions with known indices (Ishigami, Sobol's G).
 //!
 //! The user's guide is `docs/analysis.md`.
 
-pub mod functions;
+#[cfg(test)]
+pub(crate) mod functions;
 pub mod morris;
 pub mod precision;
 pub mod prim;

@@ -148,19 +148,9 @@ impl Calendar {
         self.date_of(tick).quarter()
     }
 
-    /// Years elapsed since the start at `tick`.
-    pub fn years_at(&self, tick: SimTime) -> f64 {
-        tick.0 as f64 / TICKS_PER_YEAR
-    }
-
     /// Years from the start to `date` (negative before the start).
     pub fn years_to(&self, date: Date) -> f64 {
         (date.0 - self.start).num_days() as f64 / DAYS_PER_YEAR
-    }
-
-    /// The tick `years` after the start, rounded to whole days.
-    pub fn tick_after_years(&self, years: f64) -> SimTime {
-        SimTime((years * DAYS_PER_YEAR).round().max(0.0) as u64 * TICKS_PER_DAY)
     }
 }
 

@@ -48,21 +48,51 @@ pub mod calendar;
 pub mod calibration;
 pub mod error;
 pub mod fit;
-pub mod market;
+pub(crate) mod market;
 pub mod observe;
-pub mod policy;
+pub(crate) mod policy;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
-pub mod supply;
+pub(crate) mod supply;
 pub mod sweep;
 
 pub use error::RunError;
 pub use observe::{RunOptions, RunReport, Sink};
 pub use scenario::{Scenario, ScenarioError};
 
+use calendar::{Calendar, Date};
 use market::Market;
+use policy::PolicyBook;
 use sim::{EventQueue, Simulation};
+use supply::SupplyNetwork;
+
+/// The last day of a scenario's horizon: the date of its end tick (a ten-year horizon from
+/// 2022-01-01 ends on 2032-01-01, at midnight).
+pub fn horizon_end(scenario: &Scenario) -> Date {
+    let cal = Calendar::new(scenario.scenario.start);
+    cal.date_of(market::end_tick(scenario, &cal))
+}
+
+/// The supply network of a scenario on `at`, with the links the regime scheduled then cuts
+/// drawn as cut.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupplyDot {
+    /// The regime in force on `at` by the schedule.
+    pub regime: String,
+    /// The graph in Graphviz DOT.
+    pub dot: String,
+}
+
+/// [`SupplyDot`] of `scenario` on `at` (`chipmarket graph`).
+pub fn dot_at(scenario: &Scenario, at: Date) -> SupplyDot {
+    let cal = Calendar::new(scenario.scenario.start);
+    let policy = PolicyBook::new(scenario, &cal);
+    let regime = policy.scheduled_at(cal.tick_of(at));
+    let mut net = SupplyNetwork::new(scenario, &cal);
+    net.set_regime(&policy.regimes[regime].cut_links);
+    SupplyDot { regime: policy.names[regime].clone(), dot: net.to_dot(scenario) }
+}
 
 /// Run replication `replication` of a validated scenario to its horizon and keep every row.
 ///

@@ -46,8 +46,6 @@ use roster::Roster;
 use setup::World;
 use tenders::Tenders;
 
-pub use demand::DemandCurve;
-pub use roster::{UNKNOWN_BANDWIDTH_TBPS, UNKNOWN_MEMORY_GB, UNKNOWN_TDP_W};
 pub use setup::end_tick;
 
 /// Everything that can happen in the market. One variant per kind of work.

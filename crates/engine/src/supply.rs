@@ -390,11 +390,6 @@ impl SupplyNetwork {
         }
     }
 
-    /// What is left of each supplier's finite stock (`None` for flows), by supplier index.
-    pub fn stocks_left(&self) -> Vec<Option<f64>> {
-        self.curves.iter().map(|c| c.stock_left).collect()
-    }
-
     /// Units per quarter the firm could make from its weight share, with a chip needing
     /// `dies_per_wafer` and `hbm_stacks`: the minimum over the input kinds it is linked to.
     pub fn potential_units(&self, firm: usize, dies_per_wafer: f64, hbm_stacks: f64) -> f64 {

@@ -16,7 +16,6 @@
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
-use chipmarket_engine::analysis::functions::g_function;
 use chipmarket_engine::rng::stream;
 use chipmarket_engine::sweep::{unit_design, Sweep, SweepSpec};
 use rand::Rng;
@@ -33,6 +32,11 @@ const PATHS: [&str; 8] = [
     "market.win_rate_smoothing",
 ];
 const KPIS: usize = 50;
+
+/// Sobol's G function `prod (|4 u_i - 2| + a_i) / (1 + a_i)`: factor i matters less as a_i grows.
+fn g_function(u: &[f64], a: &[f64]) -> f64 {
+    u.iter().zip(a).map(|(u, a)| ((4.0 * u - 2.0).abs() + a) / (1.0 + a)).product()
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();

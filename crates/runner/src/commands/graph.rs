@@ -2,9 +2,8 @@
 
 use anyhow::Result;
 
-use chipmarket_engine::calendar::{Calendar, Date};
-use chipmarket_engine::policy::PolicyBook;
-use chipmarket_engine::supply::SupplyNetwork;
+use chipmarket_engine::calendar::Date;
+use chipmarket_engine::dot_at;
 
 use crate::cli::GraphArgs;
 use crate::console::out;
@@ -14,7 +13,6 @@ use crate::load;
 /// Print the graph, with links cut by the regime scheduled at `--at` drawn as cut.
 pub fn graph(args: &GraphArgs) -> Result<()> {
     let (scenario, _) = load::scenario(args.scenario.as_deref(), &[])?;
-    let cal = Calendar::new(scenario.scenario.start);
     let at = match &args.at {
         None => scenario.scenario.start,
         Some(text) => Date::parse(text).ok_or_else(|| {
@@ -22,10 +20,7 @@ pub fn graph(args: &GraphArgs) -> Result<()> {
                 .with_hint("for example --at 2026-01-15")
         })?,
     };
-    let policy = PolicyBook::new(&scenario, &cal);
-    let regime = policy.scheduled_at(cal.tick_of(at));
-    let mut net = SupplyNetwork::new(&scenario, &cal);
-    net.set_regime(&policy.regimes[regime].cut_links);
-    out!("// regime in force on {at} by the schedule: {}\n{}", policy.names[regime], net.to_dot(&scenario))?;
+    let graph = dot_at(&scenario, at);
+    out!("// regime in force on {at} by the schedule: {}\n{}", graph.regime, graph.dot)?;
     Ok(())
 }

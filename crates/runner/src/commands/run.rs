@@ -18,8 +18,7 @@ use anyhow::{anyhow, Context, Result};
 use tempfile::SpooledTempFile;
 
 use chipmarket_engine::analysis::precision::KpiPrecision;
-use chipmarket_engine::calendar::Calendar;
-use chipmarket_engine::market::end_tick;
+use chipmarket_engine::horizon_end;
 use chipmarket_engine::{run_with_sink, RunOptions, Scenario};
 
 use crate::batch::pool::run_ordered_within;
@@ -58,8 +57,7 @@ const AHEAD_PER_JOB: u64 = 2;
 
 /// Quarters a replication closes: from the start's quarter to the one the horizon ends in.
 fn quarters_per_replication(scenario: &Scenario) -> u64 {
-    let cal = Calendar::new(scenario.scenario.start);
-    let end = cal.date_of(end_tick(scenario, &cal));
+    let end = horizon_end(scenario);
     let mut q = scenario.scenario.start.quarter();
     let mut n = 0;
     while q.first_day() < end {

@@ -9,7 +9,7 @@
 use std::sync::OnceLock;
 
 use chipmarket_engine::calendar::Quarter;
-use chipmarket_engine::fit::{self, Catalogue, Flow, Period, RepFlows, Scope, Target, REQUIRED_COLUMNS};
+use chipmarket_engine::fit::{self, ScenarioIds, Flow, Period, RepFlows, Scope, Target, REQUIRED_COLUMNS};
 use chipmarket_engine::Scenario;
 use libfuzzer_sys::fuzz_target;
 
@@ -17,9 +17,9 @@ use libfuzzer_sys::fuzz_target;
 const TINY: &str = include_str!("../../crates/runner/tests/data/tiny.toml");
 
 /// The tiny scenario's catalogue (firms `dom`, `usa`; chips `dom_1`, `usa_1`; 2024 and 2025).
-fn catalogue() -> &'static Catalogue {
-    static CAT: OnceLock<Catalogue> = OnceLock::new();
-    CAT.get_or_init(|| Catalogue::of_scenario(&Scenario::from_toml_str(TINY).expect("the tiny scenario is valid")))
+fn catalogue() -> &'static ScenarioIds {
+    static CAT: OnceLock<ScenarioIds> = OnceLock::new();
+    CAT.get_or_init(|| ScenarioIds::of_scenario(&Scenario::from_toml_str(TINY).expect("the tiny scenario is valid")))
 }
 
 /// Three replications of quarterly flows from 2021 to 2026, every firm and chip.
@@ -96,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(content(a), content(t), "{written}");
     }
 
-    let undated = Catalogue { start: None, end: None, ..catalogue().clone() };
+    let undated = ScenarioIds { start: None, end: None, ..catalogue().clone() };
     for cat in [catalogue(), &undated] {
         let Ok(scopes) = fit::bind(&targets, cat) else { continue };
         assert_eq!(scopes.len(), targets.len());

@@ -3,7 +3,7 @@
 //!
 //! API Boundary: [`parse_targets`] reads a targets file (the format of
 //! `data/observed_2022_2024.csv`, described in `data/README.md`), [`bind`] checks its scopes
-//! against a run's [`Catalogue`] (firm and chip ids), [`RepFlows`] holds one replication's
+//! against a scenario's [`ScenarioIds`] (firm and chip ids), [`RepFlows`] holds one replication's
 //! quarterly deliveries and revenue (built from a [`RunReport`] or from CSV rows), and
 //! [`evaluate`] turns replications into one [`TargetFit`] per target. Reference for users:
 //! `docs/calibration.md`.
@@ -498,7 +498,7 @@ fn nearest_hint<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> St
 
 /// What a scenario's outputs can be scoped by: its firms (with their origin) and chips.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Catalogue {
+pub struct ScenarioIds {
     /// Firm ids, in scenario order.
     pub firms: Vec<String>,
     /// Whether each firm is domestic.
@@ -511,12 +511,12 @@ pub struct Catalogue {
     pub end: Option<Date>,
 }
 
-impl Catalogue {
-    /// The catalogue of a scenario: its firms, their roadmap chips, and the span it simulates.
-    pub fn of_scenario(s: &Scenario) -> Catalogue {
+impl ScenarioIds {
+    /// The ids of a scenario: its firms, their roadmap chips, and the span it simulates.
+    pub fn of_scenario(s: &Scenario) -> ScenarioIds {
         let cal = Calendar::new(s.scenario.start);
         let end = cal.date_of(crate::market::end_tick(s, &cal));
-        Catalogue {
+        ScenarioIds {
             firms: s.firms.iter().map(|f| f.id.clone()).collect(),
             domestic: s.firms.iter().map(|f| f.origin == Origin::Domestic).collect(),
             chips: s.firms.iter().flat_map(|f| f.chips.iter().map(|c| c.id.clone())).collect(),
@@ -535,14 +535,14 @@ pub enum Scope {
     Domestic,
     /// Foreign firms.
     Foreign,
-    /// One firm, by position in [`Catalogue::firms`].
+    /// One firm, by position in [`ScenarioIds::firms`].
     Firm(usize),
-    /// One chip, by position in [`Catalogue::chips`].
+    /// One chip, by position in [`ScenarioIds::chips`].
     Chip(usize),
 }
 
 /// Check every target's scope against a catalogue (and that the run covers its period).
-pub fn bind(targets: &[Target], cat: &Catalogue) -> Result<Vec<Scope>, FitError> {
+pub fn bind(targets: &[Target], cat: &ScenarioIds) -> Result<Vec<Scope>, FitError> {
     targets
         .iter()
         .map(|t| {
@@ -593,7 +593,7 @@ pub fn bind(targets: &[Target], cat: &Catalogue) -> Result<Vec<Scope>, FitError>
 pub struct Flow {
     /// Calendar quarter.
     pub quarter: Quarter,
-    /// Firm or chip position in the [`Catalogue`].
+    /// Firm or chip position in the [`ScenarioIds`].
     pub index: usize,
     /// Units delivered.
     pub units: f64,
@@ -613,7 +613,7 @@ pub struct Observer {
     /// Share of a quarter's deliveries counted `k` quarters later by `server_shipments` rows.
     pub lag_weights: Vec<f64>,
     /// Chips `server_shipments` rows leave out: (chip position, its firm's position) in the
-    /// [`Catalogue`].
+    /// [`ScenarioIds`].
     pub excluded: Vec<(usize, usize)>,
 }
 
@@ -650,7 +650,7 @@ pub fn lag_weights(mean: f64, spread: f64) -> Vec<f64> {
 
 impl Observer {
     /// The observation models of a (validated) scenario, positions taken from `cat`.
-    pub fn of_scenario(s: &Scenario, cat: &Catalogue) -> Observer {
+    pub fn of_scenario(s: &Scenario, cat: &ScenarioIds) -> Observer {
         let ss = &s.observation.server_shipments;
         let mut excluded = Vec::new();
         for id in &ss.excluded_chips {
@@ -681,7 +681,7 @@ pub struct RepFlows {
 impl RepFlows {
     /// The flows of one replication's report, with firms and chips renumbered into `cat`
     /// (chips not in the catalogue, such as generated generations, are left out of the chip rows).
-    pub fn from_report(report: &RunReport, cat: &Catalogue) -> RepFlows {
+    pub fn from_report(report: &RunReport, cat: &ScenarioIds) -> RepFlows {
         let firm_map: Vec<Option<usize>> =
             report.firm_ids.iter().map(|id| cat.firms.iter().position(|f| f == id)).collect();
         let chip_map: Vec<Option<usize>> =
@@ -718,7 +718,7 @@ impl RepFlows {
 
     /// Units, revenue and write-offs of `scope` over `period` (pro rata by months), and units
     /// of all firms, as the target's observation kind counts them.
-    fn sums(&self, target: &Target, scope: Scope, cat: &Catalogue, obs: &Observer) -> [f64; 4] {
+    fn sums(&self, target: &Target, scope: Scope, cat: &ScenarioIds, obs: &Observer) -> [f64; 4] {
         let period = &target.period;
         let server = target.kind == Some(Kind::ServerShipments);
         let lags: &[f64] = if server { &obs.lag_weights } else { &[1.0] };
@@ -770,7 +770,7 @@ impl RepFlows {
     }
 
     /// The simulated value of a target in this replication (a share is 0 when nothing was delivered).
-    pub fn value(&self, target: &Target, scope: Scope, cat: &Catalogue, obs: &Observer) -> f64 {
+    pub fn value(&self, target: &Target, scope: Scope, cat: &ScenarioIds, obs: &Observer) -> f64 {
         let [units, revenue, writeoff, all_units] = self.sums(target, scope, cat, obs);
         match target.metric {
             Metric::UnitShare => {
@@ -857,7 +857,7 @@ pub fn loss_term(target: &Target, mean: f64) -> f64 {
 pub fn evaluate(
     targets: &[Target],
     scopes: &[Scope],
-    cat: &Catalogue,
+    cat: &ScenarioIds,
     obs: &Observer,
     reps: &[RepFlows],
 ) -> Vec<TargetFit> {
@@ -895,8 +895,8 @@ mod tests {
 
     const HEADER: &str = "id,period,metric,firm,value,low,high,unit,notes\n";
 
-    fn cat() -> Catalogue {
-        Catalogue {
+    fn cat() -> ScenarioIds {
+        ScenarioIds {
             firms: vec!["dom".into(), "usa".into()],
             domestic: vec![true, false],
             chips: vec!["dom_1".into(), "usa_1".into()],

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
-use chipmarket_engine::fit::{self, Catalogue, Flow, Observer, RepFlows};
+use chipmarket_engine::fit::{self, Flow, Observer, RepFlows, ScenarioIds};
 use chipmarket_engine::Scenario;
 
 use crate::cli::CompareArgs;
@@ -87,7 +87,7 @@ pub fn compare(args: &CompareArgs) -> Result<()> {
     }
     let text = load::read_text(&resolved, "scenario")?;
     let scenario = Scenario::from_toml_str(&text).map_err(|e| load::describe(&resolved.display().to_string(), &e))?;
-    let cat = Catalogue::of_scenario(&scenario);
+    let cat = ScenarioIds::of_scenario(&scenario);
     let (targets, name) = targets(args.targets.as_deref())?;
     let scopes = fit::bind(&targets, &cat).map_err(|e| describe(&name, &e))?;
     let mut reps = BTreeMap::new();

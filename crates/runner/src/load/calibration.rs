@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use chipmarket_engine::calibration::{Calibration, CalibrationSpec};
-use chipmarket_engine::fit::{self, Catalogue, Scope, Target};
+use chipmarket_engine::fit::{self, ScenarioIds, Scope, Target};
 use chipmarket_engine::scenario::{KeyPath, Scenario, ScenarioError};
 use chipmarket_engine::sweep::SweepSpec;
 
@@ -21,7 +21,7 @@ pub struct Loaded {
     pub cal: Calibration,
     pub targets: Vec<Target>,
     pub scopes: Vec<Scope>,
-    pub cat: Catalogue,
+    pub cat: ScenarioIds,
     /// Text that identifies the calibration (for `--resume`).
     pub identity: String,
     /// The base scenario's path.
@@ -75,7 +75,7 @@ pub fn load(path: &Path) -> Result<Loaded, InputError> {
     targets.retain(|t| !cal.spec.exclude.contains(&t.id));
     cal.check_until(&targets, &text).map_err(|e| describe(&shown, &e))?;
     let probe = cal.scenario_at(&cal.values_at(&vec![0.5; cal.spec.free.len()])).map_err(|e| describe(&shown, &e))?;
-    let cat = Catalogue::of_scenario(&probe);
+    let cat = ScenarioIds::of_scenario(&probe);
     let scopes = fit::bind(&targets, &cat).map_err(|e| targets::describe(&targets_name, &e))?;
     let identity = format!(
         "{}\n{}\n{}",

@@ -62,7 +62,7 @@ pub use observe::{RunOptions, RunReport, Sink};
 pub use scenario::{Scenario, ScenarioError};
 
 use calendar::{Calendar, Date};
-use market::Market;
+use market::MarketModel;
 use policy::PolicyBook;
 use sim::{EventQueue, Simulation};
 use supply::SupplyNetwork;
@@ -114,7 +114,7 @@ pub fn run_with_sink(
     sink: &mut dyn Sink,
 ) -> Result<(), RunError> {
     let mut queue = EventQueue::with_capacity(1024);
-    let market = Market::new(scenario, replication, options, sink, &mut queue);
+    let market = MarketModel::new(scenario, replication, options, sink, &mut queue);
     let mut sim = Simulation::with_queue(market, queue);
     while sim.step()?.is_some() {}
     let events = sim.events_processed();

@@ -1,8 +1,8 @@
 //! The market model: firms bid their chips into customers' tenders, win contracts, produce
 //! and deliver them, develop new chips and keep accounts, under the regime in force.
 //!
-//! [`Market`] implements the kernel's [`Model`]: every state change happens in
-//! [`Market::handle`], one `match` over the closed [`Event`] enum. This file holds the
+//! [`MarketModel`] implements the kernel's [`Model`]: every state change happens in
+//! [`MarketModel::handle`], one `match` over the closed [`Event`] enum. This file holds the
 //! parts and the dispatch. Each part has one owner module that alone changes it:
 //!
 //! - `roster`: chips, firms and customers; launch, retire, revive, the offer memos;
@@ -108,7 +108,7 @@ impl Event {
 }
 
 /// The whole state of one replication, by owner (see the [module docs](self)).
-pub struct Market<'s> {
+pub struct MarketModel<'s> {
     /// What the run reads and never changes.
     world: World<'s>,
     /// The regime in force (an index into the policy book), and the switching model's
@@ -133,7 +133,7 @@ pub struct Market<'s> {
     peak_kept: usize,
 }
 
-impl Market<'_> {
+impl MarketModel<'_> {
     /// End of the run: the contracts still kept go to the sink (in contract order), then
     /// the KPIs.
     pub fn finish(mut self, events_processed: u64) {
@@ -166,7 +166,7 @@ impl Market<'_> {
     }
 }
 
-impl Model for Market<'_> {
+impl Model for MarketModel<'_> {
     type Event = Event;
     type Error = RunError;
 
@@ -198,7 +198,7 @@ impl Model for Market<'_> {
                 self.tenders.retire(t as usize);
             }
             Event::End => {
-                let Market { world, roster, backlog, ledger, regime, out, .. } = self;
+                let MarketModel { world, roster, backlog, ledger, regime, out, .. } = self;
                 ledger.close_quarter(now, world, roster, backlog, *regime, out);
                 queue.clear();
             }

@@ -9,7 +9,7 @@ use super::production::chip_capacity_per_quarter;
 use super::roster::Roster;
 use super::setup::{whole, years, World};
 use super::tenders::{usd_per_pflops, Bid, Tender};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::allocation::{split_budget, Budget};
 use crate::calendar::{TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::observe::ContractStatus;
@@ -122,8 +122,8 @@ impl Bidder<'_> {
 }
 
 /// The bids of every firm, in scenario order, into tender `ti` (its bid window closes).
-pub(super) fn on_bids(m: &mut Market, ti: usize, now: SimTime) {
-    let Market { world, roster, supply, backlog, tenders, ledger, regime, .. } = m;
+pub(super) fn on_bids(m: &mut MarketModel, ti: usize, now: SimTime) {
+    let MarketModel { world, roster, supply, backlog, tenders, ledger, regime, .. } = m;
     let mut bids = tenders.bid_list(roster.firms.len());
     roster.refresh_selling(*regime);
     let bidder = Bidder { world, roster, supply, backlog, regime: *regime };
@@ -149,8 +149,8 @@ pub(super) fn on_bids(m: &mut Market, ti: usize, now: SimTime) {
 /// tender has the same deadline and nothing else is scheduled between two signings, so the
 /// queue fires them exactly as one event per contract would, with half the entries (the
 /// queue holds a deadline for every contract in its delivery window).
-pub(super) fn on_award(m: &mut Market, ti: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, backlog, tenders, ledger, out, regime, award, .. } = m;
+pub(super) fn on_award(m: &mut MarketModel, ti: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, backlog, tenders, ledger, out, regime, award, .. } = m;
     let s = world.s;
     let tender = tenders.get_mut(ti);
     let (customer, budget, ahead) = (tender.customer, tender.budget, tender.ahead_of.is_some());
@@ -223,8 +223,8 @@ pub(super) fn on_award(m: &mut Market, ti: usize, now: SimTime, queue: &mut Even
 
 /// The licence of contract `contract` is decided, under the rules in force now (not those
 /// at award): granted, it joins its firm's backlog; denied, it closes and is re-tendered.
-pub(super) fn on_licence(m: &mut Market, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, backlog, tenders, ledger, out, regime, .. } = m;
+pub(super) fn on_licence(m: &mut MarketModel, contract: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, backlog, tenders, ledger, out, regime, .. } = m;
     // A contract no longer kept was closed (a deadline came first): nothing to decide.
     let Some(c) = backlog.get(contract).filter(|c| c.status() == ContractStatus::PendingLicence) else { return };
     let (fi, ci) = (c.firm(), c.chip());
@@ -244,8 +244,8 @@ pub(super) fn on_licence(m: &mut Market, contract: usize, now: SimTime, queue: &
 
 /// The deadlines of contracts `first .. first + count`, in order: a contract still owing
 /// units is cut and what it owes is re-tendered.
-pub(super) fn on_deadlines(m: &mut Market, first: u32, count: u32, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, backlog, tenders, ledger, out, .. } = m;
+pub(super) fn on_deadlines(m: &mut MarketModel, first: u32, count: u32, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, backlog, tenders, ledger, out, .. } = m;
     for id in first..first.saturating_add(count) {
         let id = id as usize;
         // Deadline events are never cancelled: most find their contract delivered, and

@@ -15,7 +15,7 @@ use super::kpi;
 use super::output::Out;
 use super::roster::{ChipState, Roster};
 use super::setup::{years, World};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::calendar::Quarter;
 use crate::observe::{ChipQuarter, FirmQuarter, Summary};
 use crate::scenario::Scenario;
@@ -378,8 +378,8 @@ impl Ledger {
 }
 
 /// A quarter ends: its books close and the next quarter's end is scheduled.
-pub(super) fn on_quarter_end(m: &mut Market, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, backlog, ledger, regime, out, .. } = m;
+pub(super) fn on_quarter_end(m: &mut MarketModel, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, backlog, ledger, regime, out, .. } = m;
     ledger.close_quarter(now, world, roster, backlog, *regime, out);
     let next = world.cal.tick_of(ledger.quarter.next().first_day()).min(world.end);
     if next > now && next < world.end {

@@ -9,7 +9,7 @@ use super::ledger::Ledger;
 use super::output::Out;
 use super::roster::Roster;
 use super::setup::{whole, years, World};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::calendar::{TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::sim::{EventQueue, SimTime};
 use crate::supply::{Need, SupplyNetwork};
@@ -248,8 +248,8 @@ impl Plant<'_> {
 /// A production tick: finished units leave the pipeline, the supply network allocates
 /// what each firm's orders and inventory targets can use, then firm by firm production
 /// starts, deliveries go out and idle chips retire.
-pub(super) fn on_production(m: &mut Market, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, supply, backlog, ledger, regime, production: lists, .. } = m;
+pub(super) fn on_production(m: &mut MarketModel, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, supply, backlog, ledger, regime, production: lists, .. } = m;
     let tick_len = world.tick_len;
     let plant = Plant {
         world,

@@ -3,7 +3,7 @@
 
 use super::production::write_off_stranded;
 use super::setup::World;
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::calendar::TICKS_PER_DAY;
 use crate::observe::ContractStatus;
 use crate::rng::Stream;
@@ -12,7 +12,7 @@ use crate::sim::{EventQueue, SimTime};
 /// Regime `r` takes force (`markov`: drawn by the switching model, which then draws the
 /// next switch): links are cut, and its restrictions are enforced at once or after its
 /// backlog grace period.
-pub(super) fn on_regime(m: &mut Market, r: usize, markov: bool, now: SimTime, queue: &mut EventQueue<Event>) {
+pub(super) fn on_regime(m: &mut MarketModel, r: usize, markov: bool, now: SimTime, queue: &mut EventQueue<Event>) {
     m.regime = r;
     m.roster.regime_changed();
     let rules = &m.world.policy.regimes[r];
@@ -30,7 +30,7 @@ pub(super) fn on_regime(m: &mut Market, r: usize, markov: bool, now: SimTime, qu
 }
 
 /// The grace period of regime `r` ends: enforce it if it is still in force.
-pub(super) fn on_grace_end(m: &mut Market, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+pub(super) fn on_grace_end(m: &mut MarketModel, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
     if m.regime == r {
         enforce(m, r, now, queue);
     }
@@ -38,8 +38,8 @@ pub(super) fn on_grace_end(m: &mut Market, r: usize, now: SimTime, queue: &mut E
 
 /// Foreign backlog regime `r` forbids is cancelled and re-tendered; finished and started
 /// units of forbidden chips are written off.
-fn enforce(m: &mut Market, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, backlog, tenders, ledger, out, regime, .. } = m;
+fn enforce(m: &mut MarketModel, r: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, backlog, tenders, ledger, out, regime, .. } = m;
     for id in backlog.live_ids() {
         let c = backlog.contract(id);
         if c.status() != ContractStatus::Active || roster.firms[c.firm()].domestic || roster.chips[c.chip()].allowed[r]

@@ -1,6 +1,6 @@
 //! Set-up of one replication: the run's fixed frame ([`World`]: scenario, calendar,
 //! horizon, demand curves, policy book), the initial state of every part of the
-//! [`Market`] and its first events; and the conversions between ticks, years and whole
+//! [`MarketModel`] and its first events; and the conversions between ticks, years and whole
 //! units the model uses everywhere.
 
 use rand_distr::{Distribution, Normal};
@@ -13,7 +13,7 @@ use super::roster::{known_or, ChipState, CustomerState, FirmState, Roster};
 use super::roster::{UNKNOWN_BANDWIDTH_TBPS, UNKNOWN_MEMORY_GB, UNKNOWN_TDP_W};
 use super::technology::schedule_next_gen;
 use super::tenders::{draw_interarrival, Tenders};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::calendar::{Calendar, Date, DayTable, TICKS_PER_DAY, TICKS_PER_YEAR};
 use crate::observe::{Catalog, RunOptions, Sink};
 use crate::policy::PolicyBook;
@@ -130,7 +130,7 @@ fn roster(s: &Scenario, replication: u32, cal: &Calendar, policy: &PolicyBook) -
     Roster { chips, firms, customers }
 }
 
-impl<'s> Market<'s> {
+impl<'s> MarketModel<'s> {
     /// Build the initial state of replication `replication`, whose rows go to `sink`, and
     /// schedule its first events.
     pub fn new(
@@ -139,7 +139,7 @@ impl<'s> Market<'s> {
         options: RunOptions,
         sink: &'s mut dyn Sink,
         queue: &mut EventQueue<Event>,
-    ) -> Market<'s> {
+    ) -> MarketModel<'s> {
         let seed = s.scenario.seed;
         let cal = Calendar::new(s.scenario.start);
         let end = end_tick(s, &cal);
@@ -155,7 +155,7 @@ impl<'s> Market<'s> {
             chip_ids: Vec::new(),
             regime_names: policy.names.clone(),
         };
-        let mut market = Market {
+        let mut market = MarketModel {
             regime: policy.initial,
             policy_stream: stream(seed, replication, "policy"),
             out: Out::new(sink, catalog, options, DayTable::new(cal, end)),
@@ -187,7 +187,7 @@ impl<'s> Market<'s> {
     /// first production tick, each customer's first tender, the first quarter's end and
     /// the end of the horizon.
     fn schedule_start(&mut self, queue: &mut EventQueue<Event>) {
-        let Market { world, roster, ledger, supply, regime, .. } = self;
+        let MarketModel { world, roster, ledger, supply, regime, .. } = self;
         let s = world.s;
         let end = world.end;
         let push = |queue: &mut EventQueue<Event>, at: SimTime, ev: Event| {

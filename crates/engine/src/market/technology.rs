@@ -9,7 +9,7 @@ use rand_distr::{Distribution, Gamma, LogNormal};
 use super::ledger::Ledger;
 use super::roster::{ChipState, Roster};
 use super::setup::{ticks_of_years, World};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::calendar::TICKS_PER_YEAR;
 use crate::scenario::FundingKind;
 use crate::sim::{EventQueue, SimTime};
@@ -20,8 +20,8 @@ pub(crate) const MIN_GENERATION_GAP_YEARS: f64 = 1.0 / 12.0;
 
 /// A roadmap chip goes on sale; a firm's last roadmap chip starts its R&D toward the next
 /// generation.
-pub(super) fn on_launch(m: &mut Market, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, ledger, out, .. } = m;
+pub(super) fn on_launch(m: &mut MarketModel, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, ledger, out, .. } = m;
     roster.launch(ci);
     let fi = roster.chips[ci].firm;
     out.trace(now, "chip_launch", || roster.chips[ci].id.clone());
@@ -55,8 +55,8 @@ pub(super) fn schedule_next_gen(
 /// Firm `fi`'s R&D produces its next generation: faster than its best chip by a lognormal
 /// gain (capped by its foundry node), on sale at once; the chip it supersedes leaves sale
 /// after `supersede_quarters`.
-pub(super) fn on_next_gen(m: &mut Market, fi: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, supply, backlog, ledger, out, .. } = m;
+pub(super) fn on_next_gen(m: &mut MarketModel, fi: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, supply, backlog, ledger, out, .. } = m;
     let s = world.s;
     let Some(ng) = &s.firms[fi].next_gen else { return };
     let Some(&prev) =
@@ -105,8 +105,8 @@ pub(super) fn on_next_gen(m: &mut Market, fi: usize, now: SimTime, queue: &mut E
 
 /// A funding event of firm `fi`: cash raised (an IPO at a multiple of trailing revenue,
 /// with a premium for growth), and perhaps a higher R&D floor or more capacity.
-pub(super) fn on_funding(m: &mut Market, fi: usize, ei: usize, now: SimTime) {
-    let Market { world, roster, supply, ledger, out, .. } = m;
+pub(super) fn on_funding(m: &mut MarketModel, fi: usize, ei: usize, now: SimTime) {
+    let MarketModel { world, roster, supply, ledger, out, .. } = m;
     let ev = &world.s.firms[fi].funding[ei];
     let (raised, valuation) = match ev.kind {
         FundingKind::Ipo => {

@@ -12,7 +12,7 @@ use super::ledger::Ledger;
 use super::output::Out;
 use super::roster::CustomerState;
 use super::setup::{ticks_of_years, years, World};
-use super::{Event, Market};
+use super::{Event, MarketModel};
 use crate::allocation::HasUtility;
 use crate::calendar::TICKS_PER_DAY;
 use crate::sim::{EventQueue, SimTime};
@@ -205,8 +205,8 @@ fn budget_rate(world: &World, t: f64) -> f64 {
 }
 
 /// Customer `ci` opens a tender, then schedules its next one.
-pub(super) fn on_tender_arrival(m: &mut Market, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, tenders, ledger, out, .. } = m;
+pub(super) fn on_tender_arrival(m: &mut MarketModel, ci: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, tenders, ledger, out, .. } = m;
     let t = years(now.ticks());
     let budget_rate = budget_rate(world, t);
     let inference = world.demand.inference_share(t);
@@ -233,8 +233,8 @@ pub(super) fn on_tender_arrival(m: &mut Market, ci: usize, now: SimTime, queue: 
 /// A restriction is announced: every customer brings forward `pull_forward_quarters` of
 /// its demand (its next tenders shrink by as much), open only to foreign chips allowed now
 /// that the coming regime forbids, for delivery before it takes force.
-pub(super) fn on_announce(m: &mut Market, entry: usize, now: SimTime, queue: &mut EventQueue<Event>) {
-    let Market { world, roster, tenders, ledger, out, regime, .. } = m;
+pub(super) fn on_announce(m: &mut MarketModel, entry: usize, now: SimTime, queue: &mut EventQueue<Event>) {
+    let MarketModel { world, roster, tenders, ledger, out, regime, .. } = m;
     let e = &world.s.policy.schedule[entry];
     let Some(coming) = world.policy.names.iter().position(|n| *n == e.regime) else { return };
     let effective = world.cal.tick_of(e.date);

@@ -392,7 +392,7 @@ fn run_kept(s: &Scenario, rep: u32, keep: bool) -> (RunReport, usize) {
     let mut report = RunReport::default();
     let mut queue = crate::sim::EventQueue::with_capacity(1024);
     let options = RunOptions { record_rows: true, trace: true };
-    let mut market = super::Market::new(s, rep, options, &mut report, &mut queue);
+    let mut market = super::MarketModel::new(s, rep, options, &mut report, &mut queue);
     market.keep_records = keep;
     let mut sim = crate::sim::Simulation::with_queue(market, queue);
     while sim.step().expect("runs").is_some() {}

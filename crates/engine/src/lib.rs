@@ -46,7 +46,7 @@ pub(crate) mod allocation;
 pub mod analysis;
 pub mod calendar;
 pub mod calibration;
-pub mod error;
+mod error;
 pub mod fit;
 pub(crate) mod market;
 pub mod observe;
@@ -57,7 +57,7 @@ pub mod sim;
 pub(crate) mod supply;
 pub mod sweep;
 
-pub use error::RunError;
+pub use error::{InvariantError, RunError};
 pub use observe::{RunOptions, RunReport, Sink};
 pub use scenario::{Scenario, ScenarioError};
 

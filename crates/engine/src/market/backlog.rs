@@ -331,3 +331,62 @@ impl Backlog {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The lines of the `struct NAME {` … `}` block of `src`.
+    fn struct_body<'a>(src: &'a str, name: &str) -> Vec<&'a str> {
+        let open = format!(" struct {name} {{");
+        let start = src.find(&open).unwrap_or_else(|| panic!("struct {name} not found"));
+        src[start..].lines().skip(1).take_while(|line| !line.starts_with('}')).collect()
+    }
+
+    /// The signatures (`fn` line and up to the opening brace) of the methods in `src`.
+    fn signatures(src: &str) -> Vec<String> {
+        let lines: Vec<&str> = src.lines().collect();
+        let mut out = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if line
+                .trim_start()
+                .split("fn ")
+                .next()
+                .is_some_and(|before| before.trim().starts_with("pub") || before.trim().is_empty())
+                && line.contains("fn ")
+                && !line.trim_start().starts_with("//")
+            {
+                let sig: Vec<&str> = lines[i..].iter().copied().take_while(|l| !l.ends_with('{')).collect();
+                out.push(format!("{} {}", sig.join(" "), lines[i + sig.len()]));
+            }
+        }
+        out
+    }
+
+    /// The owner fence the module docs promise, checked on the source so that a widened
+    /// visibility fails here: the counters and the contracts' fields are private, no method
+    /// of the backlog hands out a `&mut` to its state, and a contract's mutators are visible
+    /// to the backlog alone (`pub(super)` from `contract.rs`, or private).
+    #[test]
+    fn only_the_backlog_writes_its_counters_and_contracts() {
+        let backlog = include_str!("backlog.rs");
+        let contract = include_str!("backlog/contract.rs");
+        let fields = struct_body(backlog, "Backlog");
+        assert!(fields.iter().any(|l| l.contains("chip_owed:")), "the counters were not found");
+        for line in fields.iter().chain(&struct_body(contract, "Contract")) {
+            assert!(!line.trim_start().starts_with("pub"), "a backlog field is visible outside it: {line}");
+        }
+        let backlog_code = backlog.split("#[cfg(test)]\nmod tests").next().unwrap_or(backlog);
+        for sig in signatures(backlog_code) {
+            let returns = sig.split("->").nth(1).unwrap_or("");
+            assert!(!returns.contains("&mut"), "a backlog method hands out its state: {sig}");
+        }
+        let mutators: Vec<String> = signatures(contract).into_iter().filter(|s| s.contains("&mut self")).collect();
+        assert!(mutators.iter().any(|s| s.contains("fn deliver(")), "the contract's mutators were not found");
+        for sig in mutators {
+            let vis = sig.trim_start();
+            assert!(
+                vis.starts_with("pub(super) fn") || vis.starts_with("fn"),
+                "a contract mutator is visible outside the backlog: {sig}"
+            );
+        }
+    }
+}

@@ -145,7 +145,7 @@ pub struct SweepArgs {
     /// alone (nothing the sweep did not write is deleted or replaced; a taken name is refused).
     #[arg(long)]
     pub force: bool,
-    /// Runs at a time. Default: one per core. Results do not depend on it.
+    /// Runs at a time (1 to 1024). Default: one per core. Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Run only slice K of N (whole points, 1 <= K <= N); `chipmarket merge` joins the slices.
@@ -214,7 +214,7 @@ pub struct CalibrateArgs {
     /// Output folder. Default: outputs/calibration-<file name>.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Evaluations at a time. Default: one per core. Results do not depend on it.
+    /// Evaluations at a time (1 to 1024). Default: one per core. Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     /// Continue the interrupted calibration in --out (or start it if there is none).

@@ -25,6 +25,10 @@ use crate::console::errln;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    if let Err(input) = batch::pool::check_thread_env() {
+        errln!("error: {input}");
+        return ExitCode::from(2);
+    }
     match commands::dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

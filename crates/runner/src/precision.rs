@@ -76,6 +76,23 @@ pub fn run_until_precise(
     }
 }
 
+/// Check the KPIs `p` names before any batch runs: a quarter-long replication 0 without rows
+/// gives the KPI columns (they depend on the scenario's firms and funding, not its horizon),
+/// so a misspelt KPI is refused in a moment rather than after the first batch.
+///
+/// # Errors
+///
+/// An [`InputError`] naming the KPI, or the probe's failure.
+pub fn check_kpis_first(scenario: &chipmarket_engine::Scenario, p: &Precision) -> Result<()> {
+    let mut probe = scenario.clone();
+    probe.scenario.horizon_years = probe.scenario.horizon_years.min(0.25);
+    let options = chipmarket_engine::RunOptions { record_rows: false, trace: false };
+    let report =
+        chipmarket_engine::run(&probe, 0, options).map_err(|e| anyhow::anyhow!("replication 0 failed: {e}"))?;
+    check_names(&p.kpis, &report.summary.kpis)?;
+    Ok(())
+}
+
 /// Every named KPI must be a column of `summary.csv`.
 fn check_names(kpis: &[String], first: &Kpis) -> Result<(), InputError> {
     let names: Vec<&str> = first.iter().map(|(k, _)| k.as_str()).collect();

@@ -14,6 +14,37 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use anyhow::{anyhow, Context, Result};
 
+/// The most threads `--jobs` or `RAYON_NUM_THREADS` may ask for: more would spend minutes
+/// starting threads (and memory for their stacks) before any work, on any machine today.
+pub const MAX_JOBS: usize = 1024;
+
+/// The number of jobs from a `--jobs` flag (default: one per core), refused outside 1 to
+/// [`MAX_JOBS`].
+pub fn jobs(flag: Option<usize>) -> Result<usize, crate::error::InputError> {
+    match flag {
+        Some(n) if (1..=MAX_JOBS).contains(&n) => Ok(n),
+        Some(n) => Err(crate::error::InputError::new(format!(
+            "--jobs: expected a whole number from 1 to {MAX_JOBS}, found {n}"
+        ))
+        .with_hint("results do not depend on it; one job per core is the default")),
+        None => Ok(std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)),
+    }
+}
+
+/// Refuse a `RAYON_NUM_THREADS` that rayon would fail on or that asks for more than
+/// [`MAX_JOBS`] threads (checked before any pool starts).
+pub fn check_thread_env() -> Result<(), crate::error::InputError> {
+    let Some(value) = std::env::var_os("RAYON_NUM_THREADS") else { return Ok(()) };
+    let text = value.to_string_lossy();
+    match text.trim().parse::<usize>() {
+        Ok(n) if n <= MAX_JOBS => Ok(()),
+        _ => Err(crate::error::InputError::new(format!(
+            "RAYON_NUM_THREADS: expected a whole number from 0 (one per core) to {MAX_JOBS}, found \"{text}\""
+        ))
+        .with_hint("unset it, or use --jobs where the command has it")),
+    }
+}
+
 /// How far (in tasks per worker, at least two chunks) workers may run ahead of the sink.
 const WINDOW_PER_JOB: u64 = 32;
 

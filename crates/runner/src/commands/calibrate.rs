@@ -21,7 +21,6 @@ use crate::output::names;
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::num::NonZeroUsize;
 use std::path::{Component, Path};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -238,11 +237,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let started = Instant::now();
     let l = load(&args.file)?;
     let spec = &l.cal.spec;
-    let jobs = match args.jobs {
-        Some(0) => return Err(InputError::new("--jobs: expected a whole number of at least 1, found 0").into()),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-    };
+    let jobs = crate::batch::pool::jobs(args.jobs)?;
     let name = args.file.file_stem().map_or_else(|| "calibration".into(), |s| s.to_string_lossy().into_owned());
     let out = args.out.clone().unwrap_or_else(|| Path::new("outputs").join(format!("calibration-{name}")));
     // Only a new or empty folder, or an earlier calibration's, is written (`output::owner`).

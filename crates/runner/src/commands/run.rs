@@ -106,6 +106,9 @@ fn write_run(scenario: &mut Scenario, dir: &Path, choice: Choice, count: Count, 
         Count::Fixed => None,
         Count::Auto => Some(precision::table(scenario)?),
     };
+    if let Some(p) = &table {
+        precision::check_kpis_first(scenario, p)?;
+    }
     let most = table.as_ref().map_or(scenario.scenario.replications, |p| p.max_replications);
     let bar = progress::quarters(most, quarters_per_replication(scenario), quiet);
     let jobs = rayon::current_num_threads();

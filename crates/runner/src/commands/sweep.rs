@@ -8,7 +8,6 @@
 //! with empty KPI cells and listed in `failures.csv`; the others go on, and the exit code is 1.
 
 use std::collections::BTreeSet;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -166,11 +165,7 @@ pub fn sweep(args: &SweepArgs) -> Result<()> {
     };
     loaded.check_points(points.clone(), &args.file, &text)?;
     let Loaded { sweep, name } = loaded;
-    let jobs = match args.jobs {
-        Some(0) => return Err(InputError::new("--jobs: expected a whole number of at least 1, found 0").into()),
-        Some(n) => n,
-        None => std::thread::available_parallelism().map_or(1, NonZeroUsize::get),
-    };
+    let jobs = crate::batch::pool::jobs(args.jobs)?;
     let fail_run = match &args.debug_fail_run {
         None => None,
         Some(text) => {

@@ -138,3 +138,55 @@ fn the_workbook_keeps_ids_that_look_like_numbers_as_text_and_cuts_a_long_descrip
     let Some(Data::String(d)) = about.get((1, 1)) else { panic!("no description: {:?}", about.get((1, 1))) };
     assert!(d.chars().count() <= 32_767 && d.starts_with("xxxx") && d.contains("cut to fit a cell"), "{}", d.len());
 }
+
+#[test]
+fn too_many_jobs_or_rayon_threads_are_refused_before_any_thread_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = format!(
+        "base = {:?}\nreplications = 1\nmethod = \"grid\"\n[[vary]]\npath = \"demand.tenders_per_year\"\nvalues = [6, 12]\n",
+        data("tiny.toml").to_string_lossy()
+    );
+    fs::write(dir.join("g.toml"), file).unwrap();
+    refused(
+        dir,
+        &["sweep", "g.toml", "--jobs", "100000", "--out", "o"],
+        &["--jobs: expected a whole number from 1 to 1024, found 100000"],
+    );
+    refused(
+        dir,
+        &["sweep", "g.toml", "--jobs", "0", "--out", "o"],
+        &["--jobs: expected a whole number from 1 to 1024, found 0"],
+    );
+    assert!(!dir.join("o").exists());
+    let tiny = data("tiny.toml");
+    for value in ["100000", "many"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_chipmarket"))
+            .args(["run", tiny.to_str().unwrap(), "--out", "r", "--quiet"])
+            .env("RAYON_NUM_THREADS", value)
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{value}: {}", stderr(&out));
+        assert!(stderr(&out).contains("RAYON_NUM_THREADS: expected a whole number from 0"), "{}", stderr(&out));
+        assert!(!dir.join("r").exists());
+    }
+}
+
+#[test]
+fn a_misspelt_precision_kpi_is_refused_before_the_batch_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tiny = fs::read_to_string(data("tiny.toml")).unwrap();
+    fs::write(
+        dir.join("p.toml"),
+        format!("{tiny}\n[scenario.precision]\nkpis = [\"dom_final_year_compute_shar\"]\nrelative_half_width = 0.1\n"),
+    )
+    .unwrap();
+    refused(
+        dir,
+        &["run", "p.toml", "--replications", "auto", "--out", "o", "--quiet"],
+        &["scenario.precision.kpis.0", "did you mean \"dom_final_year_compute_share\""],
+    );
+    assert_eq!(fs::read_dir(dir).unwrap().count(), 1, "only the scenario is left");
+}

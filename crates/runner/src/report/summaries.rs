@@ -408,6 +408,20 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
                 .into());
         }
     }
+    if firms.quarters != market.quarters || firms.reps != market.reps {
+        return Err(crate::error::InputError::new(format!(
+            "{} and {} in '{}' do not hold the same quarters and replications ({} quarters x {} replications against {} x {})",
+            names::FIRMS_QUARTERLY,
+            names::MARKET_QUARTERLY,
+            dir.display(),
+            firms.quarters.len(),
+            firms.reps,
+            market.quarters.len(),
+            market.reps
+        ))
+        .with_hint("the files were cut or edited; rerun the scenario")
+        .into());
+    }
     let quarters = market.quarters.clone();
     let quarter_years: Vec<i32> = quarters.iter().map(|q| year_of(q).unwrap_or(0)).collect();
     let mut years: Vec<i32> = quarter_years.clone();

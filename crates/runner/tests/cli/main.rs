@@ -8,6 +8,7 @@ mod fit;
 mod harden;
 mod outputs;
 mod owner;
+mod plot_mutations;
 mod run;
 mod sweep;
 mod untrusted;

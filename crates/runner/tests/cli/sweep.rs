@@ -507,9 +507,11 @@ fn bad_sweep_files_name_file_line_column_and_write_nothing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("nobase.toml:1:8: base: cannot read the base scenario"), "{err}");
     let good = sweep_file(tmp.path(), "good.toml", GRID);
-    for (flag, value, says) in
-        [("--shard", "0/2", "expected K/N"), ("--shard", "7/7", "too few for 7 shards"), ("--jobs", "0", "at least 1")]
-    {
+    for (flag, value, says) in [
+        ("--shard", "0/2", "expected K/N"),
+        ("--shard", "7/7", "too few for 7 shards"),
+        ("--jobs", "0", "from 1 to 1024"),
+    ] {
         let out = fails_with(tmp.path(), &["sweep", &good, flag, value, "--out", "out"], 2);
         assert!(String::from_utf8_lossy(&out.stderr).contains(says), "{flag} {value}: {out:?}");
     }

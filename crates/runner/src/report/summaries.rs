@@ -654,9 +654,18 @@ mod tests {
         assert!(err.starts_with("market_quarterly.csv: no numeric column \"demand_pflops\""), "{err}");
         let full_market = "replication,quarter,regime,demand_pflops,delivered_pflops,domestic_compute_share,\
             perf_gap_frontier,perf_gap_sellable,export_fees_usd\n0,2026Q1,open,1,1,0.5,2,2,0\n";
-        let dir = folder(full_market, FIRMS);
+        let firms = "replication,quarter,firm,compute_shipped_pflops\n0,2026Q1,a,5\n";
+        let dir = folder(full_market, firms);
         let err = run_summary(dir.path(), &[]).unwrap().require_reported().unwrap_err().to_string();
         assert!(err.starts_with("firms_quarterly.csv: no numeric column \"revenue_usd\""), "{err}");
+    }
+
+    #[test]
+    fn files_of_other_quarters_or_replications_are_refused() {
+        let cut = FIRMS.lines().take(7).collect::<Vec<_>>().join("\n") + "\n";
+        let dir = folder(MARKET, &cut);
+        let err = run_summary(dir.path(), &[]).unwrap_err().to_string();
+        assert!(err.contains("do not hold the same quarters and replications (3 quarters x 1 replications"), "{err}");
     }
 
     #[test]

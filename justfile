@@ -4,6 +4,11 @@
 run *args:
     cargo run --release -- run {{args}}
 
+# The baseline against every policy scenario, paired (same seed and replications): each run in
+# outputs/compare-policies/<name>/, the paired differences in outputs/compare-policies/comparison/.
+compare-policies *args:
+    cargo run --release -- run scenarios/baseline.toml scenarios/licensed-exports.toml scenarios/strict-decoupling.toml scenarios/incoherent-rules.toml scenarios/policy-pendulum.toml --out outputs/compare-policies {{args}}
+
 # Run a sweep file.
 sweep file *args:
     cargo run --release -- sweep {{file}} {{args}}

@@ -33,6 +33,8 @@ pub enum Command {
     Status(StatusArgs),
     /// Score a run folder against observed outcomes: writes fit.csv, prints N/M inside.
     Compare(CompareArgs),
+    /// Paired differences of run folders made with the same seed (other minus base).
+    Diff(DiffArgs),
     /// Fit free parameters of a scenario to observed outcomes (docs/calibration.md).
     Calibrate(CalibrateArgs),
     /// Sensitivity indices of a saltelli or morris sweep, or PRIM boxes with --discover.
@@ -44,10 +46,13 @@ pub enum Command {
 /// `chipmarket run`.
 #[derive(Debug, Args, Default)]
 pub struct RunArgs {
-    /// Scenario file; without one, the embedded baseline.
-    pub scenario: Option<PathBuf>,
-    /// Output folder. Default: outputs/<scenario name>. An earlier run's output there is
-    /// replaced; any other non-empty folder is refused unless --force.
+    /// Scenario files; without one, the embedded baseline. With several, each runs with the
+    /// first one's seed and replications into OUT/<scenario name>/, and OUT/comparison/ holds
+    /// their paired differences against the first (as `chipmarket diff` writes them).
+    pub scenarios: Vec<PathBuf>,
+    /// Output folder. Default: outputs/<scenario name> (with several scenarios,
+    /// outputs/compare-<first>). An earlier run's output there is replaced; any other
+    /// non-empty folder is refused unless --force.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Add the run's files to a non-empty --out folder that is not an earlier run's output
@@ -204,6 +209,28 @@ pub struct CompareArgs {
     /// Targets file (the format of data/observed_2022_2024.csv). Default: that file, embedded.
     #[arg(long)]
     pub targets: Option<PathBuf>,
+}
+
+/// `chipmarket diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Output folder of the base run.
+    pub base: PathBuf,
+    /// Output folders of the runs to compare with it (same seed and replications).
+    #[arg(required = true)]
+    pub others: Vec<PathBuf>,
+    /// Folder for the comparison. Default: `comparison` next to BASE (as a multi-scenario
+    /// `run` writes it). An earlier comparison there is replaced; any other non-empty folder
+    /// is refused unless --force.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write into a non-empty --out folder that is not an earlier comparison (its other files
+    /// are kept).
+    #[arg(long)]
+    pub force: bool,
+    /// No closing message.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `chipmarket calibrate`.

@@ -3,6 +3,7 @@
 mod analyze;
 mod calibrate;
 mod compare;
+mod diff;
 mod graph;
 mod merge;
 mod params;
@@ -23,7 +24,8 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         None => run::run(&RunArgs::default()),
         Some(Command::Run(args)) => {
             // Refuse a wrong --out before running (run checks again when it writes).
-            if let Some(out) = &args.out {
+            // (A multi-scenario run checks each of its folders inside it.)
+            if let Some(out) = args.out.as_ref().filter(|_| args.scenarios.len() <= 1) {
                 owner::claim(out, Kind::Run, args.force)?.refuse_conflicts(&run::FIXED_FILES)?;
             }
             run::run(&args)
@@ -35,6 +37,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Some(Command::Merge(args)) => merge::merge(&args),
         Some(Command::Status(args)) => status::status(&args),
         Some(Command::Compare(args)) => compare::compare(&args),
+        Some(Command::Diff(args)) => diff::diff(&args),
         Some(Command::Calibrate(args)) => calibrate::calibrate(&args),
         Some(Command::Analyze(args)) => analyze::analyze(&args),
         Some(Command::Plot(args)) => plot::plot(&args),

@@ -14,6 +14,7 @@
 //! the resolved scenario or sweep, so it is byte-identical for the same seed.
 
 pub mod charts;
+pub mod comparison;
 pub mod html;
 pub mod manifest;
 pub mod points;
@@ -30,6 +31,7 @@ use anyhow::{Context, Result};
 
 use crate::error::InputError;
 use crate::output::atomic;
+use crate::output::columns;
 use crate::output::names;
 use crate::output::owner::{self, Claim};
 
@@ -43,10 +45,61 @@ pub enum Kind {
 }
 
 /// Options of [`derive`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Also write `results.xlsx` (runs only).
     pub xlsx: bool,
+    /// What made the folder, when the command making it derives its files (otherwise read from
+    /// the folder's `manifest.json`).
+    pub provenance: Option<Provenance>,
+}
+
+/// What made an output folder, as the report shows it: the facts `manifest.json` holds
+/// (written from the same values), so a report remade by `plot` shows the command that made
+/// the folder.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provenance {
+    /// chipmarket's version.
+    pub version: String,
+    /// When the command started (UTC, RFC 3339).
+    pub date: String,
+    /// The command line, the program named `chipmarket`.
+    pub command_line: Vec<String>,
+    /// The command-line overrides (`--set` lines, then `--seed` as `scenario.seed=N`).
+    pub overrides: Vec<String>,
+}
+
+impl Provenance {
+    /// This process, started at `started`, with `overrides`.
+    pub fn now(started: &Started, overrides: &[String]) -> Provenance {
+        Provenance {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            date: manifest::rfc3339(started.wall),
+            command_line: manifest::command_line(),
+            overrides: overrides.to_vec(),
+        }
+    }
+
+    /// From the `manifest.json` of `dir`, if it has a readable one.
+    pub fn read(dir: &Path) -> Option<Provenance> {
+        let bytes = crate::load::read_bounded(&dir.join(manifest::FILE), "manifest", 1 << 20).ok()?;
+        let m: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let s = |k: &str| m.get(k).and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+        let list = |k: &str| -> Vec<String> {
+            m.get(k)
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        Some(Provenance {
+            version: s("version"),
+            date: s("started_at"),
+            command_line: list("command_line"),
+            overrides: list("overrides"),
+        })
+    }
 }
 
 /// Charts go here, inside the folder.
@@ -92,6 +145,76 @@ pub struct RunMeta {
     pub schedule: Vec<(String, String)>,
     /// Regimes switch by a Markov chain (`[policy.switching]`) rather than only by date.
     pub switching: bool,
+    /// `scenario.start` (the first quarters before the first full calendar year are warm-up).
+    pub start: String,
+    /// Each regime's levers, in `[policy.regimes]` order: (regime, [(lever, value as text)]).
+    pub regimes: Vec<(String, Vec<(String, String)>)>,
+    /// What made the folder (`manifest.json`), when known.
+    pub provenance: Option<Provenance>,
+    /// The KPIs of `summary.csv`: (name, statistics over replications).
+    pub kpis: Vec<(String, crate::batch::stats::Stats)>,
+}
+
+impl RunMeta {
+    /// A firm's display name (its id when it has none).
+    pub fn firm_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.firms.iter().find(|(f, _)| f == id).map_or(id, |(_, n)| n.as_str())
+    }
+
+    /// The warm-up quarters: those before the first calendar year the run covers whole (none
+    /// when it starts on 1 January).
+    pub fn is_warm_up(&self, quarter: &str) -> bool {
+        let (Some(y), Some(m)) = (self.start.get(..4).and_then(|y| y.parse::<i32>().ok()), self.start.get(5..7)) else {
+            return false;
+        };
+        m != "01" && summaries::year_of(quarter) == Some(y)
+    }
+
+    /// A KPI name split into its firm's display name (or "market") and the measure.
+    pub fn kpi_label(&self, kpi: &str) -> (String, String) {
+        let mut best: Option<&(String, String)> = None;
+        for f in &self.firms {
+            if kpi.starts_with(&format!("{}_", f.0)) && best.is_none_or(|b| b.0.len() < f.0.len()) {
+                best = Some(f);
+            }
+        }
+        match best {
+            Some((id, name)) => (name.clone(), kpi[id.len() + 1..].replace('_', " ")),
+            None => match kpi.strip_prefix("market_") {
+                Some(rest) => ("market".to_string(), rest.replace('_', " ")),
+                None => (String::new(), kpi.replace('_', " ")),
+            },
+        }
+    }
+}
+
+/// A lever's value as table text.
+fn lever_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::Array(a) if a.is_empty() => "–".to_string(),
+        toml::Value::Array(a) => a.iter().map(|x| text(Some(x))).collect::<Vec<_>>().join(", "),
+        toml::Value::Table(t) => t.iter().map(|(k, x)| format!("{k} {}", text(Some(x)))).collect::<Vec<_>>().join(", "),
+        other => text(Some(other)),
+    }
+}
+
+/// The KPIs of `summary.csv`: mean and quantiles over replications of each column after the keys.
+fn read_kpi_stats(dir: &Path) -> Result<Vec<(String, crate::batch::stats::Stats)>> {
+    if !dir.join(names::SUMMARY).is_file() {
+        return Ok(Vec::new());
+    }
+    let mut t = table::Table::open(dir, names::SUMMARY)?;
+    let first = columns::summary::KEYS.len();
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); t.header.len().saturating_sub(first)];
+    let mut record = csv::StringRecord::new();
+    while t.next(&mut record)? {
+        for (i, v) in values.iter_mut().enumerate() {
+            if let Some(x) = table::number(&t, &record, first + i)? {
+                v.push(x);
+            }
+        }
+    }
+    Ok(t.header.iter().skip(first).cloned().zip(values.iter_mut().map(|v| crate::batch::stats::stats(v))).collect())
 }
 
 fn text(v: Option<&toml::Value>) -> String {
@@ -134,6 +257,14 @@ pub fn run_meta(dir: &Path) -> Result<RunMeta> {
         meta.schedule.push((text(s.get("date")), text(s.get("regime"))));
     }
     meta.switching = policy.and_then(|p| p.get("switching")).is_some();
+    meta.start = field("start");
+    if let Some(regimes) = policy.and_then(|p| p.get("regimes")).and_then(toml::Value::as_table) {
+        for (id, r) in regimes {
+            let levers = r.as_table().into_iter().flatten().map(|(k, v)| (k.clone(), lever_text(v))).collect();
+            meta.regimes.push((id.clone(), levers));
+        }
+    }
+    meta.kpis = read_kpi_stats(dir)?;
     Ok(meta)
 }
 
@@ -156,7 +287,8 @@ pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Ve
     let mut written = Vec::new();
     match kind {
         Kind::Run => {
-            let meta = run_meta(dir)?;
+            let mut meta = run_meta(dir)?;
+            meta.provenance = options.provenance.clone().or_else(|| Provenance::read(src));
             let s = summaries::run_summary(dir, &meta.domestic)?;
             s.require_reported()?;
             put(dst, names::MARKET_SUMMARY, &summaries::market_summary_csv(&s)?, &mut written)?;
@@ -311,18 +443,28 @@ pub fn is_derived(file: &str) -> bool {
         || file.strip_prefix("charts/").is_some_and(|c| c.ends_with(".svg") && !c.contains('/'))
 }
 
-/// The last steps of `chipmarket run` in its staging folder: derived files and manifest.
-pub fn finish_run(dir: &Path, xlsx: bool, started: &Started) -> Result<()> {
-    derive(dir, dir, Kind::Run, Options { xlsx })?;
-    write_run_manifest(dir, dir, "run", started, list_files(dir))
+/// The last steps of `chipmarket run` in its staging folder: derived files and manifest
+/// (`overrides`: the command-line overrides, which both record).
+pub fn finish_run(dir: &Path, xlsx: bool, started: &Started, overrides: &[String]) -> Result<()> {
+    let provenance = Provenance::now(started, overrides);
+    derive(dir, dir, Kind::Run, Options { xlsx, provenance: Some(provenance) })?;
+    write_run_manifest(dir, dir, "run", started, list_files(dir), overrides)
 }
 
-fn write_run_manifest(src: &Path, dst: &Path, command: &str, started: &Started, files: Vec<String>) -> Result<()> {
+fn write_run_manifest(
+    src: &Path,
+    dst: &Path,
+    command: &str,
+    started: &Started,
+    files: Vec<String>,
+    overrides: &[String],
+) -> Result<()> {
     let meta = run_meta(src)?;
     let fields = [
         ("scenario", serde_json::Value::String(meta.name.clone())),
         ("seed", number_or_text(&meta.seed)),
         ("replications", number_or_text(&meta.replications)),
+        ("overrides", serde_json::Value::from(overrides.to_vec())),
         ("files", serde_json::Value::from(files)),
     ];
     manifest::write(src, dst, command, started.wall, started.clock.elapsed(), names::SCENARIO_RESOLVED, &fields)
@@ -393,13 +535,13 @@ pub fn plot(dir: &Path, xlsx: bool, started: &Started) -> Result<(Kind, Vec<Stri
     let claim = adopt(dir, kind, &[])?;
     let stage = claim.stage()?;
     let result = (|| -> Result<Vec<String>> {
-        let written = derive(dir, &stage, kind, Options { xlsx })?;
+        let written = derive(dir, &stage, kind, Options { xlsx, provenance: None })?;
         if !dir.join(manifest::FILE).exists() {
             let mut files: Vec<String> = list_files(dir).into_iter().chain(list_files(&stage)).collect();
             files.sort();
             files.dedup();
             match kind {
-                Kind::Run => write_run_manifest(dir, &stage, "plot", started, files)?,
+                Kind::Run => write_run_manifest(dir, &stage, "plot", started, files, &[])?,
                 Kind::Sweep => write_sweep_manifest(dir, &stage, "plot", started, files)?,
             }
         }
@@ -408,4 +550,54 @@ pub fn plot(dir: &Path, xlsx: bool, started: &Started) -> Result<(Kind, Vec<Stri
     })();
     let _ = fs::remove_dir_all(&stage);
     Ok((kind, result?))
+}
+
+/// Files every comparison writes (checked before any work against files of the same names
+/// that `--force` must not replace; charts are checked when the files move into place).
+pub const COMPARISON_FILES: [&str; 6] = [
+    names::DIFF_QUARTERLY,
+    names::DIFF_YEARLY,
+    names::DIFF_KPIS,
+    names::COMPARISON_TOML,
+    names::REPORT,
+    names::MANIFEST,
+];
+
+/// `chipmarket diff` and the comparison of a multi-scenario `run`: pair each of `others` with
+/// `base` (refused unless seeds, replications and quarters agree) and write the comparison
+/// folder `out` through its claim (`output::owner`, kind `diff`). Returns the number of files
+/// written.
+pub fn write_comparison(
+    base: &Path,
+    others: &[std::path::PathBuf],
+    out: &Path,
+    force: bool,
+    started: &Started,
+) -> Result<usize> {
+    let claim = owner::claim(out, owner::Kind::Diff, force)?;
+    claim.refuse_conflicts(&COMPARISON_FILES)?;
+    let mut builder = comparison::Builder::new(comparison::read_side(base)?);
+    for o in others {
+        builder.add(comparison::read_side(o)?)?;
+    }
+    let (names_of, replications, seed) = builder.describe();
+    let provenance = Provenance::now(started, &[]);
+    let files = builder.finish(&provenance);
+    claim.write(|stage| {
+        for (name, bytes) in &files {
+            let path = stage.join(name);
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).with_context(|| format!("failed to create '{}'", parent.display()))?;
+            }
+            atomic::write(&path, bytes)?;
+        }
+        let fields = [
+            ("scenarios", serde_json::Value::from(names_of.clone())),
+            ("seed", number_or_text(&seed)),
+            ("replications", serde_json::Value::from(replications)),
+            ("files", serde_json::Value::from(list_files(stage))),
+        ];
+        manifest::write(stage, stage, "diff", started.wall, started.clock.elapsed(), names::COMPARISON_TOML, &fields)
+    })?;
+    Ok(files.len() + 1)
 }

@@ -1,4 +1,5 @@
-//! `chipmarket run`: replications of one scenario, in parallel, streamed into CSV files.
+//! `chipmarket run`: replications of one scenario, in parallel, streamed into CSV files (with
+//! several scenarios, each in turn with the same seed, then their paired comparison).
 //!
 //! Each replication writes its rows as they happen into parts (in memory up to
 //! [`SPOOL_BYTES`] per file, then in an unnamed temporary file in the output folder);
@@ -12,7 +13,7 @@
 use std::fs::File;
 use std::io::BufWriter;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, Context, Result};
 use tempfile::SpooledTempFile;
@@ -178,20 +179,50 @@ fn write_run(scenario: &mut Scenario, dir: &Path, choice: Choice, count: Count, 
     Ok(Done { files: written, events, replications, reached })
 }
 
-/// `chipmarket run [SCENARIO] [--out DIR] [--seed N] [--replications N|auto] [--set PATH=VALUE]...`
-pub fn run(args: &RunArgs) -> Result<()> {
-    let started = report::Started::now();
+/// The command-line overrides of a run, in the order they apply: `--set` lines, then `--seed`
+/// as `scenario.seed=N` (what names the default folder and what the report shows).
+fn overrides(args: &RunArgs) -> Vec<String> {
     let mut sets = args.set.clone();
     if let Some(seed) = args.seed {
         sets.push(format!("scenario.seed={seed}"));
     }
+    sets
+}
+
+/// The overrides and `--replications N` as `--set` lines.
+fn all_sets(args: &RunArgs) -> Result<Vec<String>> {
+    let mut sets = overrides(args);
     if let Some(Replications::Count(n)) = args.replications {
         if n == 0 {
             return Err(InputError::new("--replications: expected a whole number of at least 1, found 0").into());
         }
         sets.push(format!("scenario.replications={n}"));
     }
-    let (mut scenario, _source) = load::scenario(args.scenario.as_deref(), &sets)?;
+    Ok(sets)
+}
+
+/// `chipmarket run [SCENARIO]... [--out DIR] [--seed N] [--replications N|auto] [--set PATH=VALUE]...`
+pub fn run(args: &RunArgs) -> Result<()> {
+    if args.scenarios.len() > 1 {
+        return run_many(args);
+    }
+    let started = report::Started::now();
+    let sets = all_sets(args)?;
+    let (scenario, _source) = load::scenario(args.scenarios.first().map(PathBuf::as_path), &sets)?;
+    let given = overrides(args);
+    let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
+    run_one(args, scenario, &out, &given, &started)?;
+    Ok(())
+}
+
+/// Run one loaded scenario into `out`.
+fn run_one(
+    args: &RunArgs,
+    mut scenario: Scenario,
+    out: &Path,
+    given: &[String],
+    started: &report::Started,
+) -> Result<()> {
     let count = match args.replications {
         Some(Replications::Auto) => {
             precision::table(&scenario)?;
@@ -201,12 +232,11 @@ pub fn run(args: &RunArgs) -> Result<()> {
     };
     let choice = Choice { contracts: scenario.output.contracts, events: args.trace || scenario.output.trace };
     let xlsx = args.xlsx || scenario.output.xlsx;
-    let out = args.out.clone().unwrap_or_else(|| layout::default_out(&scenario.scenario.name));
-    let claim = owner::claim(&out, Kind::Run, args.force)?;
+    let claim = owner::claim(out, Kind::Run, args.force)?;
     claim.refuse_conflicts(&FIXED_FILES)?;
     let done = claim.write(|stage| {
         let done = write_run(&mut scenario, stage, choice, count, args.quiet)?;
-        report::finish_run(stage, xlsx, &started)?;
+        report::finish_run(stage, xlsx, started, given)?;
         Ok(done)
     })?;
     if !args.quiet {
@@ -224,6 +254,99 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// `chipmarket run A.toml B.toml ...`: every scenario with the first one's seed and
+/// replications into `OUT/<name>/`, then their paired differences against the first into
+/// `OUT/comparison/`. Every folder is checked before anything runs.
+fn run_many(args: &RunArgs) -> Result<()> {
+    let started = report::Started::now();
+    if args.replications == Some(Replications::Auto) {
+        return Err(InputError::new(
+            "--replications auto runs one scenario; a comparison needs the same replications in every run",
+        )
+        .with_hint("give a count, e.g. --replications 100")
+        .into());
+    }
+    let sets = all_sets(args)?;
+    let (first, _) = load::scenario(Some(&args.scenarios[0]), &sets)?;
+    let (seed, reps) = (first.scenario.seed, first.scenario.replications);
+    let given = overrides(args);
+    // Each scenario with the overrides it ran with (the first one's seed and replications
+    // added where its own differ), for its report's provenance.
+    let mut scenarios = vec![(first, given.clone())];
+    let mut notes = Vec::new();
+    for path in &args.scenarios[1..] {
+        let (own, _) = load::scenario(Some(path), &sets)?;
+        let mut own_given = given.clone();
+        if own.scenario.seed != seed || own.scenario.replications != reps {
+            notes.push(format!(
+                "note: {} runs with {}'s seed {seed} and {reps} replication(s) (its own: seed {}, {} replication(s)), \
+                 so the runs can be paired",
+                own.scenario.name, scenarios[0].0.scenario.name, own.scenario.seed, own.scenario.replications
+            ));
+            own_given.push(format!("scenario.seed={seed}"));
+            own_given.push(format!("scenario.replications={reps}"));
+        }
+        let mut paired_sets = sets.clone();
+        paired_sets.push(format!("scenario.seed={seed}"));
+        paired_sets.push(format!("scenario.replications={reps}"));
+        let (s, _) = load::scenario(Some(path), &paired_sets)?;
+        scenarios.push((s, own_given));
+    }
+    let scenarios_only: Vec<&Scenario> = scenarios.iter().map(|(s, _)| s).collect();
+    for (i, s) in scenarios_only.iter().enumerate() {
+        if let Some(j) = scenarios_only[..i].iter().position(|t| t.scenario.name == s.scenario.name) {
+            return Err(InputError::new(format!(
+                "{} and {} are both named \"{}\"; each run goes to OUT/<scenario name>/",
+                args.scenarios[j].display(),
+                args.scenarios[i].display(),
+                s.scenario.name
+            ))
+            .with_hint("give each scenario its own [scenario] name")
+            .into());
+        }
+        if s.scenario.name == COMPARISON {
+            return Err(InputError::new(format!(
+                "{}: a scenario named \"{COMPARISON}\" would share the folder of the comparison",
+                args.scenarios[i].display()
+            ))
+            .with_hint("rename the scenario")
+            .into());
+        }
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| layout::default_out(&format!("compare-{}", scenarios_only[0].scenario.name)));
+    for s in &scenarios_only {
+        owner::claim(&out.join(&s.scenario.name), Kind::Run, args.force)?.refuse_conflicts(&FIXED_FILES)?;
+    }
+    owner::claim(&out.join(COMPARISON), Kind::Diff, args.force)?.refuse_conflicts(&report::COMPARISON_FILES)?;
+    if !args.quiet {
+        for n in &notes {
+            errln!("{n}");
+        }
+    }
+    let mut dirs = Vec::new();
+    for (s, own_given) in scenarios {
+        let dir = out.join(&s.scenario.name);
+        run_one(args, s, &dir, &own_given, &started)?;
+        dirs.push(dir);
+    }
+    let written = report::write_comparison(&dirs[0], &dirs[1..], &out.join(COMPARISON), args.force, &started)?;
+    if !args.quiet {
+        outln!(
+            "comparison: wrote {} files (paired differences against {}) to {}",
+            written,
+            dirs[0].display(),
+            out.join(COMPARISON).display()
+        )?;
+    }
+    Ok(())
+}
+
+/// The comparison folder of a multi-scenario run, inside its `--out`.
+const COMPARISON: &str = names::COMPARISON;
 
 #[cfg(test)]
 mod tests {

@@ -217,6 +217,21 @@ pub mod points {
 /// `points_wide.csv` (sweeps): one row per point.
 pub mod points_wide {}
 
+/// `diff_quarterly.csv`, `diff_yearly.csv` and `diff_kpis.csv` (`chipmarket diff`).
+pub mod diff {
+    /// The statistics columns after the keys.
+    const STATS: [&str; 8] =
+        ["n", "base_mean", "other_mean", "diff_mean", "diff_sd", "diff_p05", "diff_p50", "diff_p95"];
+    /// `diff_quarterly.csv` and `diff_yearly.csv`.
+    pub const HEADER: [&str; 12] = [
+        "scenario", "variable", "firm", "period", STATS[0], STATS[1], STATS[2], STATS[3], STATS[4], STATS[5], STATS[6],
+        STATS[7],
+    ];
+    /// `diff_kpis.csv`.
+    pub const KPI_HEADER: [&str; 10] =
+        ["scenario", "kpi", STATS[0], STATS[1], STATS[2], STATS[3], STATS[4], STATS[5], STATS[6], STATS[7]];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +241,9 @@ mod tests {
     fn every_fixed_column_is_in_the_dictionary() {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/outputs.md")).unwrap();
         use crate::output::names;
-        let files: [(&str, &[&str]); 7] = [
+        let files: [(&str, &[&str]); 9] = [
+            (names::DIFF_YEARLY, &diff::HEADER),
+            (names::DIFF_KPIS, &diff::KPI_HEADER),
             (names::FIRMS_QUARTERLY, &firms::HEADER),
             (names::MARKET_QUARTERLY, &market::HEADER),
             (names::CHIPS_QUARTERLY, &chips::HEADER),

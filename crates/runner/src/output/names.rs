@@ -58,6 +58,18 @@ pub const CALIBRATED: &str = "calibrated.toml";
 /// Every evaluation of the search.
 pub const TRACE: &str = "trace.csv";
 
+// A comparison folder (`chipmarket diff`, the `comparison/` of a multi-scenario `run`).
+/// The comparison folder inside the `--out` of a multi-scenario `run`.
+pub const COMPARISON: &str = "comparison";
+/// What was compared (the folder's marker).
+pub const COMPARISON_TOML: &str = "comparison.toml";
+/// Paired differences by quarter.
+pub const DIFF_QUARTERLY: &str = "diff_quarterly.csv";
+/// Paired differences by year.
+pub const DIFF_YEARLY: &str = "diff_yearly.csv";
+/// Paired differences of the `summary.csv` KPIs.
+pub const DIFF_KPIS: &str = "diff_kpis.csv";
+
 // Every folder.
 /// The page of a folder.
 pub const REPORT: &str = "report.html";

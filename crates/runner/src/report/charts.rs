@@ -194,6 +194,25 @@ fn regime_timeline<'a>(
     Ok(rest)
 }
 
+/// Shade the warm-up quarters (grey, labelled) on a quarterly chart spanning `y`.
+fn warm_up_shade<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, impl Ranged<ValueType = f64>>>,
+    s: &RunSummary,
+    meta: &RunMeta,
+    y: (f64, f64),
+) -> Res
+where
+    DB::ErrorType: 'static,
+{
+    let xs: Vec<f64> = s.quarters.iter().filter(|q| meta.is_warm_up(q)).filter_map(|q| quarter_x(q)).collect();
+    let (Some(a), Some(b)) = (xs.first(), xs.last()) else { return Ok(()) };
+    chart.draw_series(std::iter::once(Rectangle::new([(*a, y.0), (b + 0.25, y.1)], BLACK.mix(0.18).filled())))?;
+    let style =
+        TextStyle::from((FONT, 12).into_font()).color(&RGBColor(60, 60, 60)).pos(Pos::new(HPos::Center, VPos::Top));
+    chart.draw_series(std::iter::once(Text::new("warm-up".to_string(), ((a + b + 0.25) / 2.0, y.1), style)))?;
+    Ok(())
+}
+
 /// Vertical lines at regime changes on a quarterly chart.
 fn regime_lines<DB: DrawingBackend>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, impl Ranged<ValueType = f64>>>,
@@ -232,16 +251,17 @@ pub fn run_charts(s: &RunSummary, meta: &RunMeta) -> Vec<(String, String)> {
     let name = if meta.name.is_empty() { "run".to_string() } else { meta.name.clone() };
     let reps = s.replications;
     vec![
-        ("shares.svg".to_string(), svg(|root| shares(root, s, &name, reps, &periods, &rcolours))),
-        ("domestic_share.svg".to_string(), svg(|root| domestic(root, s, &name, reps, &periods, &rcolours))),
-        ("gaps.svg".to_string(), svg(|root| gaps(root, s, &name, reps))),
-        ("revenue.svg".to_string(), svg(|root| revenue(root, s, &name, reps))),
+        ("shares.svg".to_string(), svg(|root| shares(root, s, meta, &name, reps, &periods, &rcolours))),
+        ("domestic_share.svg".to_string(), svg(|root| domestic(root, s, meta, &name, reps, &periods, &rcolours))),
+        ("gaps.svg".to_string(), svg(|root| gaps(root, s, meta, &name, reps))),
+        ("revenue.svg".to_string(), svg(|root| revenue(root, s, meta, &name, reps))),
     ]
 }
 
 fn shares(
     root: &Area,
     s: &RunSummary,
+    meta: &RunMeta,
     name: &str,
     reps: usize,
     periods: &[(String, f64, f64)],
@@ -294,8 +314,9 @@ fn shares(
         }
         chart.draw_series(std::iter::once(Polygon::new(pts, colour(fi).filled())))?;
         lower = upper;
-        items.push((firm.to_string(), colour(fi)));
+        items.push((meta.firm_name(firm).to_string(), colour(fi)));
     }
+    warm_up_shade(&mut chart, s, meta, (0.0, 1.0))?;
     regime_lines(&mut chart, periods, (0.0, 1.0))?;
     items.reverse();
     let y = legend(&side, 8, 40, "vendor (top first)", &items)?;
@@ -329,6 +350,7 @@ fn runs_of(s: &RunSummary, f: impl Fn(usize) -> Option<(f64, f64, f64)>) -> Vec<
 fn domestic(
     root: &Area,
     s: &RunSummary,
+    meta: &RunMeta,
     name: &str,
     reps: usize,
     periods: &[(String, f64, f64)],
@@ -372,6 +394,7 @@ fn domestic(
             chart.draw_series(LineSeries::new(run.iter().map(|p| (p.0, p.2)), blue.stroke_width(3)))?;
         }
     }
+    warm_up_shade(&mut chart, s, meta, (0.0, 1.0))?;
     regime_lines(&mut chart, periods, (0.0, 1.0))?;
     let y = legend(
         &side,
@@ -396,7 +419,7 @@ impl IntoRgb for RGBAColor {
     }
 }
 
-fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
+fn gaps(root: &Area, s: &RunSummary, meta: &RunMeta, name: &str, reps: usize) -> Res {
     let body = title(
         root,
         "Performance gap: best US chip over best domestic chip (TPP ratio)",
@@ -444,6 +467,7 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
         .label_style((FONT, 13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    warm_up_shade(&mut chart, s, meta, (yr.start, yr.end))?;
     chart
         .draw_series(std::iter::once(PathElement::new(vec![(xr.start, 1.0), (xr.end, 1.0)], BLACK.stroke_width(1))))?;
     // plotters labels only powers of ten on a short log axis: add 2x and 5x steps.
@@ -498,7 +522,7 @@ fn gaps(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
     Ok(())
 }
 
-fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
+fn revenue(root: &Area, s: &RunSummary, meta: &RunMeta, name: &str, reps: usize) -> Res {
     let body = title(
         root,
         "Revenue by vendor in China, per year",
@@ -542,10 +566,173 @@ fn revenue(root: &Area, s: &RunSummary, name: &str, reps: usize) -> Res {
             s.years.iter().zip(&v.yearly).filter_map(|(y, st)| Some((f64::from(*y), st.mean? / 1e9))).collect();
         chart.draw_series(LineSeries::new(pts.clone(), colour(fi).stroke_width(2)))?;
         chart.draw_series(pts.iter().map(|p| Circle::new(*p, 3, colour(fi).filled())))?;
-        items.push((f.to_string(), colour(fi)));
+        items.push((meta.firm_name(f).to_string(), colour(fi)));
     }
     legend(&side, 8, 40, "vendor", &items)?;
     Ok(())
+}
+
+/// The x range of a list of quarters.
+fn quarters_range(quarters: &[String]) -> Range<f64> {
+    let lo = quarters.first().and_then(|q| quarter_x(q)).unwrap_or(0.0);
+    let hi = quarters.last().and_then(|q| quarter_x(q)).map_or(lo + 1.0, |x| x + 0.25);
+    lo..hi
+}
+
+/// A y range that holds `values` with a margin (and 0 when `with_zero`).
+fn y_range(values: impl Iterator<Item = f64>, with_zero: bool) -> Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    if with_zero {
+        lo = lo.min(0.0);
+        hi = hi.max(0.0);
+    }
+    let pad = ((hi - lo) * 0.08).max(1e-6);
+    (lo - pad)..(hi + pad)
+}
+
+/// One line per series by quarter (a comparison's scenarios side by side): (name, value per
+/// quarter); `share`: values are shares (0 to 1, percent axis).
+pub fn lines_by_quarter(
+    heading: &str,
+    subtitle: &str,
+    quarters: &[String],
+    series: &[(String, Vec<Option<f64>>)],
+    share: bool,
+) -> String {
+    svg(|root| {
+        let body = title(root, heading, subtitle)?;
+        let (main, side) = body.split_horizontally(W - LEGEND_W);
+        let xr = quarters_range(quarters);
+        let yr =
+            if share { 0.0..1.0 } else { y_range(series.iter().flat_map(|(_, v)| v.iter().flatten().copied()), true) };
+        let mut chart = ChartBuilder::on(&main)
+            .margin_left(10)
+            .margin_right(20)
+            .margin_top(10)
+            .margin_bottom(10)
+            .x_label_area_size(40)
+            .y_label_area_size(Y_LABEL_AREA)
+            .build_cartesian_2d(xr, yr)?;
+        let y_fmt = |y: &f64| if share { pct(y) } else { short(*y) };
+        chart
+            .configure_mesh()
+            .x_labels(12)
+            .x_label_formatter(&year_label)
+            .y_label_formatter(&y_fmt)
+            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        let mut items = Vec::new();
+        for (i, (name, values)) in series.iter().enumerate() {
+            let mut run: Vec<(f64, f64)> = Vec::new();
+            for (q, v) in quarters.iter().zip(values) {
+                match (quarter_x(q), v) {
+                    (Some(x), Some(v)) => run.push((x + 0.125, *v)),
+                    _ => {
+                        chart.draw_series(LineSeries::new(std::mem::take(&mut run), colour(i).stroke_width(2)))?;
+                    }
+                }
+            }
+            chart.draw_series(LineSeries::new(run, colour(i).stroke_width(2)))?;
+            items.push((name.clone(), colour(i)));
+        }
+        legend(&side, 8, 40, "scenario", &items)?;
+        Ok(())
+    })
+}
+
+/// A paired difference by quarter: the 5-95 % band and median of the paired differences
+/// (`fan`: p05, p50, p95 per quarter), a dashed band of what independent runs would give
+/// (`unpaired`: low, high per quarter), and the zero line; `share`: differences of shares,
+/// in percentage points.
+pub fn difference_fan(
+    heading: &str,
+    subtitle: &str,
+    quarters: &[String],
+    fan: &[(Option<f64>, Option<f64>, Option<f64>)],
+    unpaired: &[Option<(f64, f64)>],
+    share: bool,
+) -> String {
+    svg(|root| {
+        let body = title(root, heading, subtitle)?;
+        let (main, side) = body.split_horizontally(W - LEGEND_W);
+        let xr = quarters_range(quarters);
+        let all = fan
+            .iter()
+            .flat_map(|(a, b, c)| [*a, *b, *c])
+            .flatten()
+            .chain(unpaired.iter().flatten().flat_map(|(a, b)| [*a, *b]));
+        let yr = y_range(all, true);
+        let mut chart = ChartBuilder::on(&main)
+            .margin_left(10)
+            .margin_right(20)
+            .margin_top(10)
+            .margin_bottom(10)
+            .x_label_area_size(40)
+            .y_label_area_size(Y_LABEL_AREA)
+            .build_cartesian_2d(xr.clone(), yr)?;
+        let y_fmt = |y: &f64| if share { format!("{:+.0} pp", y * 100.0) } else { format!("{y:+.2}") };
+        chart
+            .configure_mesh()
+            .x_labels(12)
+            .x_label_formatter(&year_label)
+            .y_label_formatter(&y_fmt)
+            .y_desc(if share { "difference, percentage points" } else { "difference" })
+            .axis_desc_style((FONT, 14))
+            .label_style((FONT, 13))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(xr.start, 0.0), (xr.end, 0.0)],
+            BLACK.stroke_width(1),
+        )))?;
+        let blue = colour(0);
+        let mut run: Vec<(f64, f64, f64, f64)> = Vec::new();
+        let mut runs = Vec::new();
+        for (q, (a, b, c)) in quarters.iter().zip(fan) {
+            match (quarter_x(q), a, b, c) {
+                (Some(x), Some(a), Some(b), Some(c)) => run.push((x + 0.125, *a, *b, *c)),
+                _ => runs.push(std::mem::take(&mut run)),
+            }
+        }
+        runs.push(run);
+        for run in runs.iter().filter(|r| !r.is_empty()) {
+            let xs: Vec<f64> = run.iter().map(|p| p.0).collect();
+            let lo: Vec<f64> = run.iter().map(|p| p.1).collect();
+            let hi: Vec<f64> = run.iter().map(|p| p.3).collect();
+            chart.draw_series(std::iter::once(Polygon::new(band_polygon(&xs, &lo, &hi), blue.mix(0.25).filled())))?;
+            chart.draw_series(LineSeries::new(run.iter().map(|p| (p.0, p.2)), blue.stroke_width(3)))?;
+        }
+        let grey = RGBColor(120, 120, 120);
+        for k in 0..2 {
+            let pts: Vec<(f64, f64)> = quarters
+                .iter()
+                .zip(unpaired)
+                .filter_map(|(q, u)| Some((quarter_x(q)? + 0.125, if k == 0 { (*u)?.0 } else { (*u)?.1 })))
+                .collect();
+            chart.draw_series(DashedLineSeries::new(pts, 6, 4, grey.stroke_width(2)))?;
+        }
+        legend(
+            &side,
+            8,
+            40,
+            "difference",
+            &[
+                ("paired median".to_string(), blue),
+                ("paired 5-95 %".to_string(), blue.mix(0.25).to_rgba().into_rgb()),
+                ("independent runs".to_string(), grey),
+            ],
+        )?;
+        Ok(())
+    })
 }
 
 /// The KPIs a sweep's charts show, those present of these.

@@ -100,6 +100,17 @@ pub struct Variable {
     pub quarterly: Vec<Stats>,
     /// By year (`None` measure: empty statistics).
     pub yearly: Vec<Stats>,
+    /// The values of each replication, when asked for ([`run_values`]).
+    pub values: Option<ReplicationValues>,
+}
+
+/// One variable's value in each replication: `[period][replication]`, `None` for an empty cell.
+#[derive(Debug, Clone, Default)]
+pub struct ReplicationValues {
+    /// By quarter.
+    pub quarterly: Vec<Vec<Option<f64>>>,
+    /// By year (each replication's yearly value, by the rules of the module docs).
+    pub yearly: Vec<Vec<Option<f64>>>,
 }
 
 /// The summaries of a run, for the files, charts, report and workbook.
@@ -140,6 +151,13 @@ impl RunSummary {
             }
         }
         Ok(())
+    }
+
+    /// Drop the per-replication values ([`Variable::values`]).
+    pub fn drop_values(&mut self) {
+        for v in self.market.iter_mut().chain(self.firms.iter_mut().flat_map(|(_, vars)| vars.iter_mut())) {
+            v.values = None;
+        }
     }
 
     /// A market variable.
@@ -368,6 +386,7 @@ fn variables(
     quarters_of: &[Vec<usize>],
     totals: &HashMap<&str, Grid>,
     reps: usize,
+    keep: bool,
 ) -> Vec<Variable> {
     cols.iter()
         .zip(grids)
@@ -391,6 +410,10 @@ fn variables(
                 measure: m,
                 quarterly: grid.iter().map(|q| stats_of_cells(q)).collect(),
                 yearly: yearly.iter().map(|y| stats_of(y)).collect(),
+                values: keep.then(|| ReplicationValues {
+                    quarterly: grid.iter().map(|q| q.iter().map(|c| value(*c)).collect()).collect(),
+                    yearly: if m.is_some() { yearly } else { Vec::new() },
+                }),
             }
         })
         .collect()
@@ -399,6 +422,16 @@ fn variables(
 /// Read a run folder's quarterly files and compute every summary. `domestic` lists the
 /// domestic firms' ids.
 pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
+    summary(dir, domestic, false)
+}
+
+/// [`run_summary`], each variable with the values of every replication
+/// ([`Variable::values`]), for paired comparisons.
+pub fn run_values(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
+    summary(dir, domestic, true)
+}
+
+fn summary(dir: &Path, domestic: &[String], keep: bool) -> Result<RunSummary> {
     let market = read_panel(dir, names::MARKET_QUARTERLY, None)?;
     let firms = read_panel(dir, names::FIRMS_QUARTERLY, Some(columns::firms::FIRM))?;
     for (panel, file) in [(&market, names::MARKET_QUARTERLY), (&firms, names::FIRMS_QUARTERLY)] {
@@ -432,7 +465,7 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
 
     let market_grids: Vec<&Grid> = market.values.iter().map(|v| &v[0]).collect();
     let market_vars =
-        variables(names::MARKET_QUARTERLY, &market.cols, &market_grids, &quarters_of, &HashMap::new(), reps);
+        variables(names::MARKET_QUARTERLY, &market.cols, &market_grids, &quarters_of, &HashMap::new(), reps, keep);
 
     // Firms: align to the market's quarters (same file order in every run).
     let nf = firms.entities.len();
@@ -454,8 +487,10 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     let mut out_firms = Vec::new();
     for (e, id) in firms.entities.iter().enumerate() {
         let grids: Vec<&Grid> = firms.values.iter().map(|v| &v[e]).collect();
-        out_firms
-            .push((id.clone(), variables(names::FIRMS_QUARTERLY, &firms.cols, &grids, &quarters_of, &totals, reps)));
+        out_firms.push((
+            id.clone(),
+            variables(names::FIRMS_QUARTERLY, &firms.cols, &grids, &quarters_of, &totals, reps, keep),
+        ));
     }
     // The domestic total of the additive columns.
     let dom: Vec<usize> = (0..nf).filter(|&e| domestic.contains(&firms.entities[e])).collect();
@@ -482,7 +517,7 @@ pub fn run_summary(dir: &Path, domestic: &[String]) -> Result<RunSummary> {
     if !dom.is_empty() {
         out_firms.push((
             DOMESTIC.to_string(),
-            variables(names::FIRMS_QUARTERLY, &dom_cols, &dom_refs, &quarters_of, &totals, reps),
+            variables(names::FIRMS_QUARTERLY, &dom_cols, &dom_refs, &quarters_of, &totals, reps, keep),
         ));
     }
     let mut regimes = market.regimes;

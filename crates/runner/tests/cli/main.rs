@@ -4,6 +4,7 @@ mod analyze;
 mod bad_input;
 mod citations;
 mod common;
+mod diff;
 mod fit;
 mod harden;
 mod outputs;

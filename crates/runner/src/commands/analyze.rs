@@ -38,6 +38,9 @@ pub const SENSITIVITY: &str = names::SENSITIVITY;
 /// `boxes.csv`: the PRIM peeling trajectory and the pasted box.
 pub const BOXES: &str = names::BOXES;
 
+/// The largest KPI magnitude read: the squares of differences of such values stay finite.
+const MAX_MAGNITUDE: f64 = 1e150;
+
 /// Per point and KPI: runs with a value, their mean and sum of squared deviations (Welford).
 #[derive(Debug, Clone, Copy, Default)]
 struct Acc {
@@ -198,7 +201,20 @@ fn read_runs(
         }
     }
     let kpis: Vec<String> = cols.iter().map(|&c| all[c].to_string()).collect();
+    // Every point needs a row of at least one byte a cell: a design the file cannot hold is
+    // refused before anything is allocated for it.
+    let size = std::fs::metadata(path).map_or(u64::MAX, |m| m.len());
+    if (n_points as u64).saturating_mul(header.len() as u64) > size {
+        return Err(InputError::new(format!(
+            "{}: the design has {n_points} points, more than the file's {size} bytes can hold",
+            path.display()
+        ))
+        .with_hint("analyze the folder `chipmarket sweep` wrote, unchanged (merge the shards of a sharded sweep first)")
+        .into());
+    }
     let mut acc = vec![vec![Acc::default(); n_points]; cols.len()];
+    // Runs of each point read so far: a point's replications come in order, once each.
+    let mut runs_of = vec![0u64; n_points];
     let mut params = if condition.is_some() { vec![vec![f64::NAN; d]; n_points] } else { Vec::new() };
     let mut hits = if condition.is_some() { vec![0.0; n_points] } else { Vec::new() };
     let mut seen = vec![false; n_points];
@@ -208,14 +224,20 @@ fn read_runs(
         if bytes.is_empty() {
             return Ok(None);
         }
-        std::str::from_utf8(bytes).ok().and_then(|s| s.parse::<f64>().ok()).map(Some).ok_or_else(|| {
-            InputError::new(format!(
-                "{}:{line}: column {}: expected a number, found \"{}\"",
-                path.display(),
-                header.get(col).unwrap_or("?"),
-                String::from_utf8_lossy(bytes)
-            ))
-        })
+        // Finite and far from overflow: squares of differences (the variances) stay finite.
+        std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|x| x.abs() <= MAX_MAGNITUDE)
+            .map(Some)
+            .ok_or_else(|| {
+                InputError::new(format!(
+                    "{}:{line}: column {}: expected a finite number of magnitude at most 1e150, found \"{}\"",
+                    path.display(),
+                    header.get(col).unwrap_or("?"),
+                    String::from_utf8_lossy(bytes)
+                ))
+            })
     };
     while reader.read_byte_record(&mut record).with_context(|| format!("failed to read '{}'", path.display()))? {
         line += 1;
@@ -239,6 +261,18 @@ fn read_runs(
             ))
             .into());
         };
+        let rep = std::str::from_utf8(&record[1]).ok().and_then(|s| s.parse::<u64>().ok());
+        if rep != Some(runs_of[point]) {
+            return Err(InputError::new(format!(
+                "{}:{line}: column replication: expected replication {} of point {point} (each once, in order), found \"{}\"",
+                path.display(),
+                runs_of[point],
+                String::from_utf8_lossy(&record[1])
+            ))
+            .with_hint("a row is repeated or out of place; analyze the folder `chipmarket sweep` wrote, unchanged")
+            .into());
+        }
+        runs_of[point] += 1;
         if !seen[point] && condition.is_some() {
             for j in 0..d {
                 params[point][j] = parse(&record[3 + j], line, 3 + j).unwrap_or(None).unwrap_or(f64::NAN);

@@ -4,7 +4,7 @@
 use std::fs;
 use std::path::Path;
 
-use crate::common::{chipmarket, data, ok, show};
+use crate::common::{chipmarket, data, fails_with, ok, show};
 
 /// Varied paths of tiny.toml with their ranges (floats in the base, so values are not rounded).
 const AXES: [(&str, f64, f64); 3] = [
@@ -340,4 +340,46 @@ fn analyze_draws_a_labelled_morris_scatter_per_kpi_into_the_sweep_report() {
     let html = fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("<h2>Sensitivity</h2>") && html.contains("Morris screening"));
     assert!(html.contains(&format!("<figure id=\"sensitivity_{KPI}.svg\"><svg")));
+}
+
+#[test]
+fn analyze_refuses_nan_huge_and_repeated_rows_and_a_design_the_file_cannot_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "method = \"morris\"\ntrajectories = 4\nlevels = 4\nseed = 2\n");
+    let path = dir.path().join("out/runs.csv");
+    let good = fs::read_to_string(&path).unwrap();
+    let refuse = |text: &str, says: &str| {
+        fs::write(&path, text).unwrap();
+        let args = ["analyze", "out", "--kpi", KPI, "--quiet"];
+        let out = fails_with(dir.path(), &args, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(says) && !err.contains("panicked"),
+            "expected {says:?}\n{}",
+            show(&args, dir.path(), &out)
+        );
+        assert!(!dir.path().join("out/sensitivity.csv").exists());
+    };
+    let header = good.lines().next().unwrap();
+    let col = header.split(',').position(|h| h == KPI).unwrap();
+    let with_cell = |row: usize, cell: &str| -> String {
+        let mut lines: Vec<String> = good.lines().map(str::to_string).collect();
+        let mut cells: Vec<String> = lines[row].split(',').map(str::to_string).collect();
+        cells[col] = cell.to_string();
+        lines[row] = cells.join(",");
+        lines.join("\n") + "\n"
+    };
+    for bad in ["NaN", "inf", "-1e300"] {
+        refuse(&with_cell(2, bad), "runs.csv:3: column market_cumulative_delivered_pflops: expected a finite number");
+    }
+    // A row repeated (its point's replication twice) is refused, not counted twice.
+    let mut lines: Vec<&str> = good.lines().collect();
+    lines.insert(2, lines[1]);
+    refuse(&(lines.join("\n") + "\n"), "runs.csv:3: column replication: expected replication 1 of point 0");
+    // A design of 400,000 points, read from an edited resolved sweep, with a small runs.csv.
+    fs::write(&path, &good).unwrap();
+    let resolved = dir.path().join("out/sweep.resolved.toml");
+    let text = fs::read_to_string(&resolved).unwrap();
+    fs::write(&resolved, text.replace("trajectories = 4", "trajectories = 100000")).unwrap();
+    refuse(&good, "more than the file's");
 }

@@ -439,49 +439,49 @@ fn report(base: &Side, others: &[Compared], chart_list: &[(String, String)], pro
         "<p class=note>Mean over replications of the yearly value (shares of the year's compute delivered; gaps at \
          the year's last quarter).</p>"
     );
-    let _ = write!(o, "<table><tr><th>year</th>");
-    for (_, label, _) in COMPARED {
+    // One table per quantity (years by scenario), so none is wider than the page; side by
+    // side where the page has room.
+    let _ = writeln!(o, "<div class=row>");
+    for (var, label, share) in COMPARED {
+        let _ = write!(o, "<div><h3>{}</h3>\n<table><tr><th>year</th>", esc(short_label(label)));
         for s in &all {
-            let _ = write!(o, "<th>{}<br><span class=note>{}</span></th>", esc(short_label(label)), esc(&s.meta.name));
+            let _ = write!(o, "<th>{}</th>", esc(&s.meta.name));
         }
-    }
-    let _ = writeln!(o, "</tr>");
-    for (yi, y) in base.summary.years.iter().enumerate() {
-        let _ = write!(o, "<tr><td>{y}</td>");
-        for (var, _, share) in COMPARED {
+        let _ = writeln!(o, "</tr>");
+        for (yi, y) in base.summary.years.iter().enumerate() {
+            let _ = write!(o, "<tr><td>{y}</td>");
             for s in &all {
                 let v = s.summary.market_var(var).and_then(|v| v.yearly.get(yi)).and_then(|st| st.mean);
                 let _ = write!(o, "<td>{}</td>", fmt_value(v, share));
             }
+            let _ = writeln!(o, "</tr>");
         }
-        let _ = writeln!(o, "</tr>");
+        let _ = writeln!(o, "</table></div>");
     }
-    let _ = writeln!(o, "</table>");
-    // Vendor shares side by side, by year.
+    let _ = writeln!(o, "</div>");
+    // Vendor shares: one table per scenario (years by vendor, as in each run's report).
     let firms: Vec<(String, String)> = base.meta.firms.clone();
     let _ = writeln!(
         o,
-        "<h3>Vendor compute shares</h3>\n<p class=note>Mean over replications of the yearly share; one column per \
-         vendor and scenario.</p>"
+        "<h3>Vendor compute shares</h3>\n<p class=note>Mean over replications of the yearly value: each vendor's \
+         share of the year's compute delivered, one table per scenario.</p>"
     );
-    let _ = write!(o, "<table><tr><th>year</th>");
-    for (_, display) in &firms {
-        for s in &all {
-            let _ = write!(o, "<th>{}<br><span class=note>{}</span></th>", esc(display), esc(&s.meta.name));
+    for s in &all {
+        let _ = write!(o, "<table><tr><th>{}</th>", esc(&s.meta.name));
+        for (_, display) in &firms {
+            let _ = write!(o, "<th>{}</th>", esc(display));
         }
-    }
-    let _ = writeln!(o, "</tr>");
-    for (yi, y) in base.summary.years.iter().enumerate() {
-        let _ = write!(o, "<tr><td>{y}</td>");
-        for (id, _) in &firms {
-            for s in &all {
+        let _ = writeln!(o, "</tr>");
+        for (yi, y) in base.summary.years.iter().enumerate() {
+            let _ = write!(o, "<tr><td>{y}</td>");
+            for (id, _) in &firms {
                 let v = s.summary.firm_var(id, F::COMPUTE_SHARE).and_then(|v| v.yearly.get(yi)).and_then(|st| st.mean);
                 let _ = write!(o, "<td>{}</td>", pct(v));
             }
+            let _ = writeln!(o, "</tr>");
         }
-        let _ = writeln!(o, "</tr>");
+        let _ = writeln!(o, "</table>");
     }
-    let _ = writeln!(o, "</table>");
     if let Some((name, svg)) = chart_list.iter().find(|(n, _)| n.starts_with("compare_")) {
         let _ = writeln!(o, "<figure id=\"{}\">{}</figure>", esc(name), crate::report::html::inline_svg(svg));
     }

@@ -16,7 +16,8 @@ use crate::report::{Provenance, RunMeta, SweepMeta};
 const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:1040px;color:#222;line-height:1.4}\
 h1{margin-bottom:4px}h2{margin-top:36px;border-bottom:1px solid #ccc;padding-bottom:4px}\
 .sub{color:#555;margin-top:0}table{border-collapse:collapse;margin:8px 0 16px;font-size:13px;display:block;overflow-x:auto;max-width:100%}\
-th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}th{background:#f3f3f3}\
+th,td{border:1px solid #ddd;padding:3px 8px;text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal}\
+table.kpis td{white-space:normal}.row{display:flex;flex-wrap:wrap;gap:0 28px}.row h3{margin-bottom:4px}\
 td:first-child,th:first-child{text-align:left}.meta td,.meta th{text-align:left;white-space:normal}\
 tr.warm td{background:#eee;color:#666}\
 figure{margin:16px 0}svg{max-width:100%;height:auto;border:1px solid #eee}\
@@ -181,7 +182,9 @@ fn levers_html(o: &mut String, meta: &RunMeta) {
 pub fn kpi_value(kpi: &str, x: Option<f64>, signed: bool) -> String {
     let Some(x) = x else { return "–".to_string() };
     let sign = if signed && x >= 0.0 { "+" } else { "" };
-    if kpi.contains("share") {
+    if kpi.ends_with("_year") {
+        format!("{sign}{x:.1}")
+    } else if kpi.contains("share") {
         if signed {
             format!("{sign}{:.1} pp", x * 100.0)
         } else {
@@ -191,8 +194,6 @@ pub fn kpi_value(kpi: &str, x: Option<f64>, signed: bool) -> String {
         format!("{sign}{}", money(x))
     } else if kpi.ends_with("_pflops") {
         format!("{sign}{:.1} thousand PFLOPS", x / 1e3)
-    } else if kpi.ends_with("_year") {
-        format!("{sign}{x:.1}")
     } else if kpi.contains("tflops") {
         format!("{sign}{x:.0} TFLOPS")
     } else {
@@ -210,7 +211,7 @@ fn kpis_html(o: &mut String, meta: &RunMeta) {
          range over replications and the number of replications with a value (docs/outputs.md defines each; \
          \"final year\" is the last four quarters of the run).</p>"
     );
-    let _ = writeln!(o, "<table><tr><th>vendor</th><th>KPI</th><th>mean</th><th>5–95 %</th><th>n</th></tr>");
+    let _ = writeln!(o, "<table class=kpis><tr><th>vendor</th><th>KPI</th><th>mean</th><th>5–95 %</th><th>n</th></tr>");
     for (k, st) in &meta.kpis {
         let (who, what) = meta.kpi_label(k);
         let f = |x: f64| kpi_value(k, Some(x), false);
@@ -489,6 +490,17 @@ pub fn sweep_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kpi_values_read_in_their_units() {
+        // A year is a year even when the name speaks of a share.
+        assert_eq!(kpi_value("market_domestic_share_first_above_50pct_year", Some(2024.5), false), "2024.5");
+        assert_eq!(kpi_value("market_final_year_domestic_compute_share", Some(0.4123), false), "41.2%");
+        assert_eq!(kpi_value("market_final_year_domestic_compute_share", Some(0.012), true), "+1.2 pp");
+        assert_eq!(kpi_value("thead_ipo_valuation_usd", Some(134_670_000_000.0), false), "134.67 billion USD");
+        assert_eq!(kpi_value("nvidia_final_cash_usd", Some(-388_537_073.6), true), "-388.5 million USD");
+        assert_eq!(kpi_value("thead_ipo_valuation_usd", None, false), "–");
+    }
 
     #[test]
     fn a_sweep_report_links_the_charts_it_does_not_inline() {

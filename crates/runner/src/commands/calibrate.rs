@@ -14,7 +14,9 @@
 //! `--jobs`. Resume: finished generations are appended to a hidden `.trace.partial.csv`; after
 //! a kill, `--resume` replays the search from the start and takes every evaluation already in
 //! that file from it instead of running it again, so it continues from the last finished
-//! generation and ends with the same files as an uninterrupted run.
+//! generation and ends with the same files as an uninterrupted run. Each append is sealed
+//! (length and SHA-256 in a hidden `.trace.partial.sha256`), so edited losses are refused, not
+//! trusted.
 
 use crate::console::{errln, out, outln};
 use crate::output::names;
@@ -48,6 +50,50 @@ use crate::targets;
 const PARTIAL: &str = ".trace.partial.csv";
 /// The hidden file that says which calibration the partial trace belongs to.
 const STATE: &str = ".calibration.state";
+/// The hidden file with the length and SHA-256 of the partial trace as last written: a trace
+/// edited since (a loss lowered by hand) is refused by `--resume` rather than trusted.
+const SEAL: &str = ".trace.partial.sha256";
+
+/// The partial trace: every append is synced, then sealed (length and SHA-256 in [`SEAL`]).
+struct Trace {
+    file: File,
+    hash: sha2::Sha256,
+    len: u64,
+    seal: std::path::PathBuf,
+}
+
+impl Trace {
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        use sha2::Digest;
+        self.file.write_all(bytes).context("failed to append to the trace")?;
+        self.file.sync_data().context("failed to sync the trace")?;
+        self.hash.update(bytes);
+        self.len += bytes.len() as u64;
+        let digest = crate::batch::rows::hex(&self.hash.clone().finalize());
+        atomic::write(&self.seal, format!("{} {digest}\n", self.len).as_bytes())
+            .with_context(|| format!("failed to write '{}'", self.seal.display()))
+    }
+}
+
+/// The part of a partial trace its seal vouches for, or why it is refused.
+fn sealed_part(text: &str, seal: Option<String>, out: &Path) -> Result<String, InputError> {
+    use sha2::Digest;
+    let changed = || {
+        InputError::new(format!(
+            "{}: the interrupted calibration's trace ({PARTIAL}) was changed since it was written (its length or SHA-256 differs from {SEAL})",
+            out.display()
+        ))
+        .with_hint("its losses cannot be trusted: remove the folder, or give another --out, to start again")
+    };
+    let seal = seal.ok_or_else(changed)?;
+    let (len, digest) = seal.trim().split_once(' ').ok_or_else(changed)?;
+    let len: usize = len.parse().map_err(|_| changed())?;
+    let part = text.get(..len).ok_or_else(changed)?;
+    if crate::batch::rows::hex(&sha2::Sha256::digest(part.as_bytes())) != digest {
+        return Err(changed());
+    }
+    Ok(part.to_string())
+}
 /// Loss given to an evaluation whose scenario cannot run (the search moves away from it).
 const FAILED_LOSS: f64 = 1e12;
 /// How many times the replications the best point is re-run with.
@@ -75,7 +121,7 @@ struct Evaluator<'a> {
     memo: Mutex<Memo>,
     /// Evaluations of the generation under way, in completion order.
     pending: Mutex<Vec<Eval>>,
-    trace: Mutex<File>,
+    trace: Mutex<Trace>,
     count: Mutex<(u64, f64)>,
     bar: ProgressBar,
 }
@@ -174,9 +220,7 @@ impl Evaluator<'_> {
                 *best = Some(e);
             }
         }
-        let mut f = self.trace.lock().expect("trace");
-        f.write_all(&bytes).context("failed to append to the trace")?;
-        f.sync_data().context("failed to sync the trace")?;
+        self.trace.lock().expect("trace").append(&bytes)?;
         Ok(())
     }
 }
@@ -260,6 +304,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
             .into());
         }
         let text = fs::read_to_string(&partial).unwrap_or_default();
+        let text =
+            if text.is_empty() { text } else { sealed_part(&text, fs::read_to_string(out.join(SEAL)).ok(), &out)? };
         let d = spec.free.len();
         let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
         let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_reader(complete.as_bytes());
@@ -281,20 +327,21 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
         return Ok(());
     }
     fs::create_dir_all(&out).with_context(|| format!("failed to create '{}'", out.display()))?;
-    mark(&[STATE, PARTIAL])?;
+    mark(&[STATE, PARTIAL, SEAL])?;
     fs::write(&state, &l.identity).with_context(|| format!("failed to write '{}'", state.display()))?;
     let resumed = memo.len();
     let mut header = vec!["evaluation".to_string(), "generation".to_string(), "phase".to_string()];
     header.extend(spec.free.iter().map(|f| f.path.clone()));
     header.push("loss".to_string());
     header.extend(l.targets.iter().map(|t| t.id.clone()));
-    let mut trace = OpenOptions::new()
+    let trace = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
         .open(&partial)
         .with_context(|| format!("failed to write '{}'", partial.display()))?;
-    trace.write_all(&csv_line(&header))?;
+    let mut trace = Trace { file: trace, hash: sha2::Digest::new(), len: 0, seal: out.join(SEAL) };
+    trace.append(&csv_line(&header))?;
     if resumed > 0 && !args.quiet {
         errln!("resuming {name}: {resumed} evaluation(s) already done");
     }
@@ -416,9 +463,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     cells.push(num(loss));
     cells.extend(fits.iter().map(|f| num(f.mean)));
     {
-        let mut f = ev.trace.lock().expect("trace");
-        f.write_all(&csv_line(&cells))?;
-        f.sync_data()?;
+        ev.trace.lock().expect("trace").append(&csv_line(&cells))?;
     }
 
     let extends = relative(&l.base_path, &out).unwrap_or_else(|| {
@@ -445,6 +490,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     write(names::FIT, &targets::fit_csv(&l.targets, &fits))?;
     fs::rename(&partial, out.join(names::TRACE)).context("failed to move the trace into place")?;
     fs::remove_file(&state).context("failed to remove the calibration state")?;
+    fs::remove_file(out.join(SEAL)).context("failed to remove the trace's seal")?;
     mark(&[names::CALIBRATED, names::FIT, names::TRACE])?;
     if !args.quiet {
         out!("{}", targets::table(&l.targets, &fits))?;

@@ -409,3 +409,48 @@ fn abc_smc_gives_a_posterior_that_holds_the_truth_byte_identical_for_any_jobs() 
         assert!(lo <= truth && truth <= hi, "{} = {truth} outside [{lo}, {hi}]\n{summary}", c[0]);
     }
 }
+
+#[test]
+fn resume_refuses_a_partial_trace_whose_losses_were_edited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = calibration(tmp.path(), "cal.toml", 400, 12);
+    let partial = tmp.path().join("killed/.trace.partial.csv");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chipmarket"))
+        .args(["calibrate", &file, "--out", "killed", "--jobs", "2", "--quiet"])
+        .current_dir(tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    // Rows the seal vouches for (rows written but not yet sealed are run again, not trusted).
+    let seal = tmp.path().join("killed/.trace.partial.sha256");
+    let sealed_rows = || -> usize {
+        let len = fs::read_to_string(&seal).ok().and_then(|s| s.split(' ').next()?.parse::<usize>().ok());
+        let bytes = fs::read(&partial).unwrap_or_default();
+        len.map_or(0, |n| bytes[..n.min(bytes.len())].iter().filter(|&&c| c == b'\n').count())
+    };
+    while sealed_rows() <= 20 {
+        assert!(started.elapsed() < Duration::from_secs(300), "the calibration wrote no rows");
+        assert!(child.try_wait().unwrap().is_none(), "the calibration finished before it could be killed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Give the second evaluation a loss of 0, as a hand edit would.
+    let text = fs::read_to_string(&partial).unwrap();
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "loss").unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[2].split(',').map(str::to_string).collect();
+    cells[col] = "0".into();
+    lines[2] = cells.join(",");
+    fs::write(&partial, lines.join("\n") + "\n").unwrap();
+    let out = fails_with(tmp.path(), &["calibrate", &file, "--out", "killed", "--resume"], 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("trace (.trace.partial.csv) was changed since it was written") && !err.contains("panicked"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("killed/calibrated.toml").exists());
+}

@@ -436,7 +436,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
                 .with_sd_tolerance(1e-9)
                 .map_err(|e| anyhow!("Nelder-Mead could not start: {e}"))?;
             // Evaluations are sequential (the replications of each run in parallel); the
-            // search stops when the budget is spent, which argmin sees as an error.
+            // search stops when the budget is spent, which argmin sees as an error, or when
+            // the losses at the corners agree to 1e-9 (docs/calibration.md says so).
             let _ = pool.install(|| {
                 argmin::core::Executor::new(problem, solver)
                     .configure(|s| s.max_iters(u64::from(spec.budget)))

@@ -219,5 +219,15 @@ pub fn scenario(path: Option<&Path>, sets: &[String]) -> Result<(Scenario, Sourc
         };
         describe(&source.layer_name(e.layer), &e)
     })?;
+    // Layers and overrides can add up to more than one file may hold: refuse a scenario whose
+    // `scenario.resolved.toml` could not be read back, before anything runs.
+    let resolved = scenario.to_toml_string().len() as u64;
+    if resolved > MAX_INPUT_BYTES {
+        return Err(InputError::new(format!(
+            "{}: the resolved scenario would be {resolved} bytes, more than the 16 MiB a scenario file may hold, so its scenario.resolved.toml could not be read back",
+            source.name()
+        ))
+        .with_hint("shorten the long texts (descriptions, names) of the layers"));
+    }
     Ok((scenario, source))
 }

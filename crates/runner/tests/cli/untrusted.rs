@@ -190,3 +190,24 @@ fn a_misspelt_precision_kpi_is_refused_before_the_batch_and_writes_nothing() {
     );
     assert_eq!(fs::read_dir(dir).unwrap().count(), 1, "only the scenario is left");
 }
+
+#[test]
+fn layers_that_resolve_to_more_than_an_input_file_may_hold_are_refused_before_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let tiny = fs::read_to_string(data("tiny.toml")).unwrap();
+    let nine_mib = "x".repeat(9 << 20);
+    let base = tiny.replace("name = \"tiny\"", &format!("name = \"tiny\"\ndescription = \"{nine_mib}\""));
+    fs::write(dir.join("base.toml"), base).unwrap();
+    fs::write(
+        dir.join("child.toml"),
+        format!("extends = \"base.toml\"\n[[firms]]\nid = \"dom\"\nname = \"{nine_mib}\"\n"),
+    )
+    .unwrap();
+    refused(
+        dir,
+        &["run", "child.toml", "--out", "o", "--quiet"],
+        &["child.toml: the resolved scenario would be", "more than the 16 MiB a scenario file may hold"],
+    );
+    assert!(!dir.join("o").exists());
+}

@@ -301,6 +301,8 @@ impl Calibration {
     /// give a valid scenario. Errors point into the calibration file.
     pub fn bind(spec: CalibrationSpec, text: &str, base_layers: &[&str]) -> Result<Calibration, ScenarioError> {
         let sweep_spec = SweepSpec {
+            name: None,
+            question: None,
             base: toml::Value::String(spec.base.clone()),
             replications: Some(spec.replications),
             method: Method::Lhs,
@@ -315,6 +317,7 @@ impl Calibration {
                 .iter()
                 .map(|f| Axis {
                     path: f.path.clone(),
+                    label: None,
                     values: None,
                     range: Some(f.range.clone()),
                     steps: None,

@@ -98,6 +98,12 @@ impl Method {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSpec {
+    /// The sweep's own name: the title of its report. Default: "Sweep of <base scenario>".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The question the sweep answers, shown under the report's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub question: Option<String>,
     /// The base scenario: a path relative to the sweep file (`base = "../baseline.toml"`), or
     /// the scenario itself as a table (`[base]`, as `sweep.resolved.toml` writes it).
     pub base: toml::Value,
@@ -139,6 +145,10 @@ pub struct SweepSpec {
 pub struct Axis {
     /// A sweepable path, as for `--set` (`chipmarket params` lists them).
     pub path: String,
+    /// What the charts and tables call the axis (`"licence approval probability"`). Default:
+    /// the path's last part.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
     /// The values to take (a grid takes each; other designs sample from the list).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<toml::Value>>,
@@ -877,6 +887,10 @@ impl Sweep {
     pub fn to_resolved_toml(&self) -> String {
         #[derive(Serialize)]
         struct Resolved<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            name: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            question: Option<&'a str>,
             replications: u32,
             method: Method,
             #[serde(skip_serializing_if = "Option::is_none")]
@@ -892,6 +906,8 @@ impl Sweep {
             vary: &'a [Axis],
         }
         let resolved = Resolved {
+            name: self.spec.name.as_deref(),
+            question: self.spec.question.as_deref(),
             replications: self.replications(),
             method: self.spec.method,
             samples: self.spec.samples,
@@ -1301,6 +1317,8 @@ demand_share = 1.0
 
     fn spec(method: Method, samples: u32, axes: Vec<Axis>, seed: u64) -> SweepSpec {
         SweepSpec {
+            name: None,
+            question: None,
             base: toml::Value::String("b.toml".into()),
             replications: None,
             method,
@@ -1315,12 +1333,20 @@ demand_share = 1.0
     }
 
     fn range_axis(i: usize, lo: f64, width: f64, integer: bool) -> Axis {
-        Axis { path: format!("a.p{i}"), values: None, range: Some(vec![lo, lo + width]), steps: Some(3), integer }
+        Axis {
+            path: format!("a.p{i}"),
+            label: None,
+            values: None,
+            range: Some(vec![lo, lo + width]),
+            steps: Some(3),
+            integer,
+        }
     }
 
     fn list_axis(i: usize, n: usize) -> Axis {
         Axis {
             path: format!("a.v{i}"),
+            label: None,
             values: Some((0..n as i64).map(toml::Value::Integer).collect()),
             range: None,
             steps: None,

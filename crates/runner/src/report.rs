@@ -355,6 +355,35 @@ pub struct SweepMeta {
     pub method: String,
     /// The varied paths, in `[[vary]]` order.
     pub paths: Vec<String>,
+    /// The sweep's own `name` (empty when it has none).
+    pub title: String,
+    /// The sweep's `question` (empty when it has none).
+    pub question: String,
+    /// Each `[[vary]]`'s `label` (empty when it has none), in `[[vary]]` order.
+    pub labels: Vec<String>,
+}
+
+impl SweepMeta {
+    /// The report's title: the sweep's name, or "Sweep of <base scenario>".
+    pub fn heading(&self) -> String {
+        if self.title.is_empty() {
+            format!("Sweep of {}", self.name)
+        } else {
+            self.title.clone()
+        }
+    }
+
+    /// What the charts call the axis of `param` (a path, with or without `param_`): its
+    /// `label`, or `fallback`.
+    pub fn axis_label(&self, param: &str, fallback: &str) -> String {
+        let path = param.trim_start_matches("param_");
+        self.paths
+            .iter()
+            .position(|p| p == path)
+            .and_then(|i| self.labels.get(i))
+            .filter(|l| !l.is_empty())
+            .map_or_else(|| fallback.to_string(), Clone::clone)
+    }
 }
 
 /// Read `sweep.resolved.toml` of a sweep folder.
@@ -377,6 +406,15 @@ pub fn sweep_meta(dir: &Path) -> Result<SweepMeta> {
             .into_iter()
             .flatten()
             .map(|v| text(v.get("path")))
+            .collect(),
+        title: text(doc.get("name")),
+        question: text(doc.get("question")),
+        labels: doc
+            .get("vary")
+            .and_then(toml::Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| text(v.get("label")))
             .collect(),
     })
 }

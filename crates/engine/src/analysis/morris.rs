@@ -104,6 +104,7 @@ mod tests {
     fn morris_rows(r: u32, levels: u32, d: usize, seed: u64) -> Vec<Vec<f64>> {
         let vary = (0..d)
             .map(|i| Axis {
+                label: None,
                 path: format!("a.p{i}"),
                 values: None,
                 range: Some(vec![0.0, 1.0]),
@@ -112,6 +113,8 @@ mod tests {
             })
             .collect();
         unit_design(&SweepSpec {
+            name: None,
+            question: None,
             base: toml::Value::String("b.toml".into()),
             replications: None,
             method: Method::Morris,

@@ -127,6 +127,7 @@ mod tests {
     pub(crate) fn saltelli_rows(n: u32, d: usize, seed: u64) -> Vec<Vec<f64>> {
         let vary = (0..d)
             .map(|i| Axis {
+                label: None,
                 path: format!("a.p{i}"),
                 values: None,
                 range: Some(vec![0.0, 1.0]),
@@ -135,6 +136,8 @@ mod tests {
             })
             .collect();
         unit_design(&SweepSpec {
+            name: None,
+            question: None,
             base: toml::Value::String("b.toml".into()),
             replications: None,
             method: Method::Saltelli,

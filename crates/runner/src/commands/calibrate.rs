@@ -366,6 +366,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<()> {
     let mut best: Option<Eval> = None;
     // Screening: a Latin hypercube from the file's seed.
     let screen_spec = SweepSpec {
+        name: None,
+        question: None,
         base: toml::Value::String(String::new()),
         replications: None,
         method: Method::Lhs,

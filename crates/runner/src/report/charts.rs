@@ -832,7 +832,7 @@ pub fn sweep_charts(
 
 fn kpi_vs_param(root: &Area, s: &Survey, meta: &SweepMeta, sc: &Scatter, kpi: &str) -> Res {
     let unit = kpi_unit(kpi).1;
-    let param = s.params[sc.axis].trim_start_matches("param_");
+    let param = &meta.axis_label(&s.params[sc.axis], s.params[sc.axis].trim_start_matches("param_"));
     let subtitle = format!(
         "{}: each point's mean (dot) and 5-95 % of its {} replication(s) (bar); where values repeat, line and band average over the other axes",
         meta.name, meta.replications
@@ -941,7 +941,10 @@ fn heat_colour(t: f64) -> RGBColor {
 fn heat(root: &Area, s: &Survey, meta: &SweepMeta, h: &points::Heat, kpi: &str) -> Res {
     let unit = kpi_unit(kpi).1;
     let (pa, pb) = h.axes;
-    let (na, nb) = (s.params[pa].trim_start_matches("param_"), s.params[pb].trim_start_matches("param_"));
+    let (na, nb) = (
+        &meta.axis_label(&s.params[pa], s.params[pa].trim_start_matches("param_")),
+        &meta.axis_label(&s.params[pb], s.params[pb].trim_start_matches("param_")),
+    );
     let body = title(
         root,
         &format!("{kpi} ({unit})"),

@@ -409,8 +409,12 @@ pub fn sweep_report(
     charts: &[(String, Option<String>)],
     sensitivity: Option<(&Sensitivity, &[(String, String)])>,
 ) -> String {
-    let mut o = head(&format!("chipmarket sweep: {}", meta.name));
-    let _ = writeln!(o, "<h1>Sweep of {}</h1>\n<p class=sub>{}</p>", esc(&meta.name), esc(&meta.description));
+    let mut o = head(&format!("chipmarket sweep: {}", meta.heading()));
+    let _ = writeln!(o, "<h1>{}</h1>", esc(&meta.heading()));
+    if !meta.question.is_empty() {
+        let _ = writeln!(o, "<p class=sub><b>{}</b></p>", esc(&meta.question));
+    }
+    let _ = writeln!(o, "<p class=sub>Base scenario {}: {}</p>", esc(&meta.name), esc(&meta.description));
     let _ = writeln!(o, "<table class=meta>");
     let rows = [
         ("design", meta.method.clone()),
@@ -457,7 +461,7 @@ pub fn sweep_report(
     );
     let _ = write!(o, "<table><tr><th>point</th>");
     for (j, p) in s.params.iter().enumerate() {
-        let label = crate::report::charts::param_label(&s.params, j);
+        let label = meta.axis_label(p, &crate::report::charts::param_label(&s.params, j));
         let _ = write!(o, "<th title=\"{}\">{}</th>", esc(p.trim_start_matches("param_")), esc(&label));
     }
     for (_, k) in &kpis {

@@ -598,3 +598,24 @@ fn every_shipped_sweep_is_valid() {
     assert_eq!(stdout.matches("(sweep: ").count(), files.len(), "{stdout}");
     let _ = chipmarket;
 }
+
+#[test]
+fn a_sweep_report_is_titled_by_the_sweeps_name_and_question_and_axes_by_their_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "name = \"R&D test\"\nquestion = \"Does R&D pay?\"\nreplications = 2\n[[vary]]\n\
+                path = \"firms.dom.rd_intensity\"\nlabel = \"domestic R&D intensity\"\nvalues = [0.1, 0.3]\n";
+    let f = sweep_file(tmp.path(), "s.toml", body);
+    ok(tmp.path(), &["sweep", &f, "--out", "a", "--quiet"]);
+    let report = text(&tmp.path().join("a"), "report.html");
+    assert!(report.contains("<h1>R&amp;D test</h1>") && report.contains("Does R&amp;D pay?"), "title and question");
+    assert!(!report.contains("Sweep of"), "not titled by the base scenario");
+    assert!(report.contains(">domestic R&amp;D intensity</th>"), "the points table names the axis by its label");
+    let chart = fs::read_dir(tmp.path().join("a/charts"))
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+        .find(|c| c.contains("domestic R&amp;D intensity"));
+    assert!(chart.is_some(), "a chart's axis is named by the label");
+    // The resolved sweep keeps them, so its rerun has the same report.
+    ok(tmp.path(), &["sweep", "a/sweep.resolved.toml", "--out", "b", "--quiet"]);
+    assert_eq!(text(&tmp.path().join("b"), "report.html"), report);
+}

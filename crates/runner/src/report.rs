@@ -320,7 +320,7 @@ pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Ve
             // INLINE_BYTES in all, and links the rest.
             let mut charts = Vec::new();
             let mut inline = 0;
-            charts::sweep_charts(dir, &s, &meta, &mut |(name, svg)| {
+            let effects = charts::sweep_charts(dir, &s, &meta, &mut |(name, svg)| {
                 put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
                 inline += svg.len();
                 charts.push((name, (inline <= INLINE_BYTES).then_some(svg)));
@@ -330,7 +330,8 @@ pub fn derive(src: &Path, dst: &Path, kind: Kind, options: Options) -> Result<Ve
             for (name, svg) in &sens_charts {
                 put(dst, &format!("{CHARTS}/{name}"), svg.as_bytes(), &mut written)?;
             }
-            let report = html::sweep_report(&meta, &s, &charts, sens.as_ref().map(|x| (x, sens_charts.as_slice())));
+            let report =
+                html::sweep_report(&meta, &s, &charts, &effects, sens.as_ref().map(|x| (x, sens_charts.as_slice())));
             put(dst, names::REPORT, report.as_bytes(), &mut written)?;
         }
     }

@@ -780,15 +780,30 @@ fn file_part(params: &[String], j: usize) -> String {
 /// A sweep chart's file name and SVG text.
 pub type Chart = (String, String);
 
+/// How much one axis of a grid sweep moves one KPI: the spread (largest minus smallest) of the
+/// KPI's mean at each of the axis's values, averaged over the other axes (the line of its
+/// chart), in the chart's unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MainEffect {
+    /// The KPI.
+    pub kpi: String,
+    /// The axis (position in [`Survey::params`]).
+    pub axis: usize,
+    /// Largest minus smallest average, in `unit`.
+    pub spread: f64,
+    /// The unit of `spread` (`%` is percentage points).
+    pub unit: &'static str,
+}
+
 /// The sweep's charts, drawn from bounded digests of `dir/points.csv` (`report::points`: a
 /// chart of any number of points is the size of one of a thousand), handed to `emit` one at a
-/// time as (file name, SVG text).
+/// time as (file name, SVG text); returns the main effects of a grid sweep (none otherwise).
 pub fn sweep_charts(
     dir: &Path,
     s: &Survey,
     meta: &SweepMeta,
     emit: &mut dyn FnMut(Chart) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<MainEffect>> {
     let numeric = s.numeric();
     let kpis: Vec<(usize, &str)> = SWEEP_KPIS.iter().filter_map(|k| Some((s.kpi(k)?, *k))).collect();
     let mut scatters = Vec::new();
@@ -811,6 +826,15 @@ pub fn sweep_charts(
         }
     }
     let (scatters, heats) = points::digest(dir, s, &scatters, &heats)?;
+    let mut effects = Vec::new();
+    if meta.method == "grid" {
+        for c in scatters.iter().filter(|c| c.line.len() >= 2 && !c.binned) {
+            let (lo, hi) = c.line.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), l| (a.min(l.2), b.max(l.2)));
+            let kpi = s.kpis[c.kpi].clone();
+            let unit = kpi_unit(&kpi).1;
+            effects.push(MainEffect { kpi, axis: c.axis, spread: hi - lo, unit });
+        }
+    }
     for c in &scatters {
         let kpi = s.kpis[c.kpi].as_str();
         let name = format!("sweep_{}__{}.svg", kpi.trim_start_matches("market_"), file_part(&s.params, c.axis));
@@ -827,7 +851,7 @@ pub fn sweep_charts(
         );
         emit((name, svg(|root| heat(root, s, meta, h, kpi))))?;
     }
-    Ok(())
+    Ok(effects)
 }
 
 fn kpi_vs_param(root: &Area, s: &Survey, meta: &SweepMeta, sc: &Scatter, kpi: &str) -> Res {

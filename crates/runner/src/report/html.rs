@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use crate::batch::stats::Stats;
 use crate::output::columns::{firms as F, market as M};
+use crate::report::charts::MainEffect;
 use crate::report::points::{Survey, TABLE_ROWS};
 use crate::report::sensitivity::{Method as SensMethod, Sensitivity};
 use crate::report::summaries::{RunSummary, DOMESTIC};
@@ -131,6 +132,60 @@ pub fn provenance_html(o: &mut String, provenance: Option<&Provenance>, seed: &s
         None => "not recorded".to_string(),
     };
     let _ = writeln!(o, "<tr data-volatile><th>command-line overrides</th><td>{overrides}</td></tr>\n</table>");
+}
+
+/// A grid sweep's main effects: for each KPI, how far each lever moves its mean (largest
+/// minus smallest over the lever's values, averaged over the other levers); the lever that
+/// moves it most in bold.
+fn main_effects_html(o: &mut String, meta: &SweepMeta, s: &Survey, effects: &[MainEffect]) {
+    if effects.is_empty() {
+        return;
+    }
+    let axes: Vec<usize> = (0..s.params.len()).filter(|j| effects.iter().any(|e| e.axis == *j)).collect();
+    let _ = writeln!(
+        o,
+        "<h2>Main effects</h2>\n<p class=note>Which lever moves which KPI most: the spread (largest minus smallest) \
+         of the KPI's mean over replications at each value of the lever, averaged over the other levers; shares in \
+         percentage points. The largest in each row is in bold.</p>\n<table><tr><th>KPI</th>"
+    );
+    for &j in &axes {
+        let label = meta.axis_label(&s.params[j], &crate::report::charts::param_label(&s.params, j));
+        let _ = write!(o, "<th>{}</th>", esc(&label));
+    }
+    let _ = writeln!(o, "</tr>");
+    let mut kpis: Vec<&str> = Vec::new();
+    for e in effects {
+        if !kpis.contains(&e.kpi.as_str()) {
+            kpis.push(&e.kpi);
+        }
+    }
+    for k in kpis {
+        let row: Vec<Option<&MainEffect>> =
+            axes.iter().map(|j| effects.iter().find(|e| e.kpi == k && e.axis == *j)).collect();
+        let top = row.iter().flatten().map(|e| e.spread).fold(f64::NEG_INFINITY, f64::max);
+        let _ = write!(o, "<tr><td>{}</td>", esc(k.trim_start_matches("market_")));
+        for e in &row {
+            let cell = match e {
+                None => "–".to_string(),
+                Some(e) => {
+                    let unit = match e.unit {
+                        "%" => " pp".to_string(),
+                        "" => String::new(),
+                        u => format!(" {u}"),
+                    };
+                    let text = format!("{:.3}{unit}", e.spread);
+                    if e.spread == top && top > 0.0 {
+                        format!("<b>{text}</b>")
+                    } else {
+                        text
+                    }
+                }
+            };
+            let _ = write!(o, "<td>{cell}</td>");
+        }
+        let _ = writeln!(o, "</tr>");
+    }
+    let _ = writeln!(o, "</table>");
 }
 
 /// The levers of each regime, in tables of at most `PER_TABLE` regimes (so none is clipped
@@ -407,6 +462,7 @@ pub fn sweep_report(
     meta: &SweepMeta,
     s: &Survey,
     charts: &[(String, Option<String>)],
+    effects: &[MainEffect],
     sensitivity: Option<(&Sensitivity, &[(String, String)])>,
 ) -> String {
     let mut o = head(&format!("chipmarket sweep: {}", meta.heading()));
@@ -426,7 +482,9 @@ pub fn sweep_report(
     for (k, v) in rows {
         let _ = writeln!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
-    let _ = writeln!(o, "</table>\n<h2>Charts</h2>");
+    let _ = writeln!(o, "</table>");
+    main_effects_html(&mut o, meta, s, effects);
+    let _ = writeln!(o, "<h2>Charts</h2>");
     let linked = charts.iter().filter(|c| c.1.is_none()).count();
     if linked > 0 {
         let _ = writeln!(
@@ -513,11 +571,11 @@ mod tests {
             ("a.svg".to_string(), Some("<?xml version=\"1.0\"?><svg id=inline></svg>".to_string())),
             ("b<c.svg".to_string(), None),
         ];
-        let page = sweep_report(&SweepMeta::default(), &survey, &charts, None);
+        let page = sweep_report(&SweepMeta::default(), &survey, &charts, &[], None);
         assert!(page.contains("<figure id=\"a.svg\"><svg id=inline></svg></figure>"), "{page}");
         assert!(page.contains("<p id=\"b&lt;c.svg\"><a href=\"charts/b&lt;c.svg\">b&lt;c.svg</a></p>"), "{page}");
         assert!(page.contains("1 of the 2 charts are linked"), "{page}");
-        let all_inline = sweep_report(&SweepMeta::default(), &survey, &charts[..1], None);
+        let all_inline = sweep_report(&SweepMeta::default(), &survey, &charts[..1], &[], None);
         assert!(!all_inline.contains("linked"), "{all_inline}");
     }
 }

@@ -615,6 +615,18 @@ fn a_sweep_report_is_titled_by_the_sweeps_name_and_question_and_axes_by_their_la
         .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
         .find(|c| c.contains("domestic R&amp;D intensity"));
     assert!(chart.is_some(), "a chart's axis is named by the label");
+    // A grid sweep's main effects: with one axis, the spread of the points' means.
+    let points = text(&tmp.path().join("a"), "points.csv");
+    let means: Vec<f64> = points
+        .lines()
+        .filter(|l| l.contains(",market_final_year_domestic_compute_share,"))
+        .map(|l| l.split(',').nth(3).unwrap().parse::<f64>().unwrap())
+        .collect();
+    assert_eq!(means.len(), 2);
+    let spread = format!("{:.3} pp", (means[0] - means[1]).abs() * 100.0);
+    let table = &report[report.find("<h2>Main effects</h2>").expect("a main-effects table")..];
+    let row = table.lines().find(|l| l.contains("<td>final_year_domestic_compute_share</td>")).unwrap();
+    assert!(row.contains(&spread), "{row} lacks {spread}");
     // The resolved sweep keeps them, so its rerun has the same report.
     ok(tmp.path(), &["sweep", "a/sweep.resolved.toml", "--out", "b", "--quiet"]);
     assert_eq!(text(&tmp.path().join("b"), "report.html"), report);

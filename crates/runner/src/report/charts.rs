@@ -977,6 +977,8 @@ fn heat(root: &Area, s: &Survey, meta: &SweepMeta, h: &points::Heat, kpi: &str) 
     let (main, side) = body.split_horizontally(W - LEGEND_W);
     let (xs, ys, cells) = (&h.xs, &h.ys, &h.cells);
     let (lo, hi) = cells.values().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    // A KPI the same (up to rounding) in every cell gets one grey and no colour scale.
+    let constant = hi - lo <= 1e-9 * hi.abs().max(lo.abs()).max(1e-12);
     let span = if hi > lo { hi - lo } else { 1.0 };
     let mut chart = ChartBuilder::on(&main)
         .margin_left(10)
@@ -1006,17 +1008,23 @@ fn heat(root: &Area, s: &Survey, meta: &SweepMeta, h: &points::Heat, kpi: &str) 
             let Some(&v) = cells.get(&(x.to_bits(), y.to_bits())) else { continue };
             let t = (v - lo) / span;
             let (cx, cy) = (i as f64, k as f64);
+            let fill = if constant { RGBColor(210, 210, 210) } else { heat_colour(t) };
             chart.draw_series(std::iter::once(Rectangle::new(
                 [(cx - 0.5, cy - 0.5), (cx + 0.5, cy + 0.5)],
-                heat_colour(t).filled(),
+                fill.filled(),
             )))?;
-            let ink = if t > 0.6 { BLACK } else { WHITE };
+            let ink = if t > 0.6 || constant { BLACK } else { WHITE };
             let style = TextStyle::from((FONT, 14).into_font()).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
             chart.draw_series(std::iter::once(Text::new(short(v), (cx, cy), style)))?;
         }
     }
     // Colour scale.
     side.draw(&Text::new(unit.to_string(), (8, 130), (FONT, 14).into_font().style(FontStyle::Bold)))?;
+    if constant {
+        side.draw(&Text::new(format!("the same in every cell: {}", short(lo)), (8, 155), (FONT, 13)))?;
+        side.draw(&Text::new("(no colour scale)".to_string(), (8, 175), (FONT, 13)))?;
+        return Ok(());
+    }
     for k in 0..=10 {
         let t = 1.0 - f64::from(k) / 10.0;
         let y = 155 + k * 22;

@@ -526,20 +526,21 @@ pub fn sweep_report(
         let _ = write!(o, "<th>{}</th>", esc(k.trim_start_matches("market_")));
     }
     let _ = writeln!(o, "</tr>");
-    let short = |c: &str| c.parse::<f64>().map_or_else(|_| c.to_string(), |x| format!("{}", (x * 1e4).round() / 1e4));
+    // In readable units by the KPI's name (shares in %, money in million or billion USD).
+    let short = |k: &str, c: &str| c.parse::<f64>().map_or_else(|_| c.to_string(), |x| kpi_value(k, Some(x), false));
     for p in &s.first {
         let _ = write!(o, "<tr><td>{}</td>", esc(&p.point));
         for c in &p.params {
             let _ = write!(o, "<td>{}</td>", esc(c));
         }
-        for (ki, _) in &kpis {
+        for (ki, k) in &kpis {
             let st = &p.stats[*ki];
             let _ = write!(
                 o,
                 "<td>{} <span class=note>[{}–{}]</span></td>",
-                esc(&short(&st[0])),
-                esc(&short(&st[2])),
-                esc(&short(&st[4]))
+                esc(&short(k, &st[0])),
+                esc(&short(k, &st[2])),
+                esc(&short(k, &st[4]))
             );
         }
         let _ = writeln!(o, "</tr>");

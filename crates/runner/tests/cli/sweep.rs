@@ -631,3 +631,25 @@ fn a_sweep_report_is_titled_by_the_sweeps_name_and_question_and_axes_by_their_la
     ok(tmp.path(), &["sweep", "a/sweep.resolved.toml", "--out", "b", "--quiet"]);
     assert_eq!(text(&tmp.path().join("b"), "report.html"), report);
 }
+
+#[test]
+fn a_heat_map_of_a_constant_kpi_has_no_colour_scale() {
+    let tmp = tempfile::tempdir().unwrap();
+    let body = "replications = 2\n[[vary]]\npath = \"firms.dom.rd_intensity\"\nvalues = [0.1, 0.3]\n\
+                [[vary]]\npath = \"demand.tenders_per_year\"\nvalues = [6, 12]\n";
+    let f = sweep_file(tmp.path(), "s.toml", body);
+    ok(tmp.path(), &["sweep", &f, "--out", "a", "--quiet"]);
+    // In tiny, the domestic vendor takes every tender at every point: a share of 1 throughout.
+    let points = text(&tmp.path().join("a"), "points.csv");
+    let shares: Vec<&str> = points
+        .lines()
+        .filter(|l| l.contains(",market_final_year_domestic_compute_share,"))
+        .map(|l| l.split(',').nth(4).unwrap())
+        .collect();
+    assert_eq!(shares, ["1", "1", "1", "1"]);
+    let heat = text(
+        &tmp.path().join("a/charts"),
+        "heat_final_year_domestic_compute_share__rd_intensity__tenders_per_year.svg",
+    );
+    assert!(heat.contains("the same in every cell: 100") && heat.contains("(no colour scale)"), "{heat}");
+}

@@ -854,6 +854,15 @@ pub fn sweep_charts(
     Ok(effects)
 }
 
+/// The break mark of a y axis that does not start at zero: two slanted strokes across the
+/// axis just above its foot `(x, y)` (pixels), with the axis between them blanked.
+fn axis_break(root: &Area, (x, y): (i32, i32)) -> Res {
+    root.draw(&Rectangle::new([(x - 8, y - 17), (x + 8, y - 9)], WHITE.filled()))?;
+    root.draw(&PathElement::new(vec![(x - 8, y - 13), (x + 8, y - 19)], BLACK.stroke_width(2)))?;
+    root.draw(&PathElement::new(vec![(x - 8, y - 7), (x + 8, y - 13)], BLACK.stroke_width(2)))?;
+    Ok(())
+}
+
 fn kpi_vs_param(root: &Area, s: &Survey, meta: &SweepMeta, sc: &Scatter, kpi: &str) -> Res {
     let unit = kpi_unit(kpi).1;
     let param = &meta.axis_label(&s.params[sc.axis], s.params[sc.axis].trim_start_matches("param_"));
@@ -892,6 +901,10 @@ fn kpi_vs_param(root: &Area, s: &Survey, meta: &SweepMeta, sc: &Scatter, kpi: &s
         .label_style((FONT, 13))
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
+    // A y axis of positive values that does not start at zero shows a break at its foot.
+    if ylo - pad_y > 0.0 {
+        axis_break(root, chart.backend_coord(&(xlo - pad_x, ylo - pad_y)))?;
+    }
     let c = colour(0);
     // Average over the other axes where values repeat.
     let repeated = sc.repeated;
